@@ -1,3 +1,19 @@
+const inferenceErrorBrand = Symbol.for("sagemaker-byoc-node.InferenceError");
+
+/**
+ * True for an {@link InferenceError} from any copy of this package: a handlers file may import
+ * another copy than the server runs (a global CLI with a project-local package), where
+ * `instanceof` would say no.
+ *
+ * @example
+ * ```ts
+ * if (isInferenceError(error)) console.log(error.statusCode);
+ * ```
+ */
+export function isInferenceError(error: unknown): error is InferenceError {
+  return typeof error === "object" && error !== null && inferenceErrorBrand in error;
+}
+
 /**
  * Every error the toolkit answers with. Throw {@link InferenceError} (or a subclass) from a
  * handler to choose the HTTP status and the message the client sees; any other error becomes a
@@ -14,6 +30,8 @@
  */
 export class InferenceError extends Error {
   override name = "InferenceError";
+  /** Marks toolkit errors across module copies (see {@link isInferenceError}). */
+  readonly [inferenceErrorBrand] = true;
   /** Machine-readable code, sent to the client as `error.code`. */
   readonly code: string;
   /** HTTP status sent to the client. */

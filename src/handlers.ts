@@ -18,7 +18,7 @@ export interface ModelContext {
   /** Index of the worker loading this copy of the model (0-based); each worker loads its own. */
   readonly workerId: number;
   /**
-   * Loads every `.onnx` file under `dir` with the configured execution providers and session
+   * Loads every `.onnx` file directly in `dir` (subdirectories are not searched) with the configured execution providers and session
    * options: one file gives its session, several give a record keyed by file name without `.onnx`.
    */
   loadOnnxModels(dir: string): Promise<unknown>;

@@ -1,0 +1,31 @@
+/**
+ * sagemaker-byoc-node: serve Node.js handlers and ONNX models in SageMaker bring-your-own-container
+ * endpoints. Everything users may import is listed here by name; internal helpers are not
+ * exported (the worker protocol, body reading, the Express layer).
+ */
+export type { Handlers, HandlerOutput, ModelContext, RequestContext } from "./handlers.js";
+export {
+  BadRequestError,
+  ConfigurationError,
+  InferenceError,
+  InferenceTimeoutError,
+  ModelArchiveError,
+  ModelNotReadyError,
+  NotAcceptableError,
+  OverloadedError,
+  PayloadTooLargeError,
+  UnsupportedMediaTypeError,
+} from "./errors.js";
+export type { DType, DTypeStorage, NDArray } from "./tensor.js";
+export { elementCount, isNDArray } from "./tensor.js";
+export type { Codec, DecodeOptions, EncodeOptions, EncodedBody } from "./codecs/codec.js";
+export { CodecRegistry, type EncodedResponse } from "./codecs/registry.js";
+export * from "./codecs/index.js";
+export { negotiateAccept, parseMediaType, type MediaType } from "./media-type.js";
+export { defaultConfig, loadConfig, type ConfigOverrides, type LogLevel, type ServerConfig } from "./config.js";
+export { InferencePipeline, type InvocationRequest, type InvocationResult, type PipelineOptions } from "./pipeline.js";
+export { startServer, type RunningServer } from "./server/server.js";
+export { predictOnnx } from "./onnx/predict.js";
+export { loadOnnxModels, releaseOnnxModels, type OnnxModel } from "./onnx/load-models.js";
+export { defaultOnnxSessionConfig, type ExecutionProviderName, type OnnxSessionConfig } from "./onnx/session-config.js";
+export { extractModelArchive, defaultArchiveLimits, type ArchiveLimits } from "./model/model-archive.js";

@@ -1,0 +1,110 @@
+import { randomUUID } from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Logger } from "pino";
+import { InferenceTimeoutError, OverloadedError } from "../errors.js";
+import type { InvocationRequest, InvocationResult } from "../pipeline.js";
+import { readBody } from "./read-body.js";
+import { sendError } from "./send-error.js";
+
+/** Runs an invocation somewhere (the worker pool in production). */
+export type Invoke = (request: InvocationRequest, signal: AbortSignal) => Promise<InvocationResult>;
+
+/** What the `/invocations` route needs. */
+export interface InvocationsOptions {
+  readonly invoke: Invoke;
+  readonly log: Logger;
+  readonly timeoutMs: number;
+  readonly maxPayloadBytes: number;
+  readonly maxConcurrentRequests: number;
+}
+
+const inferenceIdPattern = /^[\x21-\x7e]{1,64}$/;
+
+/**
+ * The `POST /invocations` handler: admission control, body limit, time limit, the SageMaker
+ * headers in and out, and one log line per request. Payloads are never logged.
+ *
+ * @example
+ * ```ts
+ * app.post("/invocations", createInvocationsHandler({ invoke, log, timeoutMs: 60_000, maxPayloadBytes: 6 << 20, maxConcurrentRequests: 256 }));
+ * ```
+ */
+export function createInvocationsHandler(options: InvocationsOptions) {
+  let inFlight = 0;
+  return async function invocations(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const started = performance.now();
+    const headers = request.headers;
+    const inferenceId = validInferenceId(headers["x-amzn-sagemaker-inference-id"]) ?? randomUUID();
+    let requestBytes = 0;
+    let responseBytes = 0;
+    response.once("finish", () => {
+      options.log.info(
+        {
+          inferenceId,
+          status: response.statusCode,
+          ms: Math.round((performance.now() - started) * 100) / 100,
+          requestBytes,
+          responseBytes,
+          contentType: headers["content-type"],
+          accept: headers["accept"],
+        },
+        "invocation",
+      );
+    });
+    if (inFlight >= options.maxConcurrentRequests) {
+      sendError(response, new OverloadedError(`More than ${options.maxConcurrentRequests} requests in flight; retry shortly`), inferenceId, options.log);
+      return;
+    }
+    inFlight++;
+    const timeout = new AbortController();
+    const timer = setTimeout(
+      () => timeout.abort(new InferenceTimeoutError(`Inference did not finish within ${options.timeoutMs / 1000} s`)),
+      options.timeoutMs,
+    );
+    const clientGone = new AbortController();
+    response.once("close", () => {
+      if (!response.writableFinished) clientGone.abort(new DOMException("Client closed the connection", "AbortError"));
+    });
+    try {
+      const body = await Promise.race([readBody(request, options.maxPayloadBytes), rejectOnAbort(timeout.signal)]);
+      requestBytes = body.length;
+      const result = await options.invoke(
+        {
+          body,
+          contentType: headers["content-type"],
+          accept: headers["accept"],
+          customAttributes: headers["x-amzn-sagemaker-custom-attributes"] as string | undefined,
+          inferenceId,
+          targetModel: headers["x-amzn-sagemaker-target-model"] as string | undefined,
+          targetVariant: headers["x-amzn-sagemaker-target-variant"] as string | undefined,
+          sessionId: headers["x-amzn-sagemaker-session-id"] as string | undefined,
+        },
+        AbortSignal.any([timeout.signal, clientGone.signal]),
+      );
+      const payload = typeof result.body === "string" ? Buffer.from(result.body) : result.body;
+      responseBytes = payload.byteLength;
+      response.statusCode = 200;
+      response.setHeader("content-type", result.contentType);
+      response.setHeader("content-length", payload.byteLength);
+      if (result.customAttributes !== undefined) response.setHeader("x-amzn-sagemaker-custom-attributes", result.customAttributes);
+      response.end(payload);
+    } catch (error) {
+      if (clientGone.signal.aborted) {
+        options.log.info({ inferenceId }, "client closed the connection before the answer");
+        return;
+      }
+      sendError(response, error, inferenceId, options.log);
+    } finally {
+      clearTimeout(timer);
+      inFlight--;
+    }
+  };
+}
+
+function validInferenceId(value: string | string[] | undefined): string | undefined {
+  return typeof value === "string" && inferenceIdPattern.test(value) ? value : undefined;
+}
+
+function rejectOnAbort(signal: AbortSignal): Promise<never> {
+  return new Promise((_, reject) => signal.addEventListener("abort", () => reject(signal.reason as Error), { once: true }));
+}

@@ -1,0 +1,28 @@
+import type { ServerResponse } from "node:http";
+import type { Logger } from "pino";
+import { toErrorResponse } from "./error-response.js";
+
+/**
+ * Answers with the JSON error body and logs the error: 5xx at error level with the stack,
+ * 4xx at warn level with the message only.
+ *
+ * @example
+ * ```ts
+ * sendError(res, new BadRequestError("Empty body"), inferenceId, log);
+ * ```
+ */
+export function sendError(response: ServerResponse, error: unknown, inferenceId: string, log: Logger): void {
+  const answer = toErrorResponse(error, inferenceId);
+  if (answer.statusCode >= 500) log.error({ inferenceId, err: error, status: answer.statusCode }, "invocation failed");
+  else log.warn({ inferenceId, status: answer.statusCode, code: answer.body.error.code, reason: answer.body.error.message }, "invocation rejected");
+  if (response.headersSent) {
+    response.destroy();
+    return;
+  }
+  const payload = JSON.stringify(answer.body);
+  response.statusCode = answer.statusCode;
+  for (const [name, value] of Object.entries(answer.headers)) response.setHeader(name, value);
+  response.setHeader("content-type", "application/json");
+  response.setHeader("content-length", Buffer.byteLength(payload));
+  response.end(payload);
+}

