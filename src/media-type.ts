@@ -21,7 +21,8 @@ export interface MediaType {
  */
 export function parseMediaType(header: string): MediaType {
   try {
-    const parsed = contentType.parse(header);
+    // Some clients end the header with a stray ";" (`text/csv;`): tolerate it.
+    const parsed = contentType.parse(header.trim().replace(/;\s*$/, ""));
     return { essence: parsed.type.toLowerCase(), parameters: parsed.parameters };
   } catch (error) {
     throw new BadRequestError(`Malformed Content-Type header: ${JSON.stringify(header)}`, {
@@ -48,7 +49,17 @@ export function negotiateAccept(
 ): string | undefined {
   const trimmed = accept?.trim();
   if (trimmed === undefined || trimmed === "" || trimmed === "*/*") return defaultAccept;
-  const negotiator = new Negotiator({ headers: { accept: trimmed } });
+  // Negotiator only matches a range with parameters to a type with the same parameters;
+  // CONTRACT.md §1 says to ignore them, so keep only the q-value.
+  const ranges = trimmed
+    .split(",")
+    .map((range) => {
+      const [type = "", ...parameters] = range.split(";");
+      const quality = parameters.find((parameter) => /^\s*q\s*=/i.test(parameter));
+      return quality === undefined ? type.trim() : `${type.trim()};${quality.trim()}`;
+    })
+    .join(", ");
+  const negotiator = new Negotiator({ headers: { accept: ranges } });
   const preferred = negotiator.mediaTypes([...available]);
   if (preferred.length === 0) return undefined;
   // A wildcard that ties with the default (e.g. "*/*;q=0.8, text/csv;q=0.8") keeps the default first.

@@ -1,6 +1,6 @@
 import sharp from "sharp";
-import { BadRequestError, PayloadTooLargeError } from "../../src/errors.js";
-import type { NDArray } from "../../src/tensor.js";
+import { BadRequestError, PayloadTooLargeError } from "sagemaker-byoc-node";
+import type { NDArray } from "sagemaker-byoc-node";
 
 /**
  * Largest image accepted, in pixels (width × height). Decoding costs about 3 bytes per pixel,

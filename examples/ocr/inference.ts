@@ -8,10 +8,8 @@
 import { readdir } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { Tensor, type InferenceSession } from "onnxruntime-node";
-import { ConfigurationError, NotAcceptableError, UnsupportedMediaTypeError } from "../../src/errors.js";
-import type { HandlerOutput, ModelContext, RequestContext } from "../../src/handlers.js";
-import { negotiateAccept, parseMediaType } from "../../src/media-type.js";
-import type { NDArray } from "../../src/tensor.js";
+import { ConfigurationError, NotAcceptableError, UnsupportedMediaTypeError, negotiateAccept, parseMediaType } from "sagemaker-byoc-node";
+import type { HandlerOutput, ModelContext, RequestContext, NDArray } from "sagemaker-byoc-node";
 import { decodeImage, type DetectorInput } from "./decode-image.js";
 import { detectBoxes, toImageBox, type TextBox } from "./detect-boxes.js";
 

@@ -24,7 +24,8 @@ const UTF8_BOM = "\uFEFF";
  * - `int64`/`uint64` values (bigints) become JSON numbers when they are safe integers
  *   (|n| ≤ 2^53 - 1) and decimal strings otherwise, so no digit is lost;
  * - a `Buffer` becomes `{"b64": "<base64>"}`, the TF Serving convention for binary values;
- * - NaN and ±Infinity become `null`, as `JSON.stringify` writes them: JSON has no such numbers;
+ * - NaN and ±Infinity become `null` and -0 becomes `0`, as `JSON.stringify` writes them: JSON has
+ *   no such numbers;
  * - an `undefined` prediction becomes `null`.
  *
  * @example

@@ -67,8 +67,10 @@ export interface UploadedFile {
  *
  * @example
  * ```ts
- * export function inputFn(body: Buffer, contentType: string) { ... } // or let the codec give you:
- * const { fields, files }: MultipartForm = input;
+ * // With no inputFn, a multipart/form-data request reaches predictFn as a MultipartForm.
+ * export async function predictFn({ fields, files }: MultipartForm, model: Model) {
+ *   return model.detect(files[0]!.data, Number(fields.threshold ?? "0.5"));
+ * }
  * ```
  */
 export interface MultipartForm {
@@ -153,7 +155,7 @@ function parseMultipart(body: Buffer, boundary: string, limits: MultipartLimits)
   return new Promise((resolve, reject) => {
     // No prototype, so a field named "__proto__" is stored like any other; copied out at the end.
     const fields: Record<string, string> = Object.create(null) as Record<string, string>;
-    const files: UploadedFile[] = [];
+    const uploads: { readonly file: Omit<UploadedFile, "data">; readonly chunks: Buffer[] }[] = [];
     let partNumber = 0;
     let settled = false;
     const fail = (error: BadRequestError) => {
@@ -164,7 +166,8 @@ function parseMultipart(body: Buffer, boundary: string, limits: MultipartLimits)
     };
     const limitHit = (message: string) => fail(new BadRequestError(message, { code: "MULTIPART_LIMIT" }));
     const malformed = (error: Error) => {
-      const hint = error.message === "Unexpected end of form" ? " (is the boundary in Content-Type the one the body uses?)" : "";
+      const nothingParsed = partNumber === 0 && error.message === "Unexpected end of form";
+      const hint = nothingParsed ? " (is the boundary in Content-Type the one the body uses?)" : "";
       fail(new BadRequestError(`Malformed multipart/form-data body: ${error.message}${hint}`, { code: "MALFORMED_MULTIPART", cause: error }));
     };
     const unnamed = () => new BadRequestError(`multipart/form-data part ${partNumber} has no name in its Content-Disposition`);
@@ -173,17 +176,13 @@ function parseMultipart(body: Buffer, boundary: string, limits: MultipartLimits)
       partNumber++;
       if (name === undefined) return fail(unnamed());
       const chunks: Buffer[] = [];
-      const index = files.length;
-      files.push({ fieldName: name, filename: info.filename, mimeType: info.mimeType, data: Buffer.alloc(0) });
+      uploads.push({ file: { fieldName: name, filename: info.filename, mimeType: info.mimeType }, chunks });
       stream.on("data", (chunk: Buffer) => chunks.push(chunk));
       stream.on("limit", () =>
         limitHit(`multipart/form-data file ${JSON.stringify(name)} is larger than ${limits.maxFileBytes} bytes (maxFileBytes)`),
       );
       // A file cut short errors its stream too; the parser reports the same failure.
       stream.on("error", malformed);
-      stream.on("end", () => {
-        files[index] = { ...(files[index] as UploadedFile), data: Buffer.concat(chunks) };
-      });
     });
     parser.on("field", (name, value, info) => {
       partNumber++;
@@ -203,7 +202,8 @@ function parseMultipart(body: Buffer, boundary: string, limits: MultipartLimits)
     parser.on("close", () => {
       if (settled) return;
       settled = true;
-      resolve({ fields: { ...fields }, files });
+      // busboy closes only after every file stream has ended, so each upload is complete here.
+      resolve({ fields: { ...fields }, files: uploads.map(({ file, chunks }) => ({ ...file, data: Buffer.concat(chunks) })) });
     });
     parser.end(body);
   });

@@ -235,13 +235,23 @@ const MIN_NORMAL_FLOAT32 = 2 ** -126;
  */
 export function shortestFloat32(value: number): number {
   if (value === 0 || !Number.isFinite(value)) return value;
-  // A normal float32 has more than 7 significant digits of precision, so if a decimal shorter
-  // than 6 digits maps back to it, so does its 6-digit rounding: start there. Subnormals have less.
-  for (let precision = Math.abs(value) < MIN_NORMAL_FLOAT32 ? 1 : 6; precision < 9; precision++) {
+  // Nine significant digits always read back as the same float32, and if some precision does, so
+  // does every higher one: binary-search the lowest. A normal float32 has more than 7 digits of
+  // precision, so a decimal shorter than 6 digits that reads back is found at 6; subnormals have less.
+  let low = Math.abs(value) < MIN_NORMAL_FLOAT32 ? 1 : 6;
+  let high = 9;
+  let shortest: number | undefined;
+  while (low < high) {
+    const precision = (low + high) >> 1;
     const candidate = Number(value.toPrecision(precision));
-    if (Math.fround(candidate) === value) return candidate;
+    if (Math.fround(candidate) === value) {
+      high = precision;
+      shortest = candidate;
+    } else {
+      low = precision + 1;
+    }
   }
-  return Number(value.toPrecision(9));
+  return shortest ?? Number(value.toPrecision(9));
 }
 
 /**

@@ -105,8 +105,7 @@ export function encodeNpy(array: NDArray): Buffer {
   const code = typeCodes[array.dtype];
   const order = code.endsWith("1") ? "|" : hostIsLittleEndian ? "<" : ">";
   const { shape } = array;
-  const shapeText = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(", ")})`;
-  let dict = `{'descr': '${order}${code}', 'fortran_order': False, 'shape': ${shapeText}, }`;
+  let dict = `{'descr': '${order}${code}', 'fortran_order': False, 'shape': ${formatShape(shape)}, }`;
   if (shape.length > 0) dict += " ".repeat(Math.max(0, GROWTH_AXIS_MAX_DIGITS - String(shape[0]).length));
 
   // The header field is the dict, padding spaces and "\n"; it ends on a 64-byte boundary.
@@ -278,6 +277,7 @@ function fortranToRowMajor(data: NumericStorage, dtype: NumericDType, shape: rea
 
 type Indexable = { [index: number]: number | bigint };
 
+/** A shape as Python writes a tuple: `()`, `(3,)`, `(2, 3)`. */
 function formatShape(shape: readonly number[]): string {
   return shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(", ")})`;
 }

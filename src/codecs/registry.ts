@@ -70,7 +70,7 @@ export class CodecRegistry {
 
   /** Encodes `value` in `mediaType` (an essence returned by {@link negotiate}). */
   async encode(value: unknown, mediaType: string): Promise<EncodedResponse> {
-    const codec = this.#encoders.get(mediaType);
+    const codec = this.#encoders.get(mediaType.toLowerCase());
     if (!codec?.encode) throw new NotAcceptableError(`No codec encodes ${mediaType}`);
     const body = await codec.encode(value, { mediaType: { essence: mediaType, parameters: {} } });
     return { body, contentType: mediaType };

@@ -7,6 +7,7 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { builtinCodecs } from "../codecs/index.js";
 import { CodecRegistry } from "../codecs/registry.js";
+import { ConfigurationError } from "../errors.js";
 import { importHandlers } from "../handlers-module.js";
 import type { Handlers, ModelContext } from "../handlers.js";
 import { createLogger } from "../logger.js";
@@ -31,6 +32,12 @@ async function load(): Promise<InferencePipeline> {
   const started = performance.now();
   handlers = setup.handlersFile === undefined ? {} : await importHandlers(setup.handlersFile);
   const codecs = new CodecRegistry([...builtinCodecs({ multipart: setup.config.multipart }), ...(handlers.codecs ?? [])]);
+  const encodesByDefault = handlers.outputFn === undefined && handlers.transformFn === undefined;
+  if (encodesByDefault && !codecs.encodableTypes.includes(setup.config.defaultAccept)) {
+    throw new ConfigurationError(
+      `SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT=${setup.config.defaultAccept} has no codec; use one of ${codecs.encodableTypes.join(", ")} or register a codec for it`,
+    );
+  }
   const modelContext: ModelContext = {
     log,
     workerId: setup.workerId,

@@ -184,7 +184,7 @@ describe("hostile multipart/form-data bodies", () => {
 
   test("rejects a part whose headers never end", async () => {
     const body = Buffer.from(`--${BOUNDARY}\r\nContent-Disposition: form-data; name="a"\r\n${"X-Junk: y\r\n".repeat(3000)}`);
-    await assertRejected(decodeForm(body), "MALFORMED_MULTIPART", "Malformed multipart/form-data body: ");
+    await assertRejected(decodeForm(body), "MALFORMED_MULTIPART", "Malformed multipart/form-data body: Malformed part header");
   });
 
   test("rejects a part without a name", async () => {

@@ -12,9 +12,11 @@ import { detectorInputSize, toDetectorTensor, type DetectorInput } from "../../e
 import { detectBoxes, toImageBox, unclip, type TextBox } from "../../examples/ocr/detect-boxes.js";
 import * as ocr from "../../examples/ocr/inference.js";
 import type { Detection, DetectionResponse } from "../../examples/ocr/inference.js";
-import { BadRequestError, ConfigurationError, InferenceError } from "../../src/errors.js";
-import type { Handlers, HandlerOutput, ModelContext, RequestContext } from "../../src/handlers.js";
+import { BadRequestError, ConfigurationError, InferenceError } from "sagemaker-byoc-node";
+import type { Handlers, HandlerOutput, ModelContext, RequestContext } from "sagemaker-byoc-node";
 import { OCR_MODELS } from "../helpers/onnx-models.js";
+import type { RunningServer } from "../../src/server/server.js";
+import { invoke, startTestServer } from "../helpers/server.js";
 
 // The handlers file must fit the toolkit's handler interface with its own types.
 const handlers: Handlers<InferenceSession, DetectorInput, Detection> = ocr;
@@ -429,5 +431,34 @@ describe("OCR example: DB post-processing", () => {
     assert.deepEqual(toImageBox({ x: -2, y: 60, width: 50, height: 20, score: 0.7 }, image), {
       x: 0, y: 90, width: 90, height: 10, score: 0.7,
     });
+  });
+});
+
+describe("OCR example served over HTTP", () => {
+  let server: RunningServer;
+  let png: Buffer;
+  let ink: Rect[];
+
+  before(async () => {
+    server = await startTestServer({
+      handlersPath: fileURLToPath(new URL("../../examples/ocr/inference.ts", import.meta.url)),
+      modelDir: EXAMPLE_MODEL_DIR,
+    });
+    png = await sharp(pageSvg()).png().toBuffer();
+    ink = await measureInk(png);
+  });
+  after(() => server.close());
+
+  test("a PNG posted to /invocations comes back as one box per text line", async () => {
+    const response = await invoke(server, png, { "content-type": "image/png" });
+    assert.equal(response.status, 200);
+    const detection = (await response.json()) as DetectionResponse;
+    assertOneBoxPerLine(detection.boxes, ink);
+  });
+
+  test("a corrupt image is a 400 JSON error, not a crash", async () => {
+    const response = await invoke(server, png.subarray(0, 100), { "content-type": "image/png" });
+    assert.equal(response.status, 400);
+    assert.match(((await response.json()) as { error: { message: string } }).error.message, /Could not decode image/);
   });
 });

@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import type { RunningServer } from "../../src/server/server.js";
-import { invoke, setosaRow, startTestServer } from "../helpers/server.js";
+import { startServer } from "../../src/server/server.js";
+import { invoke, irisModelDir, setosaRow, startTestServer } from "../helpers/server.js";
 
 const behaviours = fileURLToPath(new URL("../fixtures/handlers/behaviours.ts", import.meta.url));
 
@@ -211,4 +212,19 @@ describe("admission control and body limits", () => {
     const response = await invoke(server, "x".repeat(1024), { "content-type": "text/plain" });
     assert.equal(response.status, 200);
   });
+});
+
+test("a default Accept with no codec fails at start-up instead of 406-ing every request", async () => {
+  const server = await startServer(
+    { port: 0, host: "127.0.0.1", modelDir: irisModelDir, workers: 1, logLevel: "silent" },
+    { SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT: "text/plain" },
+  );
+  try {
+    await server.loaded;
+    const ping = await fetch(`${server.url}/ping`);
+    assert.equal(ping.status, 503);
+    assert.match(((await ping.json()) as { error: { message: string } }).error.message, /SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT=text\/plain has no codec/);
+  } finally {
+    await server.close();
+  }
 });

@@ -1,0 +1,48 @@
+import { fileURLToPath } from "node:url";
+import type { InferenceSession } from "onnxruntime-node";
+
+/** The bundled iris model every measurement runs. */
+export const modelDir = fileURLToPath(new URL("../examples/iris/model/", import.meta.url));
+
+/** `iris.onnx` in {@link modelDir}. */
+export const modelPath = fileURLToPath(new URL("../examples/iris/model/iris.onnx", import.meta.url));
+
+/** One flower: sepal length, sepal width, petal length, petal width (cm). */
+export const instance: readonly number[] = [5.1, 3.5, 1.4, 0.2];
+
+/** The single-row request body both servers receive. */
+export const requestBody = JSON.stringify({ instances: [instance] });
+
+/**
+ * Session options of the in-process floor and the minimal server: one intra-op thread, as each
+ * toolkit worker gets on 2 cores with its default 2 workers (cores / workers, `config.ts`), so
+ * the three run the same kernel set-up; a 3-class MatMul gains nothing from more threads.
+ */
+export const sessionOptions: InferenceSession.SessionOptions = {
+  executionProviders: ["cpu"],
+  graphOptimizationLevel: "all",
+  intraOpNumThreads: 1,
+};
+
+/**
+ * Whether `body` is a `{"predictions": [[p0, p1, p2]]}` answer for one row: three probabilities
+ * that sum to 1.
+ *
+ * @example
+ * ```ts
+ * isIrisPrediction('{"predictions":[[0.997,0.003,0]]}'); // true
+ * ```
+ */
+export function isIrisPrediction(body: string): boolean {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    return false;
+  }
+  const rows = (parsed as { predictions?: unknown } | null)?.predictions;
+  if (!Array.isArray(rows) || rows.length !== 1) return false;
+  const [row] = rows as unknown[];
+  if (!Array.isArray(row) || row.length !== 3 || !row.every((value) => typeof value === "number")) return false;
+  return Math.abs((row as number[]).reduce((sum, value) => sum + value, 0) - 1) < 1e-4;
+}
