@@ -98,10 +98,10 @@ function load(mode: "latency" | "throughput" | "ping", url: string, ...numbers: 
   return [...tsx, "bench/load.ts", mode, url, ...numbers.map(String)];
 }
 
-async function measureServer(name: string, command: (port: number) => string[]): Promise<ServerRun> {
+async function measureServer(name: string, command: (port: string) => string[]): Promise<ServerRun> {
   const port = await freePort();
   progress(`${name}: starting`);
-  const server = await startChildServer(command(port), port, "/dev/null");
+  const server = await startChildServer(command(String(port)), port, "/dev/null");
   try {
     progress(`${name}: ${settings.latencyRequests} sequential requests`);
     const latency = await runNodeForJson<LatencyRun>(load("latency", server.url, settings.latencyRequests, settings.latencyWarmUp));
@@ -121,47 +121,56 @@ async function measureServer(name: string, command: (port: number) => string[]):
         throughput.push(await run);
       }
     }
-    return { command: command(port).join(" ").replace(String(port), "<port>"), latency, throughput, pingUnderLoad: pingUnderLoad as PingRun };
+    return { command: ["node", ...command("<port>")].join(" "), latency, throughput, pingUnderLoad: pingUnderLoad as PingRun };
   } finally {
     await server.stop();
   }
 }
 
-build();
-const machine = describeMachine();
-progress(`floor: ${settings.sessionCalls} session.run calls`);
-const floor = await runNodeForJson<SessionRunResult>([...tsx, "bench/session-run.ts", String(settings.sessionCalls), "2000"]);
-const minimal = await measureServer("minimal node:http", (port) => [...tsx, "bench/minimal-server.ts", String(port)]);
-const toolkit = await measureServer("toolkit", (port) => [
-  ...toolkitNodeArgs,
-  "dist/cli.js",
-  "serve",
-  "--model-dir",
-  "examples/iris/model",
-  "--port",
-  String(port),
-  ...toolkitArgs,
-]);
+async function main(): Promise<number> {
+  build();
+  const machine = describeMachine();
+  progress(`floor: ${settings.sessionCalls} session.run calls`);
+  const floor = await runNodeForJson<SessionRunResult>([...tsx, "bench/session-run.ts", String(settings.sessionCalls), "2000"]);
+  const minimal = await measureServer("minimal node:http", (port) => [...tsx, "bench/minimal-server.ts", port]);
+  const toolkit = await measureServer("toolkit", (port) => [
+    ...toolkitNodeArgs,
+    "dist/cli.js",
+    "serve",
+    "--model-dir",
+    "examples/iris/model",
+    "--port",
+    port,
+    ...toolkitArgs,
+  ]);
 
-const toolkitEnv = Object.fromEntries(
-  Object.entries(process.env).filter((entry): entry is [string, string] => /^(SAGEMAKER|BYOC)_/.test(entry[0]) && entry[1] !== undefined),
-);
-const results: BenchResults = {
-  date: new Date().toISOString(),
-  machine,
-  settings,
-  toolkitEnv,
-  floor,
-  minimal,
-  toolkit,
-  ...evaluate(minimal, toolkit),
-};
-mkdirSync(join(repoRoot, "bench/results"), { recursive: true });
-writeFileSync(join(repoRoot, "bench/results/latest.json"), `${JSON.stringify(results, null, 2)}\n`);
+  const toolkitEnv = Object.fromEntries(
+    Object.entries(process.env).filter((entry): entry is [string, string] => /^(SAGEMAKER|BYOC)_/.test(entry[0]) && entry[1] !== undefined),
+  );
+  const results: BenchResults = {
+    date: new Date().toISOString(),
+    machine,
+    settings,
+    toolkitEnv,
+    floor,
+    minimal,
+    toolkit,
+    ...evaluate(minimal, toolkit),
+  };
+  mkdirSync(join(repoRoot, "bench/results"), { recursive: true });
+  writeFileSync(join(repoRoot, "bench/results/latest.json"), `${JSON.stringify(results, null, 2)}\n`);
 
-console.log(`${formatText(results)}\n\nMarkdown, for the README:\n\n${formatMarkdown(results)}\n`);
-progress("results written to bench/results/latest.json");
-if (results.failedRequests > 0 || !results.predictionsAgree) {
+  console.log(`${formatText(results)}\n\nMarkdown, for the README:\n\n${formatMarkdown(results)}\n`);
+  progress("results written to bench/results/latest.json");
+  if (results.failedRequests === 0 && results.predictionsAgree) return 0;
   progress(`${results.failedRequests} requests failed${results.predictionsAgree ? "" : " and the servers' predictions differ"}: exit 1`);
-  process.exitCode = 1;
+  return 1;
 }
+
+main().then(
+  (code) => (process.exitCode = code),
+  (error: unknown) => {
+    progress(`failed: ${error instanceof Error ? error.message : String(error)}`);
+    process.exitCode = 1;
+  },
+);

@@ -9,6 +9,7 @@ export {
   ConfigurationError,
   InferenceError,
   InferenceTimeoutError,
+  isInferenceError,
   ModelArchiveError,
   ModelNotReadyError,
   NotAcceptableError,
