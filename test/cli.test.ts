@@ -7,6 +7,8 @@ import { fileURLToPath } from "node:url";
 import { irisModelDir, setosaRow } from "./helpers/server.js";
 
 const cli = fileURLToPath(new URL("../src/cli.ts", import.meta.url));
+const builtCli = fileURLToPath(new URL("../dist/cli.js", import.meta.url));
+const entrypoint = fileURLToPath(new URL("../container/serve", import.meta.url));
 const behaviours = fileURLToPath(new URL("./fixtures/handlers/behaviours.ts", import.meta.url));
 
 interface Started {
@@ -34,10 +36,16 @@ async function runCli(args: string[], env: Record<string, string> = {}): Promise
   return { code, stdout, stderr };
 }
 
-async function serve(env: Record<string, string>, args: string[] = []): Promise<Started> {
+/** How to start the server: from source through tsx (default), or as the container does. */
+type Launcher = (args: string[]) => [command: string, args: string[]];
+const fromSource: Launcher = (args) => [process.execPath, ["--import", "tsx", cli, ...args]];
+const throughEntrypoint: Launcher = (args) => [entrypoint, args];
+
+async function serve(env: Record<string, string>, args: string[] = [], launch: Launcher = fromSource): Promise<Started> {
   const port = await freePort();
-  const child = spawn(process.execPath, ["--import", "tsx", cli, "serve", "--model-dir", irisModelDir, "--workers", "1", ...args], {
-    env: { PATH: process.env["PATH"] ?? "", SAGEMAKER_BIND_TO_PORT: String(port), ...env },
+  const [command, commandArgs] = launch(["serve", "--model-dir", irisModelDir, "--workers", "1", ...args]);
+  const child = spawn(command, commandArgs, {
+    env: { PATH: process.env["PATH"] ?? "", SAGEMAKER_BIND_TO_PORT: String(port), BYOC_CLI: builtCli, ...env },
   });
   const lines: Record<string, unknown>[] = [];
   let partial = "";
@@ -112,4 +120,24 @@ test("SIGTERM lets the in-flight request finish, then exits 0", async () => {
   const [code] = await server.exit;
   assert.equal(code, 0);
   await assert.rejects(fetch(`${server.url}/ping`));
+});
+
+test("the container entrypoint refuses anything but serve", async () => {
+  const child = spawn(entrypoint, ["train"], { env: { PATH: process.env["PATH"] ?? "", BYOC_CLI: builtCli } });
+  let stderr = "";
+  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  const [code] = (await once(child, "exit")) as [number | null];
+  assert.equal(code, 2);
+  assert.match(stderr, /unknown command "train"/);
+});
+
+test("through the container entrypoint, the built server compiles a TypeScript handlers file and SIGTERM reaches it", async () => {
+  const server = await serve({}, ["--handlers", behaviours], throughEntrypoint);
+  const response = await fetch(`${server.url}/invocations`, { method: "POST", body: "hi", headers: { "content-type": "text/plain" } });
+  assert.equal(response.status, 200);
+  assert.equal(((await response.json()) as { echo: string }).echo, "hi");
+  server.child.kill("SIGTERM");
+  const [code, signal] = await server.exit;
+  assert.equal(signal, null, "node handled SIGTERM itself: the shell exec'd into it");
+  assert.equal(code, 0);
 });
