@@ -2,23 +2,8 @@ import { Tensor, type InferenceSession } from "onnxruntime-node";
 import { BadRequestError, InferenceError } from "../errors.js";
 import { castElements, castNDArray, isDType } from "../internal/dtype-cast.js";
 import { flattenNested, leadingShape } from "../internal/nested-array.js";
+import { storageConstructors } from "../codecs/ndarray-convert.js";
 import { elementCount, isNDArray, type DType, type DTypeStorage, type NDArray } from "../tensor.js";
-
-/** What each dtype's data must be an instance of; `string` data is a plain array. */
-const STORAGE: Readonly<Record<Exclude<DType, "string">, abstract new (length: number) => ArrayBufferView>> = {
-  float16: Uint16Array,
-  float32: Float32Array,
-  float64: Float64Array,
-  int8: Int8Array,
-  int16: Int16Array,
-  int32: Int32Array,
-  int64: BigInt64Array,
-  uint8: Uint8Array,
-  uint16: Uint16Array,
-  uint32: Uint32Array,
-  uint64: BigUint64Array,
-  bool: Uint8Array,
-};
 
 /** Ranks above this are not printed dim by dim in error messages. */
 const MAX_PRINTED_RANK = 16;
@@ -190,7 +175,7 @@ function checkSharedDims(arrays: readonly InputArray[]): void {
 function checkStorage(array: NDArray, label: string): void {
   const { dtype, data, shape } = array;
   if (!isDType(dtype)) throw new InferenceError(`${label} is an NDArray of unknown dtype "${String(dtype)}"`);
-  const valid = dtype === "string" ? Array.isArray(data) : data instanceof STORAGE[dtype];
+  const valid = dtype === "string" ? Array.isArray(data) : data instanceof storageConstructors[dtype];
   if (!valid) {
     throw new InferenceError(
       `${label} is a ${dtype} NDArray whose data is a ${describeStorage(data)}, not a ${storageName(dtype)}`,
@@ -205,7 +190,7 @@ function checkStorage(array: NDArray, label: string): void {
 }
 
 function storageName(dtype: DType): string {
-  return dtype === "string" ? "string array" : STORAGE[dtype].name;
+  return dtype === "string" ? "string array" : storageConstructors[dtype].name;
 }
 
 function describeStorage(data: DTypeStorage[DType]): string {
