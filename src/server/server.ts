@@ -2,6 +2,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import { loadConfig, type ConfigOverrides, type ServerConfig } from "../config.js";
+import { ModelNotReadyError } from "../errors.js";
 import { findHandlersFile } from "../handlers-module.js";
 import { createLogger } from "../logger.js";
 import { resolveModelDir } from "../model/model-dir.js";
@@ -52,7 +53,7 @@ export async function startServer(overrides: ConfigOverrides = {}, env: NodeJS.P
     maxPayloadBytes: config.maxPayloadBytes,
     maxConcurrentRequests: config.maxConcurrentRequests,
     invoke: (request, signal) => {
-      if (pool === undefined) return Promise.reject(new Error("Model is not loaded"));
+      if (pool === undefined) return Promise.reject(new ModelNotReadyError(failure ? `Model failed to load: ${failure.message}` : "Model is loading"));
       return pool.invoke(request, signal);
     },
   });

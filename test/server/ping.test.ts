@@ -55,6 +55,9 @@ test("a missing model directory keeps /ping at 503 naming it", async () => {
     const ping = await fetch(`${server.url}/ping`);
     assert.equal(ping.status, 503);
     assert.match(((await ping.json()) as { error: { message: string } }).error.message, /\/nonexistent\/model/);
+    const invocation = await fetch(`${server.url}/invocations`, { method: "POST", body: "[1]", headers: { "content-type": "application/json" } });
+    assert.equal(invocation.status, 503);
+    assert.match(((await invocation.json()) as { error: { message: string } }).error.message, /Model failed to load/);
   } finally {
     await server.close();
   }
