@@ -10,7 +10,9 @@
  *
  * Against 2 and 3, `load.ts` (another process) measures latency at concurrency 1, throughput at
  * concurrency 8 and 64, and `/ping` latency during the c=64 run. Prints a text report and a
- * markdown table, writes `bench/results/latest.json`, and exits 1 when a request failed.
+ * markdown table, writes `bench/results/latest.json`, and exits 1 when a request failed or the
+ * two servers' predictions differ. Missed performance targets print FAIL but do not change the
+ * exit code. The toolkit inherits `SAGEMAKER_*` and `BYOC_*` variables, and the report lists any.
  *
  * Environment knobs (defaults give a run of about a minute):
  * - `BENCH_SECONDS` (10) and `BENCH_WARMUP_SECONDS` (2): each throughput run and its warm-up;
@@ -28,24 +30,24 @@ import { availableParallelism, cpus, release } from "node:os";
 import { join } from "node:path";
 import type { LatencyRun, PingRun, ThroughputRun } from "./load.js";
 import { freePort, repoRoot, runNodeForJson, startChildServer } from "./processes.js";
-import { evaluate, formatMarkdown, formatText, type BenchResults, type Machine, type ServerRun } from "./report.js";
+import { evaluate, formatMarkdown, formatText, type BenchResults, type BenchSettings, type Machine, type ServerRun } from "./report.js";
 import type { SessionRunResult } from "./session-run.js";
 
 const concurrencies = [8, 64] as const;
 /** Time for the ping process to start while the load process warms up, before the first ping. */
 const pingStartMarginMs = 1_000;
-
-const settings = {
-  seconds: positiveNumber("BENCH_SECONDS", 10),
-  warmUpSeconds: positiveNumber("BENCH_WARMUP_SECONDS", 2),
-  latencyRequests: positiveInteger("BENCH_LATENCY_REQUESTS", 3_000),
-  latencyWarmUp: positiveInteger("BENCH_LATENCY_WARMUP", 500),
-  sessionCalls: positiveInteger("BENCH_SESSION_CALLS", 20_000),
-  pings: positiveInteger("BENCH_PINGS", 300),
-};
-const toolkitArgs = words("BENCH_TOOLKIT_ARGS");
-const toolkitNodeArgs = words("BENCH_TOOLKIT_NODE_ARGS");
 const tsx = ["--import", "tsx"];
+
+function readSettings(): BenchSettings {
+  return {
+    seconds: positiveNumber("BENCH_SECONDS", 10),
+    warmUpSeconds: positiveNumber("BENCH_WARMUP_SECONDS", 2),
+    latencyRequests: positiveInteger("BENCH_LATENCY_REQUESTS", 3_000),
+    latencyWarmUp: positiveInteger("BENCH_LATENCY_WARMUP", 500),
+    sessionCalls: positiveInteger("BENCH_SESSION_CALLS", 20_000),
+    pings: positiveInteger("BENCH_PINGS", 300),
+  };
+}
 
 function positiveNumber(name: string, fallback: number): number {
   const raw = process.env[name]?.trim();
@@ -98,7 +100,7 @@ function load(mode: "latency" | "throughput" | "ping", url: string, ...numbers: 
   return [...tsx, "bench/load.ts", mode, url, ...numbers.map(String)];
 }
 
-async function measureServer(name: string, command: (port: string) => string[]): Promise<ServerRun> {
+async function measureServer(name: string, settings: BenchSettings, command: (port: string) => string[]): Promise<ServerRun> {
   const port = await freePort();
   progress(`${name}: starting`);
   const server = await startChildServer(command(String(port)), port, "/dev/null");
@@ -128,12 +130,15 @@ async function measureServer(name: string, command: (port: string) => string[]):
 }
 
 async function main(): Promise<number> {
+  const settings = readSettings();
+  const toolkitArgs = words("BENCH_TOOLKIT_ARGS");
+  const toolkitNodeArgs = words("BENCH_TOOLKIT_NODE_ARGS");
   build();
   const machine = describeMachine();
   progress(`floor: ${settings.sessionCalls} session.run calls`);
   const floor = await runNodeForJson<SessionRunResult>([...tsx, "bench/session-run.ts", String(settings.sessionCalls), "2000"]);
-  const minimal = await measureServer("minimal node:http", (port) => [...tsx, "bench/minimal-server.ts", port]);
-  const toolkit = await measureServer("toolkit", (port) => [
+  const minimal = await measureServer("minimal node:http", settings, (port) => [...tsx, "bench/minimal-server.ts", port]);
+  const toolkit = await measureServer("toolkit", settings, (port) => [
     ...toolkitNodeArgs,
     "dist/cli.js",
     "serve",

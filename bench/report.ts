@@ -26,6 +26,29 @@ export interface Machine {
 }
 
 /**
+ * The run's sizes, from the `BENCH_*` environment variables.
+ *
+ * @example
+ * ```ts
+ * const settings: BenchSettings = { seconds: 10, warmUpSeconds: 2, latencyRequests: 3000, latencyWarmUp: 500, sessionCalls: 20000, pings: 300 };
+ * ```
+ */
+export interface BenchSettings {
+  /** Each throughput run (`BENCH_SECONDS`). */
+  readonly seconds: number;
+  /** Warm-up before each throughput run, at the same concurrency (`BENCH_WARMUP_SECONDS`). */
+  readonly warmUpSeconds: number;
+  /** Sequential requests timed at concurrency 1 (`BENCH_LATENCY_REQUESTS`). */
+  readonly latencyRequests: number;
+  /** Sequential requests before those (`BENCH_LATENCY_WARMUP`). */
+  readonly latencyWarmUp: number;
+  /** In-process `session.run` calls timed (`BENCH_SESSION_CALLS`). */
+  readonly sessionCalls: number;
+  /** Pings during the highest-concurrency run (`BENCH_PINGS`). */
+  readonly pings: number;
+}
+
+/**
  * Everything measured against one server.
  *
  * @example
@@ -87,8 +110,7 @@ export interface Comparison {
 export interface BenchResults extends Evaluation {
   readonly date: string;
   readonly machine: Machine;
-  /** The duration knobs the run used (`BENCH_*`). */
-  readonly settings: Readonly<Record<string, number>>;
+  readonly settings: BenchSettings;
   /** `SAGEMAKER_*` and `BYOC_*` variables the toolkit inherited: empty means its defaults. */
   readonly toolkitEnv: Readonly<Record<string, string>>;
   readonly floor: SessionRunResult;

@@ -2,9 +2,6 @@ import { fileURLToPath } from "node:url";
 import type { InferenceSession } from "onnxruntime-node";
 
 /** The bundled iris model every measurement runs. */
-export const modelDir = fileURLToPath(new URL("../examples/iris/model/", import.meta.url));
-
-/** `iris.onnx` in {@link modelDir}. */
 export const modelPath = fileURLToPath(new URL("../examples/iris/model/iris.onnx", import.meta.url));
 
 /** One flower: sepal length, sepal width, petal length, petal width (cm). */

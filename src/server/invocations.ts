@@ -56,17 +56,18 @@ export function createInvocationsHandler(options: InvocationsOptions) {
       return;
     }
     inFlight++;
-    const timeout = new AbortController();
+    // One controller per request: the time limit and a vanished client both abort it, each with its own reason.
+    const abort = new AbortController();
     const timer = setTimeout(
-      () => timeout.abort(new InferenceTimeoutError(`Inference did not finish within ${options.timeoutMs / 1000} s`)),
+      () => abort.abort(new InferenceTimeoutError(`Inference did not finish within ${options.timeoutMs / 1000} s`)),
       options.timeoutMs,
     );
-    const clientGone = new AbortController();
+    const clientGone = new DOMException("Client closed the connection", "AbortError");
     response.once("close", () => {
-      if (!response.writableFinished) clientGone.abort(new DOMException("Client closed the connection", "AbortError"));
+      if (!response.writableFinished) abort.abort(clientGone);
     });
     try {
-      const body = await Promise.race([readBody(request, options.maxPayloadBytes), rejectOnAbort(timeout.signal)]);
+      const body = await readBody(request, options.maxPayloadBytes, abort.signal);
       requestBytes = body.length;
       const result = await options.invoke(
         {
@@ -79,7 +80,7 @@ export function createInvocationsHandler(options: InvocationsOptions) {
           targetVariant: headers["x-amzn-sagemaker-target-variant"] as string | undefined,
           sessionId: headers["x-amzn-sagemaker-session-id"] as string | undefined,
         },
-        AbortSignal.any([timeout.signal, clientGone.signal]),
+        abort.signal,
       );
       const payload = typeof result.body === "string" ? Buffer.from(result.body) : result.body;
       responseBytes = payload.byteLength;
@@ -89,7 +90,7 @@ export function createInvocationsHandler(options: InvocationsOptions) {
       if (result.customAttributes !== undefined) response.setHeader("x-amzn-sagemaker-custom-attributes", result.customAttributes);
       response.end(payload);
     } catch (error) {
-      if (clientGone.signal.aborted) {
+      if (abort.signal.reason === clientGone) {
         options.log.info({ inferenceId }, "client closed the connection before the answer");
         return;
       }
@@ -103,8 +104,4 @@ export function createInvocationsHandler(options: InvocationsOptions) {
 
 function validInferenceId(value: string | string[] | undefined): string | undefined {
   return typeof value === "string" && inferenceIdPattern.test(value) ? value : undefined;
-}
-
-function rejectOnAbort(signal: AbortSignal): Promise<never> {
-  return new Promise((_, reject) => signal.addEventListener("abort", () => reject(signal.reason as Error), { once: true }));
 }

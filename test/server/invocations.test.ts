@@ -148,6 +148,21 @@ describe("POST /invocations with user handlers", () => {
     assert.ok(Date.now() - started < 3000);
   });
 
+  test("an upload that stalls past the time limit gets 504", async () => {
+    const stalled = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new Uint8Array(16));
+      },
+    });
+    const response = await fetch(`${server.url}/invocations`, {
+      method: "POST",
+      body: stalled,
+      headers: { "content-type": "text/plain" },
+      duplex: "half",
+    } as RequestInit);
+    assert.equal(response.status, 504);
+  });
+
   test("a handler that hangs gets 504, its worker is replaced, and later requests succeed", async () => {
     const hung = await call("hang");
     assert.equal(hung.status, 504);
