@@ -5,44 +5,8 @@
 import { BadRequestError, InferenceError, NotAcceptableError } from "../errors.js";
 import { float16Bits, float16Value } from "../internal/float16.js";
 import { flattenNested, leadingShape } from "../internal/nested-array.js";
-import { elementCount, isNDArray } from "../tensor.js";
-import type { DType, DTypeStorage, NDArray } from "../tensor.js";
-
-/** Every dtype but `string`: the ones with a fixed-size binary form. */
-export type NumericDType = Exclude<DType, "string">;
-
-/** Typed array storage of a {@link NumericDType}. */
-export type NumericStorage = DTypeStorage[NumericDType];
-
-/** A typed array constructor for one {@link NumericDType}. */
-export interface StorageConstructor {
-  readonly BYTES_PER_ELEMENT: number;
-  new (length: number): NumericStorage;
-  new (buffer: ArrayBufferLike, byteOffset: number, length: number): NumericStorage;
-}
-
-/**
- * The typed array each numeric dtype is stored in (see {@link DTypeStorage}).
- *
- * @example
- * ```ts
- * new storageConstructors.float32(4); // Float32Array(4)
- * ```
- */
-export const storageConstructors: Readonly<Record<NumericDType, StorageConstructor>> = {
-  float16: Uint16Array,
-  float32: Float32Array,
-  float64: Float64Array,
-  int8: Int8Array,
-  int16: Int16Array,
-  int32: Int32Array,
-  int64: BigInt64Array,
-  uint8: Uint8Array,
-  uint16: Uint16Array,
-  uint32: Uint32Array,
-  uint64: BigUint64Array,
-  bool: Uint8Array,
-};
+import { elementCount, isNDArray, storageConstructors } from "../tensor.js";
+import type { DType, DTypeStorage, NDArray, NumericDType, NumericStorage, StorageConstructor } from "../tensor.js";
 
 /** One element of an array as a plain JS value. */
 export type Element = number | bigint | boolean | string;

@@ -1,5 +1,5 @@
 import { BadRequestError, NotAcceptableError } from "../errors.js";
-import { elementCount, isNDArray } from "../tensor.js";
+import { elementCount, isNDArray, storageConstructors } from "../tensor.js";
 import type { NDArray } from "../tensor.js";
 import { bytesOf, hostIsLittleEndian, swapByteOrder } from "./byte-order.js";
 import type { Codec } from "./codec.js";
@@ -8,10 +8,9 @@ import {
   describeValue,
   flattenPrediction,
   singleOutput,
-  storageConstructors,
   typedArrayToNDArray,
 } from "./ndarray-convert.js";
-import type { NumericDType, NumericStorage } from "./ndarray-convert.js";
+import type { NumericDType, NumericStorage } from "../tensor.js";
 
 // The format: https://numpy.org/doc/stable/reference/generated/numpy.lib.format.html
 // Byte-exact with numpy/lib/_format_impl.py (NumPy 2.x): `_write_array_header` and `_wrap_header`.

@@ -4,7 +4,7 @@ import type { NDArray } from "../tensor.js";
 import { bytesOf, hostIsLittleEndian, swapByteOrder } from "./byte-order.js";
 import type { Codec } from "./codec.js";
 import { checkNDArray, describeValue, singleOutput, typedArrayToNDArray } from "./ndarray-convert.js";
-import type { NumericStorage } from "./ndarray-convert.js";
+import type { NumericStorage } from "../tensor.js";
 
 /**
  * `application/octet-stream`: raw bytes.

@@ -2,8 +2,7 @@ import { Tensor, type InferenceSession } from "onnxruntime-node";
 import { BadRequestError, InferenceError } from "../errors.js";
 import { castElements, castNDArray, isDType } from "../internal/dtype-cast.js";
 import { flattenNested, leadingShape } from "../internal/nested-array.js";
-import { storageConstructors } from "../codecs/ndarray-convert.js";
-import { elementCount, isNDArray, type DType, type DTypeStorage, type NDArray } from "../tensor.js";
+import { elementCount, isNDArray, storageConstructors, type DType, type DTypeStorage, type NDArray } from "../tensor.js";
 
 /** Ranks above this are not printed dim by dim in error messages. */
 const MAX_PRINTED_RANK = 16;

@@ -111,15 +111,20 @@ export class WorkerPool {
       const { body, ...headers } = request;
       // A fresh copy the worker can own: request buffers may share Node's pool with other data.
       const transferable = new Uint8Array(body);
-      const pending: Pending = { resolve, reject, abandoned: false };
-      const queued: Queued = { id, message: { type: "invoke", id, request: headers, body: transferable }, pending };
       const onAbort = (): void => this.#abandon(queued, signal.reason as Error);
-      signal.addEventListener("abort", onAbort, { once: true });
-      const settle = <T>(fn: (value: T) => void) => (value: T) => {
-        signal.removeEventListener("abort", onAbort);
-        fn(value);
+      const pending: Pending = {
+        resolve: (result) => {
+          signal.removeEventListener("abort", onAbort);
+          resolve(result);
+        },
+        reject: (error) => {
+          signal.removeEventListener("abort", onAbort);
+          reject(error);
+        },
+        abandoned: false,
       };
-      Object.assign(pending, { resolve: settle(resolve), reject: settle(reject) });
+      const queued: Queued = { id, message: { type: "invoke", id, request: headers, body: transferable }, pending };
+      signal.addEventListener("abort", onAbort, { once: true });
       this.#queue.push(queued);
       this.#dispatch();
     });
