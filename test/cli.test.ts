@@ -122,13 +122,32 @@ test("SIGTERM lets the in-flight request finish, then exits 0", async () => {
   await assert.rejects(fetch(`${server.url}/ping`));
 });
 
-test("the container entrypoint refuses anything but serve", async () => {
-  const child = spawn(entrypoint, ["train"], { env: { PATH: process.env["PATH"] ?? "", BYOC_CLI: builtCli } });
-  let stderr = "";
-  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-  const [code] = (await once(child, "exit")) as [number | null];
+for (const args of [["train"], ["build"], []]) {
+  test(`the container entrypoint refuses ${JSON.stringify(args)}: the image only serves`, async () => {
+    const child = spawn(entrypoint, args, { env: { PATH: process.env["PATH"] ?? "", BYOC_CLI: builtCli } });
+    let stderr = "";
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    const [code] = (await once(child, "exit")) as [number | null];
+    assert.equal(code, 2);
+    assert.match(stderr, new RegExp(`unknown command "${args[0] ?? ""}"`));
+  });
+}
+
+test("the CLI lists its commands, and each command has --help", async () => {
+  const list = await runCli(["--help"]);
+  assert.equal(list.code, 0);
+  assert.match(list.stdout, /serve\s+serve the handlers/);
+  const serveHelp = await runCli(["serve", "--help"]);
+  assert.equal(serveHelp.code, 0);
+  assert.match(serveHelp.stdout, /--model-dir/);
+  const none = await runCli([]);
+  assert.equal(none.code, 2);
+});
+
+test("serve refuses a stray positional argument", async () => {
+  const { code, stderr } = await runCli(["serve", "extra"]);
   assert.equal(code, 2);
-  assert.match(stderr, /unknown command "train"/);
+  assert.match(stderr, /extra/);
 });
 
 test("through the container entrypoint, the built server compiles a TypeScript handlers file and SIGTERM reaches it", async () => {
