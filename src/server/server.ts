@@ -6,7 +6,8 @@ import { ModelNotReadyError } from "../errors.js";
 import { findHandlersFile } from "../handlers-module.js";
 import { createLogger } from "../logger.js";
 import { resolveModelDir } from "../model/model-dir.js";
-import { WorkerPool } from "../workers/worker-pool.js";
+import type { InvocationRequest, InvocationResult } from "../pipeline.js";
+import { WorkerPool, type InvokeOptions } from "../workers/worker-pool.js";
 import { createApp, type Readiness } from "./app.js";
 
 /** A server that is listening; the model may still be loading. */
@@ -18,6 +19,11 @@ export interface RunningServer {
   readonly log: Logger;
   /** Settles when the model has loaded (or failed to: `/ping` then answers 503 with the reason). */
   readonly loaded: Promise<void>;
+  /**
+   * Runs one request through the workers, as `/invocations` does, without HTTP: for the async
+   * worker and batch transform. Rejects with {@link ModelNotReadyError} until the model is loaded.
+   */
+  invoke(request: InvocationRequest, signal: AbortSignal, options?: InvokeOptions): Promise<InvocationResult>;
   /** Stops accepting, lets in-flight requests finish (up to the shutdown timeout), stops the workers. */
   close(): Promise<void>;
 }
@@ -46,16 +52,17 @@ export async function startServer(overrides: ConfigOverrides = {}, env: NodeJS.P
       return failure ?? pool?.failure;
     },
   };
+  const invoke = (request: InvocationRequest, signal: AbortSignal, options?: InvokeOptions): Promise<InvocationResult> => {
+    if (pool === undefined) return Promise.reject(new ModelNotReadyError(failure ? `Model failed to load: ${failure.message}` : "Model is loading"));
+    return pool.invoke(request, signal, options);
+  };
   const app = createApp({
     readiness,
     log,
     timeoutMs: config.timeoutMs,
     maxPayloadBytes: config.maxPayloadBytes,
     maxConcurrentRequests: config.maxConcurrentRequests,
-    invoke: (request, signal) => {
-      if (pool === undefined) return Promise.reject(new ModelNotReadyError(failure ? `Model failed to load: ${failure.message}` : "Model is loading"));
-      return pool.invoke(request, signal);
-    },
+    invoke: (request, signal) => invoke(request, signal),
   });
   const server = createServer(app);
   await listen(server, config.port, config.host);
@@ -100,7 +107,7 @@ export async function startServer(overrides: ConfigOverrides = {}, env: NodeJS.P
   };
 
   const host = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
-  return { url: `http://${host}:${port}`, port, config, log, loaded, close };
+  return { url: `http://${host}:${port}`, port, config, log, loaded, invoke, close };
 }
 
 function listen(server: Server, port: number, host: string): Promise<void> {

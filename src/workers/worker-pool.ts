@@ -16,6 +16,12 @@ export interface WorkerPoolOptions {
   readonly recycleMs: number;
 }
 
+/** How {@link WorkerPool.invoke} hands the request over. */
+export interface InvokeOptions {
+  /** Move a body that owns its whole ArrayBuffer to the worker without copying; it is detached afterwards. */
+  readonly transferBody?: boolean;
+}
+
 interface Pending {
   readonly resolve: (result: InvocationResult) => void;
   readonly reject: (error: Error) => void;
@@ -100,8 +106,12 @@ export class WorkerPool {
     }
   }
 
-  /** Runs one request on a worker. Rejects with the handler's error, or the signal's reason when it fires first. */
-  invoke(request: InvocationRequest, signal: AbortSignal): Promise<InvocationResult> {
+  /**
+   * Runs one request on a worker. Rejects with the handler's error, or the signal's reason when it fires first.
+   * With `transferBody`, a body that owns its whole ArrayBuffer moves to the worker without a copy
+   * and is detached here: large async payloads (up to 1 GB) then exist once in memory.
+   */
+  invoke(request: InvocationRequest, signal: AbortSignal, options: InvokeOptions = {}): Promise<InvocationResult> {
     if (!this.ready) {
       return Promise.reject(new ModelNotReadyError(this.#failure ? `Model failed to load: ${this.#failure.message}` : "Model is loading"));
     }
@@ -109,8 +119,9 @@ export class WorkerPool {
     return new Promise<InvocationResult>((resolve, reject) => {
       const id = this.#nextRequestId++;
       const { body, ...headers } = request;
-      // A fresh copy the worker can own: request buffers may share Node's pool with other data.
-      const transferable = new Uint8Array(body);
+      // Otherwise a fresh copy the worker can own: request buffers may share Node's pool with other data.
+      const ownsBuffer = body.byteOffset === 0 && body.byteLength === body.buffer.byteLength;
+      const transferable = options.transferBody === true && ownsBuffer ? body : new Uint8Array(body);
       const onAbort = (): void => this.#abandon(queued, signal.reason as Error);
       const pending: Pending = {
         resolve: (result) => {
