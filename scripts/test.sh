@@ -5,6 +5,8 @@
 set -eu
 cd "$(dirname "$0")/.."
 
+sh scripts/install-system-deps.sh
+
 major=$(node -p 'process.versions.node.split(".")[0]')
 if [ "$major" -lt 22 ]; then
   node_dir="$PWD/.cache/node24"
