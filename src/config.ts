@@ -31,7 +31,7 @@ export interface ServerConfig {
   readonly handlersPath: string | undefined;
   /** `SAGEMAKER_PROGRAM`: handlers file name under `<model dir>/code/`. */
   readonly sagemakerProgram: string | undefined;
-  /** Inference worker threads. `SAGEMAKER_MODEL_SERVER_WORKERS`, `--workers`; default: CPU count. */
+  /** Inference worker threads. `SAGEMAKER_MODEL_SERVER_WORKERS`, `--workers`; default: CPU count - 1, at least 1. */
   readonly workers: number;
   /** Time limit of one `/invocations` request, in milliseconds. Set in seconds by `SAGEMAKER_MODEL_SERVER_TIMEOUT` or `--timeout`. */
   readonly timeoutMs: number;
@@ -72,7 +72,7 @@ export const defaultConfig: ServerConfig = {
   extractDir: join(tmpdir(), "sagemaker-byoc-model"),
   handlersPath: undefined,
   sagemakerProgram: undefined,
-  workers: availableParallelism(),
+  workers: defaultWorkers(availableParallelism()),
   timeoutMs: 60_000,
   maxPayloadBytes: 6 * MiB,
   maxConcurrentRequests: 256,
@@ -157,6 +157,16 @@ export function loadConfig(env: Env = process.env, overrides: ConfigOverrides = 
   const config = { ...(merged as unknown as ServerConfig), onnx: { ...fromEnv.onnx, ...onnxOverrides } };
   const intraOpNumThreads = config.onnx.intraOpNumThreads ?? defaultIntraOpThreads(config.workers);
   return { ...config, onnx: { ...config.onnx, intraOpNumThreads } };
+}
+
+/**
+ * One core stays with the HTTP thread, which parses, logs and writes every request: on 2 cores,
+ * two workers starved it and served 15-25% fewer requests than one (`npm run bench`). Each
+ * worker's ONNX session still gets the cores' share of intra-op threads, so one worker on 2
+ * cores runs a heavy model on both.
+ */
+function defaultWorkers(cores: number): number {
+  return Math.max(1, cores - 1);
 }
 
 /**

@@ -89,6 +89,10 @@ test("serve listens on SAGEMAKER_BIND_TO_PORT, logs one JSON line per request, n
     });
     assert.equal(response.status, 200);
     await fetch(`${server.url}/ping`);
+    // Log lines are written in batches at least every 100 ms (src/logger.ts): wait for ours.
+    for (let waited = 0; waited < 3_000 && !server.lines.some((line) => line["msg"] === "invocation"); waited += 50) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
     await new Promise((resolve) => setTimeout(resolve, 200));
     const requestLines = server.lines.filter((line) => line["msg"] === "invocation");
     assert.equal(requestLines.length, 1);

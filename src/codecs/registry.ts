@@ -8,6 +8,8 @@ export interface EncodedResponse {
   readonly contentType: string;
 }
 
+const maxNegotiatedEntries = 256;
+
 /**
  * Codecs looked up by media type. Later registrations replace earlier ones for the same type,
  * so user codecs override the built-ins.
@@ -21,6 +23,8 @@ export interface EncodedResponse {
 export class CodecRegistry {
   readonly #decoders = new Map<string, Codec>();
   readonly #encoders = new Map<string, Codec>();
+  /** Accept header → chosen type. Clients send few distinct headers; the bound keeps a hostile mix from growing it. */
+  readonly #negotiated = new Map<string, string>();
 
   constructor(codecs: Iterable<Codec> = []) {
     for (const codec of codecs) this.register(codec);
@@ -33,6 +37,7 @@ export class CodecRegistry {
       if (codec.decode) this.#decoders.set(essence, codec);
       if (codec.encode) this.#encoders.set(essence, codec);
     }
+    this.#negotiated.clear();
   }
 
   /** Media types a request body may have. */
@@ -59,12 +64,17 @@ export class CodecRegistry {
 
   /** Picks the response media type from Accept; 406 when no codec encodes any acceptable type. */
   negotiate(acceptHeader: string | undefined, defaultAccept: string): string {
+    const key = `${defaultAccept}\n${acceptHeader ?? ""}`;
+    const known = this.#negotiated.get(key);
+    if (known !== undefined) return known;
     const chosen = negotiateAccept(acceptHeader, this.encodableTypes, defaultAccept);
     if (chosen === undefined || !this.#encoders.has(chosen)) {
       throw new NotAcceptableError(
         `Accept ${JSON.stringify(acceptHeader ?? defaultAccept)} matches no supported response type; accept one of: ${this.encodableTypes.join(", ")}`,
       );
     }
+    if (this.#negotiated.size >= maxNegotiatedEntries) this.#negotiated.clear();
+    this.#negotiated.set(key, chosen);
     return chosen;
   }
 

@@ -1,29 +1,53 @@
+import type { IncomingMessage, RequestListener } from "node:http";
 import express, { type Express, type NextFunction, type Request, type Response } from "express";
 import type { Logger } from "pino";
-import { BadRequestError, InferenceError, ModelNotReadyError } from "../errors.js";
+import { BadRequestError, InferenceError } from "../errors.js";
 import { createInvocationsHandler, type InvocationsOptions } from "./invocations.js";
+import { createPingHandler, type Readiness } from "./ping.js";
 import { sendError } from "./send-error.js";
 
-/** What `/ping` reports on. */
-export interface Readiness {
-  readonly ready: boolean;
-  readonly failure: Error | undefined;
-}
+export type { Readiness } from "./ping.js";
 
 /** Everything the HTTP layer needs; it knows nothing of workers or models. */
 export interface AppOptions extends InvocationsOptions {
   readonly readiness: Readiness;
 }
 
-const pingOk = JSON.stringify({ status: "ready" });
-
 /**
- * The Express app: `GET /ping`, `POST /invocations`, JSON errors for everything else.
+ * The server's request listener. `POST /invocations` and `GET /ping`, the two routes SageMaker
+ * calls at a high rate, are dispatched here before Express: Express's routing and its
+ * request/response prototypes cost more per request than the rest of the HTTP layer together.
+ * Every other request goes to the Express app ({@link createApp}), where new routes belong.
  *
  * @example
  * ```ts
- * const app = createApp({ invoke, readiness: pool, log, timeoutMs: 60_000, maxPayloadBytes: 6 << 20, maxConcurrentRequests: 256 });
- * app.listen(8080);
+ * const listener = createRequestListener({ invoke, readiness: pool, log, timeoutMs: 60_000, maxPayloadBytes: 6 << 20, maxConcurrentRequests: 256 });
+ * http.createServer(listener).listen(8080);
+ * ```
+ */
+export function createRequestListener(options: AppOptions): RequestListener {
+  const ping = createPingHandler(options.readiness, options.log);
+  const invocations = createInvocationsHandler(options);
+  const app = createApp(options);
+  return (request, response) => {
+    const path = pathOf(request);
+    if (path === "/invocations" && request.method === "POST") {
+      invocations(request, response).catch((error: unknown) => sendError(response, error, "-", options.log));
+    } else if (path === "/ping" && (request.method === "GET" || request.method === "HEAD")) {
+      ping(request, response);
+    } else {
+      app(request, response);
+    }
+  };
+}
+
+/**
+ * The Express app behind {@link createRequestListener}: JSON 405 and 404 answers, and the place
+ * for routes beyond the two hot ones.
+ *
+ * @example
+ * ```ts
+ * const app = createApp(options);
  * ```
  */
 export function createApp(options: AppOptions): Express {
@@ -32,20 +56,6 @@ export function createApp(options: AppOptions): Express {
   app.disable("etag");
   app.set("query parser", false);
 
-  // SageMaker's health check times out after 2 s (CONTRACT.md §1): answer from memory, never wait on inference.
-  app.get("/ping", (_request, response) => {
-    options.log.debug("ping");
-    if (options.readiness.ready) {
-      response.status(200).type("application/json").send(pingOk);
-      return;
-    }
-    const failure = options.readiness.failure;
-    const error = new ModelNotReadyError(failure ? `Model failed to load: ${failure.message}` : "Model is loading");
-    response.status(503).json({ error: { code: error.code, message: error.message } });
-  });
-
-  const invocations = createInvocationsHandler(options);
-  app.post("/invocations", (request, response) => invocations(request, response));
   app.all(["/ping", "/invocations"], (request, response) => {
     const allowed = request.path === "/ping" ? "GET" : "POST";
     response.setHeader("allow", allowed);
@@ -59,4 +69,11 @@ export function createApp(options: AppOptions): Express {
     sendError(response, known, "-", options.log);
   });
   return app;
+}
+
+function pathOf(request: IncomingMessage): string | undefined {
+  const url = request.url;
+  if (url === undefined) return undefined;
+  const query = url.indexOf("?");
+  return query === -1 ? url : url.slice(0, query);
 }

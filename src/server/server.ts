@@ -4,11 +4,11 @@ import type { Logger } from "pino";
 import { loadConfig, type ConfigOverrides, type ServerConfig } from "../config.js";
 import { ModelNotReadyError } from "../errors.js";
 import { findHandlersFile } from "../handlers-module.js";
-import { createLogger } from "../logger.js";
+import { createLogger, flushLog } from "../logger.js";
 import { resolveModelDir } from "../model/model-dir.js";
 import type { InvocationRequest, InvocationResult } from "../pipeline.js";
 import { WorkerPool, type InvokeOptions } from "../workers/worker-pool.js";
-import { createApp, type Readiness } from "./app.js";
+import { createRequestListener, type Readiness } from "./app.js";
 
 /** A server that is listening; the model may still be loading. */
 export interface RunningServer {
@@ -56,7 +56,7 @@ export async function startServer(overrides: ConfigOverrides = {}, env: NodeJS.P
     if (pool === undefined) return Promise.reject(new ModelNotReadyError(failure ? `Model failed to load: ${failure.message}` : "Model is loading"));
     return pool.invoke(request, signal, options);
   };
-  const app = createApp({
+  const listener = createRequestListener({
     readiness,
     log,
     timeoutMs: config.timeoutMs,
@@ -64,7 +64,7 @@ export async function startServer(overrides: ConfigOverrides = {}, env: NodeJS.P
     maxConcurrentRequests: config.maxConcurrentRequests,
     invoke: (request, signal) => invoke(request, signal),
   });
-  const server = createServer(app);
+  const server = createServer(listener);
   await listen(server, config.port, config.host);
   const { port } = server.address() as AddressInfo;
   log.info({ port, host: config.host, workers: config.workers, timeoutMs: config.timeoutMs }, "listening");
@@ -101,7 +101,7 @@ export async function startServer(overrides: ConfigOverrides = {}, env: NodeJS.P
       clearTimeout(deadline);
       await pool?.close(1_000);
       log.info("stopped");
-      log.flush();
+      await flushLog(log);
     })();
     return closing;
   };

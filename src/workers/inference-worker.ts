@@ -10,7 +10,7 @@ import { CodecRegistry } from "../codecs/registry.js";
 import { ConfigurationError } from "../errors.js";
 import { importHandlers } from "../handlers-module.js";
 import type { Handlers, ModelContext } from "../handlers.js";
-import { createLogger } from "../logger.js";
+import { createLogger, flushLog } from "../logger.js";
 import { loadOnnxModels, releaseOnnxModels, type OnnxModel } from "../onnx/load-models.js";
 import { InferencePipeline } from "../pipeline.js";
 import type { FromWorker, ToWorker, WorkerSetup } from "./protocol.js";
@@ -55,7 +55,7 @@ async function invoke(pipeline: InferencePipeline, message: Extract<ToWorker, { 
   inFlight.set(message.id, controller);
   try {
     const result = await pipeline.invoke(
-      { ...message.request, body: Buffer.from(message.body.buffer, message.body.byteOffset, message.body.byteLength) },
+      { ...message.request, body: toBuffer(message.body) },
       { log: log.child({ inferenceId: message.request.inferenceId }), signal: controller.signal },
     );
     // Copy, then transfer the copy: the handler may still hold the bytes it returned.
@@ -68,9 +68,13 @@ async function invoke(pipeline: InferencePipeline, message: Extract<ToWorker, { 
   }
 }
 
+function toBuffer(body: Uint8Array | string): Buffer {
+  return typeof body === "string" ? Buffer.from(body, "latin1") : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+}
+
 async function shutdown(): Promise<void> {
   if (handlers.modelFn === undefined && model !== undefined) await releaseOnnxModels(model as OnnxModel);
-  log.flush();
+  await flushLog(log);
   process.exit(0);
 }
 

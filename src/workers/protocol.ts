@@ -21,7 +21,13 @@ export interface SerializedError {
 
 /** Main thread → worker. */
 export type ToWorker =
-  | { readonly type: "invoke"; readonly id: number; readonly request: Omit<InvocationRequest, "body">; readonly body: Uint8Array }
+  | {
+      readonly type: "invoke";
+      readonly id: number;
+      readonly request: Omit<InvocationRequest, "body">;
+      /** Small bodies travel as latin1 strings (one char per byte), large ones as a transferred buffer. */
+      readonly body: Uint8Array | string;
+    }
   | { readonly type: "abort"; readonly id: number; readonly reason: "timeout" | "client-closed" }
   | { readonly type: "shutdown" };
 

@@ -87,6 +87,31 @@ describe("choosing the response type from Accept", () => {
   });
 });
 
+describe("negotiation cache", () => {
+  test("a codec registered later changes the answer for an Accept header seen before", () => {
+    const custom = new CodecRegistry(builtinCodecs());
+    const accept = "text/html, application/json;q=0.5";
+    assert.equal(custom.negotiate(accept, JSON_TYPE), JSON_TYPE);
+    custom.register({ mediaTypes: ["text/html"], encode: () => "<p>" });
+    assert.equal(custom.negotiate(accept, JSON_TYPE), "text/html");
+  });
+
+  test("the answer depends on the default type as well as the header", () => {
+    const custom = new CodecRegistry(builtinCodecs());
+    assert.equal(custom.negotiate("*/*", JSON_TYPE), JSON_TYPE);
+    assert.equal(custom.negotiate("*/*", "text/csv"), "text/csv");
+  });
+
+  test("many distinct Accept headers keep getting right answers past the cache bound", () => {
+    const custom = new CodecRegistry(builtinCodecs());
+    for (let index = 0; index < 600; index++) {
+      const preferCsv = index % 2 === 0;
+      const accept = `text/csv;q=${preferCsv ? "0.9" : "0.1"}, application/json;q=0.5, x-unused/type-${index}`;
+      assert.equal(custom.negotiate(accept, JSON_TYPE), preferCsv ? "text/csv" : JSON_TYPE);
+    }
+  });
+});
+
 describe("encoding and overriding", () => {
   test("encodes in the negotiated type and says which it used", async () => {
     const type = registry.negotiate("application/x-npy", JSON_TYPE);
