@@ -14,6 +14,15 @@ need() { # need <command-or-path> <package>
 # Fonts: the OCR example's test renders text into an image.
 need fc-list fontconfig
 need /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf fonts-dejavu-core
+# docker-compose (v1): validates docker-compose.yml without a container engine.
+need docker-compose docker-compose
+# Container tests (test/container): buildah builds, runs and pushes images without a Docker
+# engine; debootstrap makes the offline base image (scripts/make-base-image.sh); docker-registry
+# is the local registry pushed to, with htpasswd (apache2-utils) for its login.
+need /usr/bin/buildah buildah
+need /usr/sbin/debootstrap debootstrap
+need /usr/bin/docker-registry docker-registry
+need /usr/bin/htpasswd apache2-utils
 
 if [ -n "$missing" ]; then
   echo "installing Debian packages:$missing" >&2

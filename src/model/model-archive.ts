@@ -79,7 +79,8 @@ export interface ExtractedModelArchive {
  * File the toolkit writes into every extraction directory to recognise its own work and the
  * archive it came from. An archive entry with this name is refused.
  */
-const markerName = ".sagemaker-byoc-extraction.json";
+/** The file an extraction leaves in its destination to recognise its own work on restart. */
+export const extractionMarkerName = ".sagemaker-byoc-extraction.json";
 
 interface ExtractionMarker {
   version: 1;
@@ -150,7 +151,7 @@ export async function extractModelArchive(
       entries: unpacked.entries,
       bytes: unpacked.bytes,
     };
-    await writeFile(join(staging, markerName), `${JSON.stringify(marker, null, 2)}\n`);
+    await writeFile(join(staging, extractionMarkerName), `${JSON.stringify(marker, null, 2)}\n`);
     await moveIntoPlace(staging, target, existing.exists);
     log?.info(
       { archive, destination: target, entries: unpacked.entries, bytes: unpacked.bytes, ms: Math.round(performance.now() - started) },
@@ -171,7 +172,7 @@ interface Unpacked {
 }
 
 async function unpack(archive: string, root: string, limits: ArchiveLimits): Promise<Unpacked> {
-  const policy = new ArchiveEntryPolicy(archive, limits, new Set([markerName]));
+  const policy = new ArchiveEntryPolicy(archive, limits, new Set([extractionMarkerName]));
   const failure = new AbortController();
   const hash = createHash("sha256");
   const source = createReadStream(archive);
@@ -310,8 +311,8 @@ async function inspectDestination(target: string): Promise<Destination> {
     throw new ConfigurationError(`Cannot read the model extraction directory ${target} (${(error as Error).message})`, { cause: error });
   }
   if (names.length === 0) return { exists: true, marker: undefined };
-  if (!names.includes(markerName)) throw foreignDestination(target);
-  return { exists: true, marker: await readMarker(join(target, markerName)) };
+  if (!names.includes(extractionMarkerName)) throw foreignDestination(target);
+  return { exists: true, marker: await readMarker(join(target, extractionMarkerName)) };
 }
 
 function foreignDestination(target: string): ConfigurationError {

@@ -1,0 +1,80 @@
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ContainerError, failureOutput, RegistryLoginError } from "./errors.js";
+import type { CommandRunner } from "./command-runner.js";
+import { imagePlatform } from "./dockerfile.js";
+import type { BuildSpec, ContainerEngine } from "./engine.js";
+import type { RegistryCredentials } from "./options.js";
+
+const authFileName = "auth.json";
+
+/**
+ * Builds and pushes with buildah: no daemon, works as root or rootless, and builds the CPU
+ * image's Dockerfile (no `RUN`) without any container runtime. Isolation and storage follow
+ * buildah's own settings (`BUILDAH_ISOLATION`, `STORAGE_DRIVER`, containers.conf). A login is
+ * kept in a temporary auth file for this run only, removed by {@link dispose}.
+ *
+ * @example
+ * ```ts
+ * const engine = new BuildahEngine(runner);
+ * await engine.push("iris-endpoint:1.2.3", "127.0.0.1:5000/iris-endpoint:1.2.3", false);
+ * ```
+ */
+export class BuildahEngine implements ContainerEngine {
+  readonly name = "buildah";
+  readonly #runner: CommandRunner;
+  #authDir: string | undefined;
+
+  constructor(runner: CommandRunner) {
+    this.#runner = runner;
+  }
+
+  async build(spec: BuildSpec): Promise<void> {
+    const args = ["build", "--platform", imagePlatform, "--layers", "-f", join(spec.contextDir, "Dockerfile")];
+    for (const [name, value] of Object.entries(spec.buildArgs)) args.push("--build-arg", `${name}=${value}`);
+    for (const tag of spec.tags) args.push("-t", tag);
+    await this.#runner.run("buildah", [...args, spec.contextDir], { stream: true });
+  }
+
+  async login(registry: string, credentials: RegistryCredentials, tlsVerify: boolean): Promise<void> {
+    this.#authDir ??= await mkdtemp(join(tmpdir(), "sagemaker-byoc-auth-"));
+    const args = ["login", "--authfile", join(this.#authDir, authFileName), "--username", credentials.username, "--password-stdin", `--tls-verify=${tlsVerify}`, registry];
+    try {
+      await this.#runner.run("buildah", args, { input: credentials.password });
+    } catch (error) {
+      throw new RegistryLoginError(`Login to ${registry} failed: ${failureOutput(error)}`, { cause: error });
+    }
+  }
+
+  async push(image: string, destination: string, tlsVerify: boolean): Promise<string | undefined> {
+    const workDir = await mkdtemp(join(tmpdir(), "sagemaker-byoc-push-"));
+    const digestFile = join(workDir, "digest");
+    try {
+      const auth = this.#authDir === undefined ? [] : ["--authfile", join(this.#authDir, authFileName)];
+      const args = ["push", ...auth, `--tls-verify=${tlsVerify}`, "--digestfile", digestFile, image, `docker://${destination}`];
+      await this.#runner.run("buildah", args, { stream: true });
+      return (await readFile(digestFile, "utf8")).trim() || undefined;
+    } finally {
+      await rm(workDir, { recursive: true, force: true });
+    }
+  }
+
+  async labels(image: string): Promise<Record<string, string>> {
+    let output;
+    try {
+      output = await this.#runner.run("buildah", ["inspect", "--type", "image", image], { announce: false });
+    } catch (error) {
+      throw new ContainerError(`No local image ${image} in buildah's storage: build it first (sagemaker-byoc build) or name it with --image`, "IMAGE_NOT_FOUND", {
+        cause: error,
+      });
+    }
+    const inspected = JSON.parse(output.stdout) as { OCIv1?: { config?: { Labels?: Record<string, string> | null } } };
+    return inspected.OCIv1?.config?.Labels ?? {};
+  }
+
+  async dispose(): Promise<void> {
+    if (this.#authDir !== undefined) await rm(this.#authDir, { recursive: true, force: true });
+    this.#authDir = undefined;
+  }
+}
