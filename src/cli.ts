@@ -1,10 +1,16 @@
 #!/usr/bin/env node
 import { readFileSync } from "node:fs";
+import { buildCommand } from "./cli/build.js";
 import type { CliCommand } from "./cli/command.js";
+import { pushCommand } from "./cli/push.js";
 import { serveCommand } from "./cli/serve.js";
+import { asyncRequestsCommand } from "./cli/async-requests.js";
+import { gatewayCommand } from "./cli/gateway.js";
+import { invokeAsyncCommand } from "./cli/invoke-async.js";
+import { invokeCommand } from "./cli/invoke.js";
 import { ConfigurationError } from "./errors.js";
 
-const commands: readonly CliCommand[] = [serveCommand];
+const commands: readonly CliCommand[] = [serveCommand, buildCommand, pushCommand, gatewayCommand, invokeCommand, invokeAsyncCommand, asyncRequestsCommand];
 
 const usage = `Usage: sagemaker-byoc <command> [options]
 

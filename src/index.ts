@@ -30,3 +30,32 @@ export { predictOnnx } from "./onnx/predict.js";
 export { loadOnnxModels, releaseOnnxModels, type OnnxModel } from "./onnx/load-models.js";
 export { defaultOnnxSessionConfig, type ExecutionProviderName, type OnnxSessionConfig } from "./onnx/session-config.js";
 export { extractModelArchive, defaultArchiveLimits, type ArchiveLimits } from "./model/model-archive.js";
+
+// Async inference: a local SageMaker Runtime gateway (InvokeEndpoint, InvokeEndpointAsync) with S3
+// payloads, SNS notifications and a durable queue, in the model server's process or beside any
+// container. See docs/async.md.
+export {
+  asyncModeEnabled,
+  buildNotification,
+  defaultAsyncConfig,
+  HttpInvoker,
+  InProcessInvoker,
+  InvokerUnavailableError,
+  loadAsyncConfig,
+  loadAwsEndpoints,
+  ModelInvocationError,
+  RuntimeApiError,
+  startAsyncGateway,
+  type AsyncConfig,
+  type AsyncConfigOverrides,
+  type AsyncGatewayOptions,
+  type AsyncRequestRecord,
+  type AsyncRequestStatus,
+  type AwsCredentials,
+  type AwsEndpoints,
+  type InferenceResponseTopic,
+  type InferenceResultNotification,
+  type Invoker,
+  type NotificationStatus,
+  type RunningAsyncGateway,
+} from "./async/index.js";

@@ -1,6 +1,7 @@
 import { parseArgs } from "node:util";
 import { executionProviderNames, parseList, parseLogLevel, type ConfigOverrides } from "../config.js";
 import { startServer } from "../server/server.js";
+import { asyncConfigForServe, serveAsyncOptions, serveAsyncUsage, startAsyncForServe } from "./async-flags.js";
 import type { CliCommand } from "./command.js";
 import { integerFlag, secondsFlag } from "./flags.js";
 
@@ -18,7 +19,8 @@ Options (each also has an environment variable; see the README's settings table)
   --max-payload-bytes <n>    largest request body (default 6291456)
   --providers <list>         ONNX execution providers in order, e.g. cuda,cpu (default cpu)
   --log-level <level>        trace, debug, info, warn, error (default info)
-  -h, --help                 this text`;
+  -h, --help                 this text
+${serveAsyncUsage}`;
 
 const options = {
   "model-dir": { type: "string" },
@@ -31,6 +33,7 @@ const options = {
   providers: { type: "string" },
   "log-level": { type: "string" },
   help: { type: "boolean", short: "h" },
+  ...serveAsyncOptions,
 } as const;
 
 function parse(argv: string[]) {
@@ -64,10 +67,12 @@ export const serveCommand: CliCommand = {
       console.log(usage);
       return 0;
     }
+    const asyncConfig = asyncConfigForServe(values, env);
     const server = await startServer(overridesFrom(values, env), env);
+    const close = await startAsyncForServe(asyncConfig, server);
     const stop = (signal: string) => {
       server.log.info({ signal }, "signal received");
-      server.close().then(
+      close().then(
         () => process.exit(0),
         (error: unknown) => {
           server.log.error({ err: error }, "shutdown failed");

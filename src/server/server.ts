@@ -1,4 +1,4 @@
-import { createServer, type Server } from "node:http";
+import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import { loadConfig, type ConfigOverrides, type ServerConfig } from "../config.js";
@@ -9,6 +9,7 @@ import { resolveModelDir } from "../model/model-dir.js";
 import type { InvocationRequest, InvocationResult } from "../pipeline.js";
 import { WorkerPool, type InvokeOptions } from "../workers/worker-pool.js";
 import { createRequestListener, type Readiness } from "./app.js";
+import { listen } from "../internal/listen.js";
 
 /** A server that is listening; the model may still be loading. */
 export interface RunningServer {
@@ -108,14 +109,4 @@ export async function startServer(overrides: ConfigOverrides = {}, env: NodeJS.P
 
   const host = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
   return { url: `http://${host}:${port}`, port, config, log, loaded, invoke, close };
-}
-
-function listen(server: Server, port: number, host: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
 }

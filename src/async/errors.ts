@@ -1,0 +1,124 @@
+/**
+ * The error types of the SageMaker Runtime API the gateway answers with (botocore's service-2.json).
+ *
+ * @example
+ * ```ts
+ * const type: RuntimeApiErrorType = "ValidationError";
+ * ```
+ */
+export type RuntimeApiErrorType = "ValidationError" | "ModelError" | "ServiceUnavailable" | "InternalFailure" | "UnknownOperationException";
+
+/**
+ * An answer of the gateway in the real service's restJson1 error shape: status, the
+ * `x-amzn-ErrorType` header and a JSON body with `Message` (and the type's own members), so the
+ * unmodified AWS SDKs, boto3 and aws-cli raise the same exception class as against SageMaker.
+ *
+ * @example
+ * ```ts
+ * throw new RuntimeApiError("ValidationError", 400, "Endpoint x of account 000000000000 not found.");
+ * ```
+ */
+export class RuntimeApiError extends Error {
+  override name = "RuntimeApiError";
+  readonly errorType: RuntimeApiErrorType;
+  readonly statusCode: number;
+  /** Members besides `Message`, e.g. ModelError's `OriginalStatusCode`. */
+  readonly members: Readonly<Record<string, string | number>>;
+
+  constructor(errorType: RuntimeApiErrorType, statusCode: number, message: string, members: Record<string, string | number> = {}) {
+    super(message);
+    this.errorType = errorType;
+    this.statusCode = statusCode;
+    this.members = members;
+  }
+}
+
+/**
+ * 400 ValidationError, worded as AWS words constraint failures.
+ *
+ * @example
+ * ```ts
+ * throw validationError("requestTTLSeconds", "30", "Member must have value greater than or equal to 60");
+ * ```
+ */
+export function validationError(member: string, value: string | undefined, constraint: string): RuntimeApiError {
+  const shown = value === undefined ? "null" : `'${value.length > 256 ? `${value.slice(0, 256)}...` : value}'`;
+  return new RuntimeApiError("ValidationError", 400, `1 validation error detected: Value ${shown} at '${member}' failed to satisfy constraint: ${constraint}`);
+}
+
+/**
+ * The container answered `/invocations` with a 4xx/5xx: its status, body and content type, as
+ * the real-time gateway turns into a ModelError (424) and the async worker into a failure object.
+ *
+ * @example
+ * ```ts
+ * throw new ModelInvocationError(400, Buffer.from('{"error":"bad"}'), "application/json");
+ * ```
+ */
+export class ModelInvocationError extends Error {
+  override name = "ModelInvocationError";
+  readonly statusCode: number;
+  readonly body: Buffer;
+  readonly contentType: string;
+
+  constructor(statusCode: number, body: Buffer, contentType: string) {
+    super(`The model answered ${statusCode}: ${describeBody(body)}`);
+    this.statusCode = statusCode;
+    this.body = body;
+    this.contentType = contentType;
+  }
+
+  /** The message a person should read: `error.message` or `message` of a JSON body, else the text. */
+  get originalMessage(): string {
+    return describeBody(this.body);
+  }
+}
+
+/**
+ * The container cannot take requests yet: unreachable (connection refused or reset) or its model
+ * is still loading. The async worker retries these until the request's TTL.
+ *
+ * @example
+ * ```ts
+ * throw new InvokerUnavailableError("connect ECONNREFUSED 127.0.0.1:8080");
+ * ```
+ */
+export class InvokerUnavailableError extends Error {
+  override name = "InvokerUnavailableError";
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/**
+ * An input object larger than the async payload limit (`BYOC_ASYNC_MAX_PAYLOAD_BYTES`).
+ *
+ * @example
+ * ```ts
+ * throw new PayloadLimitError(2 ** 31, 2 ** 30);
+ * ```
+ */
+export class PayloadLimitError extends Error {
+  override name = "PayloadLimitError";
+  constructor(size: number, limit: number) {
+    super(`The input object is ${size} bytes, over the limit of ${limit} bytes (BYOC_ASYNC_MAX_PAYLOAD_BYTES)`);
+  }
+}
+
+const maxMessageChars = 1024;
+
+function describeBody(body: Buffer): string {
+  const text = body.subarray(0, 64 * 1024).toString("utf8");
+  try {
+    const parsed = JSON.parse(text) as { error?: { message?: unknown } | string; message?: unknown; Message?: unknown };
+    const candidate = typeof parsed.error === "object" ? parsed.error.message : (parsed.error ?? parsed.message ?? parsed.Message);
+    if (typeof candidate === "string") return truncate(candidate);
+  } catch {
+    // Not JSON: the text itself is the message.
+  }
+  return truncate(text.trim());
+}
+
+function truncate(text: string): string {
+  return text.length > maxMessageChars ? `${text.slice(0, maxMessageChars)}...` : text;
+}

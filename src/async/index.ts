@@ -1,0 +1,146 @@
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Logger } from "pino";
+import { createLogger } from "../logger.js";
+import { AsyncWorker } from "./async-worker.js";
+import { requireOutputPath, type AsyncConfig } from "./config.js";
+import { createGatewayApp } from "./gateway.js";
+import type { Invoker } from "./invoker.js";
+import { createSnsClient, Notifier } from "./notifications.js";
+import { DurableQueue, type AsyncRequestRecord, type AsyncRequestStatus } from "./queue.js";
+import { createS3Client, type AwsCredentials } from "./s3-transfer.js";
+import { listen } from "../internal/listen.js";
+
+/**
+ * How to start async inference.
+ *
+ * @example
+ * ```ts
+ * const options: AsyncGatewayOptions = { config: loadAsyncConfig(process.env), invoker: new InProcessInvoker(server), log: server.log };
+ * ```
+ */
+export interface AsyncGatewayOptions {
+  readonly config: AsyncConfig;
+  /** Where inferences run: {@link InProcessInvoker} beside the model server, {@link HttpInvoker} beside a container. */
+  readonly invoker: Invoker;
+  /** Defaults to a new logger at `config.logLevel`. */
+  readonly log?: Logger;
+  /** Credentials for S3 and SNS; defaults to the AWS SDK's chain (environment, profile, instance role). */
+  readonly credentials?: AwsCredentials;
+  /** Milliseconds since the epoch; defaults to `Date.now` (tests move it to expire requests). */
+  readonly now?: () => number;
+}
+
+/**
+ * A listening gateway with its worker and queue.
+ *
+ * @example
+ * ```ts
+ * const gateway = await startAsyncGateway(options);
+ * console.log(gateway.url); // http://127.0.0.1:8081
+ * await gateway.close();
+ * ```
+ */
+export interface RunningAsyncGateway {
+  /** `http://host:port` (loopback when bound to all interfaces). */
+  readonly url: string;
+  readonly port: number;
+  readonly config: AsyncConfig;
+  /** One request's record. */
+  get(inferenceId: string): AsyncRequestRecord | undefined;
+  /** Records, oldest first, optionally of some statuses. */
+  list(statuses?: readonly AsyncRequestStatus[]): AsyncRequestRecord[];
+  /**
+   * Resolves with the record once `until` holds (by default: finished, and its notification no
+   * longer pending).
+   */
+  waitFor(inferenceId: string, until?: (record: AsyncRequestRecord) => boolean): Promise<AsyncRequestRecord>;
+  /** Stops accepting, lets running requests finish (up to the shutdown timeout), stops retries. */
+  close(): Promise<void>;
+}
+
+const pruneIntervalMs = 3600 * 1000;
+
+/**
+ * Starts the local SageMaker async stack: opens the durable queue, resumes what a previous run
+ * left, starts the worker and listens with the SageMaker Runtime gateway.
+ *
+ * @example
+ * ```ts
+ * const server = await startServer({ modelDir: "model" });
+ * const gateway = await startAsyncGateway({ config: loadAsyncConfig(process.env), invoker: new InProcessInvoker(server), log: server.log });
+ * ```
+ */
+export async function startAsyncGateway(options: AsyncGatewayOptions): Promise<RunningAsyncGateway> {
+  const { config, invoker } = options;
+  const s3OutputPath = requireOutputPath(config);
+  const log = (options.log ?? createLogger(config.logLevel)).child({ component: "async" });
+  const now = options.now ?? Date.now;
+  const queue = await DurableQueue.open(config.queueDir, log);
+  await queue.prune(config.retentionMs, now());
+  const s3 = createS3Client(config, options.credentials);
+  const backoff = { baseMs: config.retryBaseMs, maxMs: config.retryMaxMs };
+  const notifier = new Notifier({ sns: createSnsClient(config, options.credentials), queue, config, log, backoff });
+  const worker = new AsyncWorker({ queue, invoker, s3, notifier, config, log, now });
+  await worker.start();
+  const pruning = setInterval(() => void queue.prune(config.retentionMs, now()), pruneIntervalMs).unref();
+
+  const app = createGatewayApp({ config: { ...config, s3OutputPath }, queue, invoker, log, onQueued: () => worker.wake(), now });
+  const server = createServer(app);
+  await listen(server, config.port, config.host);
+  const { port } = server.address() as AddressInfo;
+  log.info(
+    { port, host: config.host, endpointName: config.endpointName, invoker: invoker.target, queueDir: config.queueDir, maxConcurrentInvocations: config.maxConcurrentInvocations },
+    "async gateway listening",
+  );
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      clearInterval(pruning);
+      const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      await worker.close(config.shutdownTimeoutMs);
+      server.closeAllConnections();
+      await stopped;
+      await notifier.close();
+      s3.destroy();
+      log.info("async gateway stopped");
+    })();
+    return closing;
+  };
+
+  const waitFor = (inferenceId: string, until: (record: AsyncRequestRecord) => boolean = isSettled): Promise<AsyncRequestRecord> =>
+    new Promise((resolve) => {
+      const check = (record: AsyncRequestRecord | undefined): boolean => {
+        if (record === undefined || record.inferenceId !== inferenceId || !until(record)) return false;
+        unsubscribe();
+        resolve(record);
+        return true;
+      };
+      const unsubscribe = queue.onChange(check);
+      check(queue.get(inferenceId));
+    });
+
+  const host = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
+  return {
+    url: `http://${host}:${port}`,
+    port,
+    config,
+    get: (inferenceId) => queue.get(inferenceId),
+    list: (statuses) => queue.list(statuses),
+    waitFor,
+    close,
+  };
+}
+
+function isSettled(record: AsyncRequestRecord): boolean {
+  return (record.status === "completed" || record.status === "failed") && record.notification?.status !== "pending";
+}
+
+export { asyncModeEnabled, defaultAsyncConfig, loadAsyncConfig, loadAwsEndpoints, type AsyncConfig, type AsyncConfigOverrides, type AwsEndpoints, type InferenceResponseTopic } from "./config.js";
+export { InvokerUnavailableError, ModelInvocationError, RuntimeApiError } from "./errors.js";
+export { HttpInvoker, InProcessInvoker, type Invoker } from "./invoker.js";
+export { buildNotification, type InferenceResultNotification } from "./notifications.js";
+export type { AsyncRequestRecord, AsyncRequestStatus, NotificationStatus } from "./queue.js";
+export type { AwsCredentials } from "./s3-transfer.js";

@@ -1,0 +1,195 @@
+import { createReadStream, createWriteStream } from "node:fs";
+import { stat } from "node:fs/promises";
+import { pipeline } from "node:stream/promises";
+import type { Readable } from "node:stream";
+import { parseArgs } from "node:util";
+import { GetObjectCommand, HeadObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { InvokeEndpointAsyncCommand, SageMakerRuntimeClient } from "@aws-sdk/client-sagemaker-runtime";
+import { Upload } from "@aws-sdk/lib-storage";
+import { loadAsyncConfig } from "../async/config.js";
+import { parseInputLocation, parseS3Uri, type S3Location } from "../async/s3-location.js";
+import { createS3Client } from "../async/s3-transfer.js";
+import { sleep } from "../async/retry.js";
+import type { CliCommand } from "./command.js";
+import { integerFlag, secondsFlag } from "./flags.js";
+import { processIo, readInput, writeAll, type CommandIo } from "./io.js";
+import { startProgress } from "./progress.js";
+
+const usage = `Usage: sagemaker-byoc invoke-async --input-location s3://bucket/key [options] [file]
+
+Uploads the file (standard input for "-") to --input-location, calls InvokeEndpointAsync, waits
+for the output or the failure object in S3 and prints it. Without a file, the object already at
+--input-location is used.
+
+Options:
+  --input-location <uri>     where the payload is (or goes): s3://bucket/key
+  --endpoint-name <name>     endpoint to call (default $BYOC_ASYNC_ENDPOINT_NAME or local-endpoint)
+  --endpoint-url <url>       SageMaker Runtime endpoint, e.g. the local gateway http://localhost:8081
+                             (default $AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME, else AWS in the region)
+  --s3-endpoint <url>        S3 endpoint, e.g. LocalStack's http://localhost:4566 (default $BYOC_ASYNC_S3_ENDPOINT)
+  --region <region>          AWS region (default $AWS_REGION or us-east-1)
+  --content-type <type>      X-Amzn-SageMaker-Content-Type (default application/json)
+  --accept <type>            X-Amzn-SageMaker-Accept
+  --custom-attributes <s>    X-Amzn-SageMaker-Custom-Attributes
+  --inference-id <id>        X-Amzn-SageMaker-Inference-Id (default: generated)
+  --request-ttl <seconds>    RequestTTLSeconds, 60-21600
+  --invocation-timeout <s>   InvocationTimeoutSeconds, 1-3600
+  --output <file>            write the result to a file instead of standard output
+  --wait-timeout <seconds>   how long to wait for the result (default 3600)
+  --no-wait                  print the locations and exit without waiting
+  -h, --help                 this text
+
+Exit codes: 0 success, 1 the inference failed (or no result in time), 2 usage error.`;
+
+const options = {
+  "input-location": { type: "string" },
+  "endpoint-name": { type: "string" },
+  "endpoint-url": { type: "string" },
+  "s3-endpoint": { type: "string" },
+  region: { type: "string" },
+  "content-type": { type: "string", default: "application/json" },
+  accept: { type: "string" },
+  "custom-attributes": { type: "string" },
+  "inference-id": { type: "string" },
+  "request-ttl": { type: "string" },
+  "invocation-timeout": { type: "string" },
+  output: { type: "string" },
+  "wait-timeout": { type: "string" },
+  "no-wait": { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+const firstPollMs = 250;
+const maxPollMs = 5_000;
+
+/**
+ * `invoke-async` with explicit streams, for tests; {@link invokeAsyncCommand} runs it with the process's.
+ *
+ * @example
+ * ```ts
+ * const code = await runInvokeAsync(["--input-location", "s3://b/in.json", "--endpoint-url", gateway.url, "in.json"], process.env, processIo());
+ * ```
+ */
+export async function runInvokeAsync(argv: string[], env: NodeJS.ProcessEnv, io: CommandIo): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  if (values.help) {
+    await writeAll(io.stdout, `${usage}\n`);
+    return 0;
+  }
+  const inputLocation = values["input-location"];
+  const input = inputLocation === undefined ? undefined : parseInputLocation(inputLocation);
+  if (inputLocation === undefined || input === undefined || positionals.length > 1) {
+    await writeAll(io.stderr, `sagemaker-byoc invoke-async: give --input-location s3://bucket/key and at most one file\n\n${usage}\n`);
+    return 2;
+  }
+  const waitMs = secondsFlag("wait-timeout", values["wait-timeout"]) ?? 3_600_000;
+  const requestTtl = integerFlag("request-ttl", values["request-ttl"], 1);
+  const invocationTimeout = integerFlag("invocation-timeout", values["invocation-timeout"], 1);
+  const config = loadAsyncConfig(env, {
+    endpointName: values["endpoint-name"],
+    region: values.region,
+    runtimeEndpoint: values["endpoint-url"],
+    s3Endpoint: values["s3-endpoint"],
+  });
+  const s3 = createS3Client(config, undefined, 3);
+  const runtime = new SageMakerRuntimeClient({ region: config.region, ...(config.runtimeEndpoint === undefined ? {} : { endpoint: config.runtimeEndpoint }) });
+  try {
+    const file = positionals[0];
+    if (file !== undefined) await upload(s3, input, file, values["content-type"], io.stdin);
+    const answer = await runtime
+      .send(
+        new InvokeEndpointAsyncCommand({
+          EndpointName: config.endpointName,
+          InputLocation: inputLocation,
+          ContentType: values["content-type"],
+          Accept: values.accept,
+          CustomAttributes: values["custom-attributes"],
+          InferenceId: values["inference-id"],
+          RequestTTLSeconds: requestTtl,
+          InvocationTimeoutSeconds: invocationTimeout,
+        }),
+      )
+      .catch((error: unknown) => {
+        if ((error as { $metadata?: unknown }).$metadata === undefined) throw error;
+        return { failed: `${(error as Error).name}: ${(error as Error).message}` } as const;
+      });
+    if ("failed" in answer) {
+      await writeAll(io.stderr, `sagemaker-byoc invoke-async: ${answer.failed}\n`);
+      return 1;
+    }
+    await writeAll(
+      io.stderr,
+      `accepted: inference id ${answer.InferenceId}\n  output:  ${answer.OutputLocation}\n  failure: ${answer.FailureLocation ?? "(no S3FailurePath configured)"}\n`,
+    );
+    if (values["no-wait"]) return 0;
+    const output = parseS3Uri(answer.OutputLocation ?? "");
+    if (output === undefined) throw new Error(`The service answered without a usable OutputLocation (${answer.OutputLocation ?? "none"})`);
+    const failure = answer.FailureLocation === undefined ? undefined : parseS3Uri(answer.FailureLocation);
+    const progress = startProgress(io.stderr, `waiting for ${answer.OutputLocation}`);
+    let found: "output" | "failure" | undefined;
+    try {
+      found = await waitForResult(s3, output, failure, waitMs);
+    } finally {
+      progress.stop();
+    }
+    if (found === undefined) {
+      await writeAll(io.stderr, `sagemaker-byoc invoke-async: no result after ${waitMs / 1000} s; it may still come to ${answer.OutputLocation}\n`);
+      return 1;
+    }
+    if (found === "failure") {
+      const body = await download(s3, failure as S3Location);
+      await writeAll(io.stderr, `sagemaker-byoc invoke-async: the inference failed (${answer.FailureLocation}):\n`);
+      await pipeline(body, io.stderr, { end: false });
+      await writeAll(io.stderr, "\n");
+      return 1;
+    }
+    const body = await download(s3, output);
+    if (values.output === undefined) await pipeline(body, io.stdout, { end: false });
+    else await pipeline(body, createWriteStream(values.output));
+    return 0;
+  } finally {
+    s3.destroy();
+    runtime.destroy();
+  }
+}
+
+async function upload(s3: S3Client, location: S3Location, file: string, contentType: string, stdin: Readable): Promise<void> {
+  // A file streams up in parts; standard input is read first (an upload needs its length or parts).
+  const body = file === "-" ? await readInput(file, stdin) : await stat(file).then(() => createReadStream(file));
+  await new Upload({ client: s3, params: { Bucket: location.bucket, Key: location.key, Body: body, ContentType: contentType } }).done();
+}
+
+/** Polls for the output or failure object with growing intervals; `undefined` after `waitMs`. */
+async function waitForResult(s3: S3Client, output: S3Location, failure: S3Location | undefined, waitMs: number): Promise<"output" | "failure" | undefined> {
+  const deadline = Date.now() + waitMs;
+  for (let delay = firstPollMs; ; delay = Math.min(maxPollMs, delay * 1.5)) {
+    if (await exists(s3, output)) return "output";
+    if (failure !== undefined && (await exists(s3, failure))) return "failure";
+    const left = deadline - Date.now();
+    if (left <= 0) return undefined;
+    await sleep(Math.min(delay, left));
+  }
+}
+
+async function exists(s3: S3Client, location: S3Location): Promise<boolean> {
+  try {
+    await s3.send(new HeadObjectCommand({ Bucket: location.bucket, Key: location.key }));
+    return true;
+  } catch (error) {
+    if ((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return false;
+    throw error;
+  }
+}
+
+async function download(s3: S3Client, location: S3Location): Promise<Readable> {
+  const answer = await s3.send(new GetObjectCommand({ Bucket: location.bucket, Key: location.key }));
+  return answer.Body as Readable;
+}
+
+/** `invoke-async`: upload, InvokeEndpointAsync, wait for the result in S3, print it. */
+export const invokeAsyncCommand: CliCommand = {
+  name: "invoke-async",
+  summary: "upload a payload, invoke asynchronously, wait for the result and print it",
+  usage,
+  run: (argv, env) => runInvokeAsync(argv, env, processIo()),
+};

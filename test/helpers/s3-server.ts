@@ -1,0 +1,90 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import S3rver from "s3rver";
+
+/** The credentials s3rver checks SigV4 signatures against. */
+export const s3Credentials = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" };
+
+/**
+ * A real S3-protocol server (s3rver) on loopback, storing objects in a temporary directory, and a
+ * real S3 client pointed at it. `stop()` and `restart()` keep the port and the directory, to
+ * simulate an outage and the recovery.
+ */
+export interface TestS3 {
+  readonly endpoint: string;
+  readonly port: number;
+  readonly client: S3Client;
+  readonly bucket: string;
+  put(key: string, body: string | Uint8Array, contentType?: string): Promise<void>;
+  /** The object's bytes and content type, or `undefined` when it does not exist. */
+  get(key: string): Promise<{ body: Buffer; contentType: string | undefined } | undefined>;
+  exists(key: string): Promise<boolean>;
+  stop(): Promise<void>;
+  restart(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startTestS3(bucket = "async-bucket"): Promise<TestS3> {
+  const directory = await mkdtemp(join(tmpdir(), "byoc-s3rver-"));
+  let server = new S3rver({ address: "127.0.0.1", port: 0, silent: true, directory });
+  const { port } = (await server.run()) as AddressInfo;
+  const endpoint = `http://127.0.0.1:${port}`;
+  const client = new S3Client({ endpoint, forcePathStyle: true, region: "us-east-1", credentials: s3Credentials, maxAttempts: 1 });
+  await client.send(new CreateBucketCommand({ Bucket: bucket }));
+  let running = true;
+  const get = async (key: string) => {
+    try {
+      const answer = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      return { body: Buffer.from(await (answer.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray()), contentType: answer.ContentType };
+    } catch (error) {
+      if ((error as Error).name === "NoSuchKey") return undefined;
+      throw error;
+    }
+  };
+  return {
+    endpoint,
+    port,
+    client,
+    bucket,
+    async put(key, body, contentType = "application/octet-stream") {
+      await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: contentType }));
+    },
+    get,
+    async exists(key) {
+      try {
+        await client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+        return true;
+      } catch (error) {
+        if ((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return false;
+        throw error;
+      }
+    },
+    async stop() {
+      if (!running) return;
+      running = false;
+      // An outage drops the open connections too (the clients keep idle ones alive).
+      const closed = server.close();
+      server.httpServer.closeAllConnections();
+      await closed;
+    },
+    async restart() {
+      if (running) return;
+      server = new S3rver({ address: "127.0.0.1", port, silent: true, directory });
+      await server.run();
+      running = true;
+    },
+    async close() {
+      client.destroy();
+      if (running) {
+        const closed = server.close();
+        server.httpServer.closeAllConnections();
+        await closed;
+      }
+      running = false;
+      await rm(directory, { recursive: true, force: true });
+    },
+  };
+}
