@@ -49,8 +49,13 @@ interface Slot {
  */
 const maxStringBodyBytes = 64 * 1024;
 
-/** A request sent to a worker while it is busy waits in its message queue; two hide the hand-over latency. */
-const maxInFlightPerWorker = 2;
+/**
+ * Requests sent to a busy worker wait in its message queue, so it goes from one to the next
+ * without a round trip through the HTTP thread. Four served 60-72% of the minimal server's
+ * throughput at c=8 where two served 53-64% (`npm run bench`, 2 cores); more did not help, and
+ * each one waiting in a worker is one that a hung worker delays until it is replaced.
+ */
+const maxInFlightPerWorker = 4;
 const maxRespawnDelayMs = 30_000;
 const workerFile = new URL(`./inference-worker${import.meta.url.endsWith(".ts") ? ".ts" : ".js"}`, import.meta.url);
 
