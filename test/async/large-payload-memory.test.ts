@@ -68,7 +68,9 @@ test("a 200 MiB payload goes through the worker with one copy in memory: the ser
       assert.deepEqual(output, { bytes: payloadBytes, sha256: hash.digest("hex") });
       const growth = peak - baseline;
       t.diagnostic(`payload ${payloadBytes / MiB} MiB; server peak RSS ${(baseline / MiB).toFixed(0)} MiB before, ${(peak / MiB).toFixed(0)} MiB after: +${(growth / MiB).toFixed(0)} MiB (${(growth / payloadBytes).toFixed(2)}x the payload)`);
-      assert.ok(growth < 1.5 * payloadBytes, `peak RSS grew by ${(growth / MiB).toFixed(0)} MiB for a ${payloadBytes / MiB} MiB payload`);
+      // One copy measures 1.24-1.37x here (the rest is socket chunks not yet collected); a second
+      // copy anywhere (a concat, a clone to the worker) would make it 2x or more. 1.6x separates the two.
+      assert.ok(growth < 1.6 * payloadBytes, `peak RSS grew by ${(growth / MiB).toFixed(0)} MiB for a ${payloadBytes / MiB} MiB payload`);
 
       // A large output (20 MiB: lib-storage sends it as three 8 MiB parts) arrives whole.
       await runtime.send(
