@@ -160,10 +160,11 @@ export function loadConfig(env: Env = process.env, overrides: ConfigOverrides = 
 }
 
 /**
- * One core stays with the HTTP thread, which parses, logs and writes every request: on 2 cores,
- * two workers starved it and served 15-25% fewer requests than one (`npm run bench`). Each
- * worker's ONNX session still gets the cores' share of intra-op threads, so one worker on 2
- * cores runs a heavy model on both.
+ * One core stays with the HTTP thread, which parses, logs and writes every request: with a fast
+ * model on 2 cores, two workers starved it (`npm run bench`: a median 58% of the minimal server
+ * at c=8, against 66% with one). Each worker's session still gets the cores' share of intra-op
+ * threads. Heavy models under concurrent load do better with one worker per core; the README
+ * says so and how to set it.
  */
 function defaultWorkers(cores: number): number {
   return Math.max(1, cores - 1);
