@@ -11,7 +11,7 @@ const flushIntervalMs = 100;
 
 /**
  * The toolkit's JSON logger: one line per event on stdout, as CloudWatch collects it.
- * Writes asynchronously in small batches; call `logger.flush()` before exiting.
+ * Writes asynchronously in small batches; `await flushLog(logger)` before exiting.
  *
  * @example
  * ```ts
@@ -20,15 +20,6 @@ const flushIntervalMs = 100;
  * ```
  */
 export function createLogger(level: LogLevel, bindings: Record<string, unknown> = {}): Logger {
-  const destination = pino.destination({ dest: 1, sync: false, minLength: bufferBytes });
-  setInterval(() => {
-    // flushSync would block; flush only schedules the write. Skip while a write is pending.
-    try {
-      destination.flush();
-    } catch {
-      // SonicBoom throws while it is not ready yet; the next tick writes.
-    }
-  }, flushIntervalMs).unref();
   return pino(
     {
       level,
@@ -36,8 +27,26 @@ export function createLogger(level: LogLevel, bindings: Record<string, unknown> 
       formatters: { level: (label) => ({ level: label }) },
       timestamp: pino.stdTimeFunctions.isoTime,
     },
-    destination,
+    stdoutDestination(),
   );
+}
+
+type Destination = ReturnType<typeof pino.destination>;
+let stdout: Destination | undefined;
+
+/** One buffered stdout writer per thread, shared by every logger made in it, with one flush timer. */
+function stdoutDestination(): Destination {
+  if (stdout !== undefined) return stdout;
+  const destination = pino.destination({ dest: 1, sync: false, minLength: bufferBytes });
+  setInterval(() => {
+    try {
+      destination.flush();
+    } catch {
+      // SonicBoom throws until its file descriptor is ready; the next tick writes.
+    }
+  }, flushIntervalMs).unref();
+  stdout = destination;
+  return destination;
 }
 
 /**
