@@ -74,6 +74,8 @@ export function createApp(options: AppOptions): Express {
 function pathOf(request: IncomingMessage): string | undefined {
   const url = request.url;
   if (url === undefined) return undefined;
+  // Absolute-form request targets (`POST http://host/invocations`, as some proxies send) are rare.
+  if (url.charCodeAt(0) !== 47 /* "/" */) return URL.canParse(url) ? new URL(url).pathname : undefined;
   const query = url.indexOf("?");
   return query === -1 ? url : url.slice(0, query);
 }

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { connect } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import type { RunningServer } from "../../src/server/server.js";
@@ -85,7 +86,26 @@ describe("POST /invocations with the default handlers (iris, no handlers file)",
     assert.equal(wrongMethod.status, 405);
     assert.equal(wrongMethod.headers.get("allow"), "POST");
   });
+
+  test("a query string or an absolute-form target still reaches /invocations and /ping", async () => {
+    const withQuery = await fetch(`${server.url}/invocations?debug=1`, { method: "POST", body: JSON.stringify({ instances: [setosaRow] }), headers: { "content-type": "application/json" } });
+    assert.equal(withQuery.status, 200);
+    const { port } = new URL(server.url);
+    const absolute = await rawRequest(Number(port), `POST http://127.0.0.1:${port}/invocations HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 31\r\nConnection: close\r\n\r\n{"instances":[[5,3.5,1.4,0.2]]}`);
+    assert.match(absolute, /^HTTP\/1\.1 200 /);
+    assert.match(absolute, /"predictions"/);
+    const ping = await rawRequest(Number(port), `GET http://127.0.0.1:${port}/ping HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n`);
+    assert.match(ping, /^HTTP\/1\.1 200 /);
+  });
 });
+
+function rawRequest(port: number, text: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, "127.0.0.1", () => socket.write(text));
+    let answer = "";
+    socket.setEncoding("utf8").on("data", (chunk: string) => (answer += chunk)).on("end", () => resolve(answer)).on("error", reject);
+  });
+}
 
 describe("POST /invocations with user handlers", () => {
   let server: RunningServer;
