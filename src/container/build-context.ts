@@ -4,7 +4,7 @@ import { fileURLToPath } from "node:url";
 import { extractionMarkerName, extractModelArchive } from "../model/model-archive.js";
 import type { CommandRunner } from "./command-runner.js";
 import { compileHandlers } from "./compile-handlers.js";
-import { generatedMarker, renderDockerfile, renderDockerignore } from "./dockerfile.js";
+import { generatedMarker, linkCheckScript, renderDockerfile, renderDockerignore } from "./dockerfile.js";
 import { ProjectError } from "./errors.js";
 import type { BuildTarget } from "./options.js";
 import { installProductionDependencies, type InstalledDependencies } from "./production-deps.js";
@@ -13,6 +13,8 @@ import type { ProjectModel, UserProject } from "./project.js";
 
 /** The entrypoint script shipped with the toolkit (`container/serve`). */
 const serveScript = fileURLToPath(new URL("../../container/serve", import.meta.url));
+/** The GPU image's check of the CUDA provider's linkage. */
+const linkCheck = fileURLToPath(new URL(`../../container/${linkCheckScript}`, import.meta.url));
 
 /**
  * How to write a build context.
@@ -75,6 +77,10 @@ export async function writeBuildContext(project: UserProject, settings: ContextS
   await prepareOutputDir(dir, project.dir);
   await copyFile(serveScript, join(dir, "serve"));
   await chmod(join(dir, "serve"), 0o755);
+  if (settings.target === "gpu") {
+    await copyFile(linkCheck, join(dir, linkCheckScript));
+    await chmod(join(dir, linkCheckScript), 0o755);
+  }
 
   let handlersEntry: string | undefined;
   const { handlers } = project;

@@ -100,7 +100,7 @@ export async function compileHandlers(job: CompileJob): Promise<CompiledHandlers
 async function compileFile(
   file: string,
   target: string,
-  options: { tsconfigRaw: string | undefined; format: "esm" | "cjs" | undefined },
+  options: { tsconfigRaw: string | undefined; format: "esm" | "cjs" },
 ): Promise<void> {
   const source = await readFile(file, "utf8");
   const result = await transform(source, {
@@ -108,7 +108,7 @@ async function compileFile(
     sourcefile: basename(file),
     sourcemap: "external",
     target: "node22",
-    ...(options.format === undefined ? {} : { format: options.format }),
+    format: options.format,
     ...(options.tsconfigRaw === undefined ? {} : { tsconfigRaw: options.tsconfigRaw }),
   });
   const mapName = `${basename(target)}.map`;
@@ -139,10 +139,12 @@ export function rewriteTypeScriptSpecifiers(code: string): string {
  * into what it expects, as tsx does at run time: `.mjs` ESM, `.cjs` CommonJS, `.js` as the
  * package's `type` says; without a `type`, the syntax is kept and Node detects it.
  */
-function moduleFormat(outPath: string, packageType: "module" | "commonjs" | undefined): "esm" | "cjs" | undefined {
+function moduleFormat(outPath: string, packageType: "module" | "commonjs" | undefined): "esm" | "cjs" {
   if (outPath.endsWith(".mjs")) return "esm";
   if (outPath.endsWith(".cjs")) return "cjs";
-  return packageType === "module" ? "esm" : packageType === "commonjs" ? "cjs" : undefined;
+  // A package without "type" is CommonJS to Node, and tsx (what `serve` runs) compiles its .ts
+  // files to CommonJS too: `import` syntax and `__dirname` both work there, so they must here.
+  return packageType === "module" ? "esm" : "cjs";
 }
 
 function compiledName(path: string): string {

@@ -116,14 +116,18 @@ export function renderDockerfile(options: DockerfileOptions): string {
   return `${lines.join("\n")}\n`;
 }
 
+/** Checks that a library finds what it links against (`container/check-linked-libraries`). */
+export const linkCheckScript = "check-linked-libraries";
+
 const gpuProviderInstall = [
   "",
-  "# onnxruntime-node's CUDA 12 provider libraries are not in its npm package: its install script",
-  "# downloads them here (this step needs internet). Check which CUDA they link with:",
-  "#   docker run --rm --entrypoint ldd IMAGE /opt/program/node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime_providers_cuda.so",
+  "# onnxruntime-node's CUDA provider libraries are not in its npm package: its install script",
+  "# downloads them here (this step needs internet). The build fails if the provider links against",
+  "# a CUDA or cuDNN this base image does not carry, rather than the endpoint falling back to CPU.",
+  `COPY ${linkCheckScript} /usr/local/bin/${linkCheckScript}`,
   `RUN cd ${programDirInImage}/node_modules/onnxruntime-node \\`,
   " && ONNXRUNTIME_NODE_INSTALL=cuda12 node script/install.js \\",
-  " && test -f bin/napi-v6/linux/x64/libonnxruntime_providers_cuda.so",
+  ` && ${linkCheckScript} bin/napi-v6/linux/x64/libonnxruntime_providers_cuda.so`,
   "",
 ];
 

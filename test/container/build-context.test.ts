@@ -97,7 +97,7 @@ test("the build context: Dockerfile, serve, compiled handlers, production depend
   assert.equal(again.bakedModel, false);
   assert.equal(again.handlersEntry, undefined);
   assert.deepEqual(again.buildArgs, { BASE_IMAGE: "node:24-bookworm-slim", NODE_IMAGE: "node:24-bookworm-slim" });
-  assert.deepEqual((await readdir(output)).sort(), [".dockerignore", "Dockerfile", "program", "serve"]);
+  assert.deepEqual((await readdir(output)).sort(), [".dockerignore", "Dockerfile", "check-linked-libraries", "program", "serve"], "the GPU image's provider check");
   assert.ok(!(await exists(join(output, "program", "code"))));
   assert.ok(lines.includes("$ npm install --omit=dev --no-audit --no-fund --os=linux --cpu=x64 --libc=glibc"), "without a lockfile npm install resolves one");
 });

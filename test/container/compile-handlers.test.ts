@@ -70,22 +70,25 @@ test(".mts and .cts keep their module kind; JavaScript handlers are copied untou
   assert.equal(handlers.predictFn(41), 42);
 });
 
-test("in a CommonJS package, ESM handlers become CommonJS, as tsx would load them", async () => {
-  const { codeDir, outDir } = await codeFolder({
-    "inference.ts": 'import { join } from "node:path";\nexport function modelFn(dir: string): string {\n  return join(dir, "model.onnx");\n}\n',
-    "esm-helper.mts": "export const esm: boolean = true;\n",
-    "cjs-helper.cts": "export const cjs: boolean = true;\n",
+for (const packageType of ["commonjs", undefined] as const) {
+  test(`in a ${packageType ?? "type-less"} package, ESM handlers become CommonJS, as tsx would load them`, async () => {
+    const { codeDir, outDir } = await codeFolder({
+      "inference.ts": 'import { join } from "node:path";\nexport function modelFn(dir: string): string {\n  return join(dir, "model.onnx");\n}\nexport const here: string = __dirname;\n',
+      "esm-helper.mts": "export const esm: boolean = true;\n",
+      "cjs-helper.cts": "export const cjs: boolean = true;\n",
+    });
+    await compileHandlers({ codeDir, entry: join(codeDir, "inference.ts"), outDir, tsconfigRaw: undefined, packageType, exclude: [] });
+    const compiled = await readFile(join(outDir, "inference.js"), "utf8");
+    assert.match(compiled, /require\("node:path"\)/);
+    assert.doesNotMatch(compiled, /^export /m);
+    assert.match(await readFile(join(outDir, "esm-helper.mjs"), "utf8"), /^export \{\s*esm\s*\};$/m, ".mts stays ESM");
+    assert.match(await readFile(join(outDir, "cjs-helper.cjs"), "utf8"), /module\.exports/, ".cts is CommonJS");
+    await writeFile(join(outDir, "package.json"), JSON.stringify(packageType === undefined ? {} : { type: packageType }));
+    const handlers = (await import(pathToFileURL(join(outDir, "inference.js")).href)) as { modelFn: (dir: string) => string; here: string };
+    assert.equal(handlers.modelFn("/opt/ml/model"), "/opt/ml/model/model.onnx", "named exports survive for import()");
+    assert.equal(handlers.here, outDir, "__dirname works, as it does under tsx");
   });
-  await compileHandlers({ codeDir, entry: join(codeDir, "inference.ts"), outDir, tsconfigRaw: undefined, packageType: "commonjs", exclude: [] });
-  const compiled = await readFile(join(outDir, "inference.js"), "utf8");
-  assert.match(compiled, /require\("node:path"\)/);
-  assert.doesNotMatch(compiled, /^export /m);
-  assert.match(await readFile(join(outDir, "esm-helper.mjs"), "utf8"), /^export \{\s*esm\s*\};$/m, ".mts stays ESM");
-  assert.match(await readFile(join(outDir, "cjs-helper.cjs"), "utf8"), /module\.exports/, ".cts is CommonJS");
-  await writeFile(join(outDir, "package.json"), JSON.stringify({ type: "commonjs" }));
-  const handlers = (await import(pathToFileURL(join(outDir, "inference.js")).href)) as { modelFn: (dir: string) => string };
-  assert.equal(handlers.modelFn("/opt/ml/model"), "/opt/ml/model/model.onnx", "named exports survive for import()");
-});
+}
 
 test("a syntax error fails the build with the file, line and column of every error", async () => {
   const { codeDir, outDir } = await codeFolder({

@@ -39,7 +39,12 @@ test("the GPU Dockerfile: CUDA 12 + cuDNN 9 base, Node copied in, onnxruntime-no
   assert.match(dockerfile, /^ARG NODE_IMAGE=node:24-bookworm-slim\nFROM \$\{NODE_IMAGE\} AS node$/m);
   assert.match(dockerfile, /^FROM \$\{BASE_IMAGE\}\nCOPY --from=node \/usr\/local\/bin\/node \/usr\/local\/bin\/node$/m);
   assert.match(dockerfile, /ONNXRUNTIME_NODE_INSTALL=cuda12 node script\/install\.js/);
-  assert.match(dockerfile, /test -f bin\/napi-v6\/linux\/x64\/libonnxruntime_providers_cuda\.so/, "a missing download fails the build");
+  assert.match(dockerfile, /^COPY check-linked-libraries \/usr\/local\/bin\/check-linked-libraries$/m);
+  assert.match(
+    dockerfile,
+    / && check-linked-libraries bin\/napi-v6\/linux\/x64\/libonnxruntime_providers_cuda\.so$/m,
+    "a missing download or a provider linked against another CUDA fails the build",
+  );
   assert.equal(pair(dockerfile, "BYOC_ONNX_PROVIDERS"), "cuda,cpu");
   assert.equal(pair(dockerfile, "sagemaker-byoc-node.target"), "gpu");
   const install = dockerfile.indexOf("script/install.js");
