@@ -22,6 +22,8 @@ echo "testing on node $(node --version)"
 
 npx tsc -p tsconfig.json
 npx tsc -p tsconfig.test.json
+# The published shape: exports map, types, files, bin (STYLE.md, Package).
+npx publint --strict
 exec node --import tsx --test --test-concurrency=2 \
   --experimental-test-coverage --test-coverage-include='src/**' \
   --test-coverage-lines=95 --test-coverage-branches=88 --test-coverage-functions=93 \
