@@ -21,12 +21,16 @@ Options (paths are relative to the working directory):
                                onnxruntime-node's CUDA provider, BYOC_ONNX_PROVIDERS=cuda,cpu (default cpu)
   --base-image <image>         base image, also passed as the BASE_IMAGE build argument
   --node-image <image>         gpu: the image Node is copied from (default node:24-bookworm-slim)
-  --multi-model                label the image for multi-model endpoints
+  --multi-model                label the image for multi-model endpoints (which load models from
+                               S3, never from /opt/ml/model: a --model with it is only warned about)
   --tag <name:tag>             image name, repeatable (default <package>:<version> and,
                                in a git checkout, <package>:<version>-<commit>)
   --engine <auto|docker|buildah>  auto: docker when its engine answers, else buildah (default auto)
   --no-build                   write the build context only
-  -h, --help                   this text`;
+  -h, --help                   this text
+
+Ctrl-C (SIGINT) or SIGTERM removes the project's .npmrc from the build context before exiting
+(130, 143); the context's .gitignore keeps it out of git regardless.`;
 
 const options = {
   output: { type: "string" },

@@ -20,15 +20,18 @@ Options:
   --region <region>        ECR region (default $AWS_REGION, $AWS_DEFAULT_REGION, then the AWS profile's)
   --ecr-endpoint <url>     ECR API endpoint (VPC endpoints, local stand-ins)
   --registry <host[:port]> any OCI registry instead of ECR; logs in with $BYOC_REGISTRY_USERNAME
-                           and $BYOC_REGISTRY_PASSWORD when set, else uses the tool's own login
+                           and $BYOC_REGISTRY_PASSWORD when set, else uses the tool's own login.
+                           SageMaker pulls from it only through a VPC: the printed CreateModel says how
   --tls-verify=<bool>      false for a registry on plain HTTP or a self-signed certificate (default true)
   --role-arn <arn>         the endpoint's execution role (default: commands to create one)
-  --model-data <s3 url>    model.tar.gz (or multi-model prefix) for CreateModel's ModelDataUrl
+  --model-data <s3 url>    model.tar.gz (or multi-model prefix) for CreateModel's ModelDataUrl;
+                           ignored, with a warning, when the model is baked into the image
   --instance-type <type>   endpoint instance type (default ml.m5.large; ml.g5.xlarge for GPU images)
   --name <name>            model, endpoint configuration and endpoint name (default <repository>-<tag>)
   -h, --help               this text
 
-AWS credentials come from the AWS SDK's usual chain (AWS_PROFILE, SSO, AWS_ACCESS_KEY_ID...).`;
+AWS credentials come from the AWS SDK's usual chain (AWS_PROFILE, SSO, AWS_ACCESS_KEY_ID...).
+Ctrl-C (SIGINT) or SIGTERM removes buildah's temporary login file before exiting (130, 143).`;
 
 const options = {
   image: { type: "string" },

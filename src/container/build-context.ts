@@ -4,7 +4,7 @@ import { fileURLToPath } from "node:url";
 import { extractionMarkerName, extractModelArchive } from "../model/model-archive.js";
 import type { CommandRunner } from "./command-runner.js";
 import { compileHandlers } from "./compile-handlers.js";
-import { generatedMarker, linkCheckScript, renderDockerfile, renderDockerignore } from "./dockerfile.js";
+import { generatedMarker, linkCheckScript, renderDockerfile, renderDockerignore, renderGitignore } from "./dockerfile.js";
 import { ProjectError } from "./errors.js";
 import type { BuildTarget } from "./options.js";
 import { installProductionDependencies, type InstalledDependencies } from "./production-deps.js";
@@ -57,6 +57,7 @@ export interface BuildContext {
  *
  * ```text
  * Dockerfile, .dockerignore, serve      the image recipe and its exec-form entrypoint
+ * .gitignore                            keeps a stray .npmrc (registry tokens) out of git
  * program/package.json (+ lockfile)     the project's manifest, without its scripts
  * program/node_modules/                 production dependencies only, for linux/x64
  * program/code/                         the handlers folder, TypeScript compiled to JavaScript
@@ -75,6 +76,9 @@ export async function writeBuildContext(project: UserProject, settings: ContextS
   const dir = resolve(settings.outputDir);
   const report = runner.report;
   await prepareOutputDir(dir, project.dir);
+  // First, before npm runs with the project's .npmrc in program/: should the process die in a way
+  // no clean-up survives (SIGKILL, power loss), committing the context still leaves the token out.
+  await writeFile(join(dir, ".gitignore"), renderGitignore());
   await copyFile(serveScript, join(dir, "serve"));
   await chmod(join(dir, "serve"), 0o755);
   if (settings.target === "gpu") {

@@ -27,7 +27,8 @@ export interface BuildResult {
  * `sagemaker-byoc build`: reads the project, writes the build context, then builds the image
  * with docker or buildah (unless `options.build` is false) and prints how to run and push it.
  * The image is tagged `<package name>:<version>` and, in a git checkout,
- * `<package name>:<version>-<commit>`, unless `options.tags` says otherwise.
+ * `<package name>:<version>-<commit>`, unless `options.tags` says otherwise. A model baked into
+ * a multi-model image is built as asked, with a warning: such an endpoint never reads it.
  *
  * @example
  * ```ts
@@ -42,6 +43,12 @@ export async function buildImage(options: BuildOptions, runner: CommandRunner): 
   report(`project: ${project.name}@${project.version} in ${project.dir}${revision === undefined ? "" : ` (git ${revision})`}`);
   report(`handlers: ${project.handlers?.file ?? "none (the default handlers serve the ONNX model)"}`);
   report(`model: ${project.model === undefined ? "left for SageMaker to place in /opt/ml/model" : `baked in from ${project.model.path}`}`);
+  if (options.multiModel && project.model !== undefined) {
+    report(
+      "warning: --model with --multi-model: a multi-model endpoint never reads /opt/ml/model; SageMaker loads each model " +
+        "from CreateModel's S3 prefix into /opt/ml/models/<name>/model. Drop --model, or --multi-model for a single-model endpoint.",
+    );
+  }
 
   const context = await writeBuildContext(
     project,
@@ -67,8 +74,13 @@ export async function buildImage(options: BuildOptions, runner: CommandRunner): 
   report("Run it locally, then push it:");
   report(`  ${runCommand(engine.name, firstTag, context.bakedModel)}`);
   report("  curl localhost:8080/ping");
-  report(`  sagemaker-byoc push${project.dir === process.cwd() ? "" : ` ${project.dir}`}`);
+  report(`  ${pushCommand(project.dir, options.tags === undefined ? undefined : firstTag)}`);
   return { context, tags, engine: engine.name };
+}
+
+/** `push` finds `<package>:<version>` by itself; an image tagged with `--tag` must be named. */
+function pushCommand(projectDir: string, image: string | undefined): string {
+  return formatCommand("sagemaker-byoc", ["push", ...(projectDir === process.cwd() ? [] : [projectDir]), ...(image === undefined ? [] : ["--image", image])]);
 }
 
 function runCommand(engine: "docker" | "buildah", image: string, bakedModel: boolean): string {

@@ -1,3 +1,4 @@
+import { rmSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -5,6 +6,7 @@ import { ContainerError, failureOutput, RegistryLoginError } from "./errors.js";
 import type { CommandRunner } from "./command-runner.js";
 import { imagePlatform } from "./dockerfile.js";
 import type { BuildSpec, ContainerEngine } from "./engine.js";
+import { interruptCleanup } from "./interrupt-cleanup.js";
 import type { RegistryCredentials } from "./options.js";
 
 const authFileName = "auth.json";
@@ -13,7 +15,8 @@ const authFileName = "auth.json";
  * Builds and pushes with buildah: no daemon, works as root or rootless, and builds the CPU
  * image's Dockerfile (no `RUN`) without any container runtime. Isolation and storage follow
  * buildah's own settings (`BUILDAH_ISOLATION`, `STORAGE_DRIVER`, containers.conf). A login is
- * kept in a temporary auth file for this run only, removed by {@link dispose}.
+ * kept in a temporary auth file for this run only, removed by {@link dispose}, or on SIGINT or
+ * SIGTERM by {@link interruptCleanup}.
  *
  * @example
  * ```ts
@@ -25,6 +28,7 @@ export class BuildahEngine implements ContainerEngine {
   readonly name = "buildah";
   readonly #runner: CommandRunner;
   #authDir: string | undefined;
+  #releaseAuthDir: (() => void) | undefined;
 
   constructor(runner: CommandRunner) {
     this.#runner = runner;
@@ -38,7 +42,11 @@ export class BuildahEngine implements ContainerEngine {
   }
 
   async login(registry: string, credentials: RegistryCredentials, tlsVerify: boolean): Promise<void> {
-    this.#authDir ??= await mkdtemp(join(tmpdir(), "sagemaker-byoc-auth-"));
+    if (this.#authDir === undefined) {
+      const authDir = await mkdtemp(join(tmpdir(), "sagemaker-byoc-auth-"));
+      this.#authDir = authDir;
+      this.#releaseAuthDir = interruptCleanup.register(() => rmSync(authDir, { recursive: true, force: true }));
+    }
     const args = ["login", "--authfile", join(this.#authDir, authFileName), "--username", credentials.username, "--password-stdin", `--tls-verify=${tlsVerify}`, registry];
     try {
       await this.#runner.run("buildah", args, { input: credentials.password });
@@ -75,6 +83,8 @@ export class BuildahEngine implements ContainerEngine {
 
   async dispose(): Promise<void> {
     if (this.#authDir !== undefined) await rm(this.#authDir, { recursive: true, force: true });
+    this.#releaseAuthDir?.();
     this.#authDir = undefined;
+    this.#releaseAuthDir = undefined;
   }
 }

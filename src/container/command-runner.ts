@@ -4,6 +4,8 @@ import { access } from "node:fs/promises";
 import { delimiter, join } from "node:path";
 import type { Env } from "../internal/env-reader.js";
 import { CommandFailedError } from "./errors.js";
+import { interruptCleanup } from "./interrupt-cleanup.js";
+import { formatSeconds } from "./progress.js";
 
 /**
  * Where build and push tell the user what they do: one line at a time (the CLI writes them to
@@ -37,6 +39,11 @@ export interface RunOptions {
   readonly allowFailure?: boolean;
   /** Variables added to the runner's environment for this command. */
   readonly env?: Env;
+  /**
+   * Kill the command (SIGKILL) and throw {@link CommandFailedError} when it has not ended after
+   * this many milliseconds. No limit by default: installs, builds and pushes take what they take.
+   */
+  readonly timeoutMs?: number;
 }
 
 /**
@@ -59,6 +66,8 @@ const tailLines = 40;
  * Runs the external tools build and push rely on (npm, docker, buildah, git) with one
  * environment, printing each command line before it runs and, for long steps, every line of its
  * output as it comes. A failure throws {@link CommandFailedError} with the last lines printed.
+ * A command still running when the process gets SIGINT or SIGTERM is stopped with SIGTERM
+ * ({@link interruptCleanup}), so no npm or buildah outlives an interrupted build or push.
  *
  * @example
  * ```ts
@@ -114,14 +123,36 @@ export class CommandRunner {
       // A command that exits without reading its input; its exit code tells what happened.
     });
     child.stdin.end(options.input ?? "");
+    const releaseOnInterrupt = interruptCleanup.register(() => child.kill("SIGTERM"));
+    let timedOut = false;
+    const timer =
+      options.timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            timedOut = true;
+            child.kill("SIGKILL");
+            // A grandchild may hold the pipes open; without them "close" follows the exit at once.
+            child.stdout.destroy();
+            child.stderr.destroy();
+          }, options.timeoutMs);
+    const settle = () => {
+      clearTimeout(timer);
+      releaseOnInterrupt();
+    };
     return new Promise((resolve, reject) => {
       child.once("error", (error: NodeJS.ErrnoException) => {
+        settle();
         const reason = error.code === "ENOENT" ? "could not start: command not found" : `could not start: ${error.message}`;
         reject(new CommandFailedError(commandLine, null, "", { cause: error, reason }));
       });
       child.once("close", (code, signal) => {
+        settle();
         for (const last of tail.flush()) if (options.stream === true) this.report(`  ${last}`);
         const output = { exitCode: code ?? -1, stdout: stdout.join(""), stderr: stderr.join("") };
+        if (timedOut) {
+          reject(new CommandFailedError(commandLine, null, tail.lines().join("\n"), { reason: `did not finish within ${formatSeconds(options.timeoutMs ?? 0)}` }));
+          return;
+        }
         if (code === 0 || (options.allowFailure === true && code !== null)) {
           resolve(output);
           return;
@@ -143,7 +174,21 @@ export class CommandRunner {
  * ```
  */
 export function formatCommand(command: string, args: readonly string[]): string {
-  return [command, ...args].map((part) => (/^[\w@%+=:,./-]+$/.test(part) ? part : `'${part.replaceAll("'", `'\\''`)}'`)).join(" ");
+  return [command, ...args].map(shellQuote).join(" ");
+}
+
+/**
+ * One word as a POSIX shell reads it back: as it is when it holds only characters no shell
+ * treats specially, else single-quoted (a quote inside becomes `'\\''`).
+ *
+ * @example
+ * ```ts
+ * shellQuote("s3://models/iris/model.tar.gz"); // "s3://models/iris/model.tar.gz"
+ * shellQuote("it's $HOME"); // "'it'\\''s $HOME'"
+ * ```
+ */
+export function shellQuote(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
 }
 
 /**

@@ -1,4 +1,8 @@
+import { shellQuote } from "./command-runner.js";
 import type { BuildTarget, DeploySettings } from "./options.js";
+
+/** A request structure as the AWS CLI's shorthand and the SDK take it. */
+type Structure = { [field: string]: string | number | readonly string[] | Structure };
 
 /**
  * What the deployment commands are filled in with.
@@ -6,7 +10,7 @@ import type { BuildTarget, DeploySettings } from "./options.js";
  * @example
  * ```ts
  * const input: DeployHintsInput = {
- *   imageUri: "123456789012.dkr.ecr.eu-west-1.amazonaws.com/iris-endpoint:1.2.3-4f2c9e1",
+ *   imageUri: "123456789012.dkr.ecr.eu-west-1.amazonaws.com/iris-endpoint:1.2.3-4f2c9e1", imageRegistry: "ecr",
  *   region: "eu-west-1", accountId: "123456789012", repositoryArn: undefined,
  *   target: "cpu", multiModel: false, bakedModel: false, defaultName: "iris-endpoint-1-2-3-4f2c9e1",
  *   settings: { roleArn: undefined, modelDataUrl: undefined, instanceType: undefined, name: undefined },
@@ -15,6 +19,11 @@ import type { BuildTarget, DeploySettings } from "./options.js";
  */
 export interface DeployHintsInput {
   readonly imageUri: string;
+  /**
+   * `ecr`, or `private` for any other registry (`push --registry`): SageMaker pulls those only
+   * through the model's VPC (CreateModel's `ImageConfig.RepositoryAccessMode=Vpc` and `VpcConfig`).
+   */
+  readonly imageRegistry: "ecr" | "private";
   /** The region, or `undefined` when not known (a registry other than ECR). */
   readonly region: string | undefined;
   readonly accountId: string | undefined;
@@ -46,8 +55,25 @@ export const executionRoleTrustPolicy = {
 } as const;
 
 /**
- * The permissions the endpoint's execution role needs and no more: pull this image from ECR,
- * read the model from S3 (unless it is baked in), write logs and metrics.
+ * What SageMaker needs to attach the model's containers to a VPC (its network interfaces), as the
+ * developer guide's "CreateModel API: execution role permissions" lists them for `VpcConfig`.
+ */
+const vpcActions = [
+  "ec2:CreateNetworkInterface",
+  "ec2:CreateNetworkInterfacePermission",
+  "ec2:DeleteNetworkInterface",
+  "ec2:DeleteNetworkInterfacePermission",
+  "ec2:DescribeNetworkInterfaces",
+  "ec2:DescribeVpcs",
+  "ec2:DescribeDhcpOptions",
+  "ec2:DescribeSubnets",
+  "ec2:DescribeSecurityGroups",
+];
+
+/**
+ * The permissions the endpoint's execution role needs and no more: pull this image from ECR (or,
+ * for another registry, reach it through the VPC), read the model from S3 (unless it is baked
+ * in), write logs and metrics.
  *
  * @example
  * ```ts
@@ -56,15 +82,18 @@ export const executionRoleTrustPolicy = {
  */
 export function executionRolePolicy(input: DeployHintsInput): object {
   const partition = arnPartition(input.region);
-  const statements: object[] = [
-    { Sid: "EcrToken", Effect: "Allow", Action: "ecr:GetAuthorizationToken", Resource: "*" },
-    {
-      Sid: "PullImage",
-      Effect: "Allow",
-      Action: ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
-      Resource: input.repositoryArn ?? "*",
-    },
-  ];
+  const statements: object[] =
+    input.imageRegistry === "ecr"
+      ? [
+          { Sid: "EcrToken", Effect: "Allow", Action: "ecr:GetAuthorizationToken", Resource: "*" },
+          {
+            Sid: "PullImage",
+            Effect: "Allow",
+            Action: ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
+            Resource: input.repositoryArn ?? "*",
+          },
+        ]
+      : [{ Sid: "VpcNetworkInterfaces", Effect: "Allow", Action: vpcActions, Resource: "*" }];
   if (readsModelFromS3(input)) {
     const { bucket, key } = s3Location(modelDataUrl(input));
     statements.push({ Sid: "ReadModel", Effect: "Allow", Action: "s3:GetObject", Resource: `arn:${partition}:s3:::${bucket}/${key}${input.multiModel ? "*" : ""}` });
@@ -83,10 +112,31 @@ export function executionRolePolicy(input: DeployHintsInput): object {
 }
 
 /**
+ * Settings the image makes pointless, one sentence each for `push` to print as warnings: a
+ * `--model-data` for an image with its model baked in is not used (CreateModel gets no
+ * `ModelDataUrl`; a multi-model image still uses it).
+ *
+ * @example
+ * ```ts
+ * deployWarnings({ ...input, bakedModel: true, settings: { ...input.settings, modelDataUrl: "s3://models/iris.tar.gz" } });
+ * // ["--model-data s3://models/iris.tar.gz is ignored: ..."]
+ * ```
+ */
+export function deployWarnings(input: DeployHintsInput): string[] {
+  const { modelDataUrl: given } = input.settings;
+  if (given === undefined || readsModelFromS3(input)) return [];
+  return [
+    `--model-data ${given} is ignored: the image has its model baked into /opt/ml/model, so CreateModel gets no ModelDataUrl. ` +
+      "Build without --model to have SageMaker place the model from S3.",
+  ];
+}
+
+/**
  * The next AWS calls after a push, filled in: the execution role (unless `--role-arn` names one),
  * then CreateModel, CreateEndpointConfig and CreateEndpoint, with the AWS CLI and with the AWS SDK
  * for JavaScript. `<...>` marks what only the user knows (the S3 location of the model, the
- * account when the registry is not ECR).
+ * account when the registry is not ECR, the VPC's subnets and security group). Every value in
+ * the shell commands is quoted as a POSIX shell reads it back ({@link shellQuote}).
  *
  * @example
  * ```ts
@@ -98,36 +148,50 @@ export function renderDeployHints(input: DeployHintsInput): string {
   const region = input.region ?? "<region>";
   const roleArn = input.settings.roleArn ?? `arn:${arnPartition(input.region)}:iam::${input.accountId ?? "<account-id>"}:role/${executionRoleName}`;
   const instanceType = input.settings.instanceType ?? (input.target === "gpu" ? "ml.g5.xlarge" : "ml.m5.large");
-  const container: Record<string, string> = { Image: input.imageUri };
+  const throughVpc = input.imageRegistry === "private";
+  const container: Structure = { Image: input.imageUri };
   if (readsModelFromS3(input)) container["ModelDataUrl"] = modelDataUrl(input);
   if (input.multiModel) container["Mode"] = "MultiModel";
+  if (throughVpc) container["ImageConfig"] = { RepositoryAccessMode: "Vpc" };
+  const vpcConfig = { SecurityGroupIds: ["<security-group-id>"], Subnets: ["<subnet-id-1>", "<subnet-id-2>"] };
   const variant = { VariantName: "AllTraffic", ModelName: name, InstanceType: instanceType, InitialInstanceCount: 1 };
-  const shorthand = (fields: Record<string, string | number>) => `'${Object.entries(fields).map(([key, value]) => `${key}=${value}`).join(",")}'`;
+  const q = shellQuote;
 
   const lines: string[] = ["Next: deploy it on SageMaker. The calls, filled in (<...> marks what only you know):", ""];
+  if (throughVpc) {
+    lines.push(
+      "  # SageMaker pulls an image from a registry other than ECR only through your VPC: CreateModel carries",
+      "  # ImageConfig RepositoryAccessMode=Vpc and a VpcConfig whose subnets (two availability zones) reach the",
+      "  # registry and whose security group the registry lets in. The registry must serve HTTPS with a",
+      "  # certificate from a public CA; one that needs a login takes ImageConfig.RepositoryAuthConfig with a",
+      "  # Lambda function that returns the credentials (RepositoryCredentialsProviderArn). ECR needs none of this.",
+      "",
+    );
+  }
   if (input.settings.roleArn === undefined) {
     lines.push(
-      "  # Once: the execution role SageMaker assumes to pull the image, read the model and write logs.",
+      `  # Once: the execution role SageMaker assumes to pull the image${throughVpc ? " through the VPC" : ""}, read the model and write logs.`,
       `  aws iam create-role --role-name ${executionRoleName} \\`,
-      `    --assume-role-policy-document '${JSON.stringify(executionRoleTrustPolicy)}'`,
+      `    --assume-role-policy-document ${q(JSON.stringify(executionRoleTrustPolicy))}`,
       `  aws iam put-role-policy --role-name ${executionRoleName} --policy-name sagemaker-byoc-endpoint \\`,
-      `    --policy-document '${JSON.stringify(executionRolePolicy(input))}'`,
+      `    --policy-document ${q(JSON.stringify(executionRolePolicy(input)))}`,
       "",
     );
   }
   lines.push(
-    `  aws sagemaker create-model --region ${region} --model-name ${name} \\`,
-    `    --execution-role-arn ${roleArn} \\`,
-    `    --primary-container ${shorthand(container)}`,
-    `  aws sagemaker create-endpoint-config --region ${region} --endpoint-config-name ${name} \\`,
-    `    --production-variants ${shorthand(variant)}`,
-    `  aws sagemaker create-endpoint --region ${region} --endpoint-name ${name} --endpoint-config-name ${name}`,
-    `  aws sagemaker wait endpoint-in-service --region ${region} --endpoint-name ${name}`,
+    `  aws sagemaker create-model --region ${q(region)} --model-name ${q(name)} \\`,
+    `    --execution-role-arn ${q(roleArn)} \\`,
+    `    --primary-container ${q(shorthand(container))}${throughVpc ? " \\" : ""}`,
+    ...(throughVpc ? [`    --vpc-config ${q(shorthand(vpcConfig))}`] : []),
+    `  aws sagemaker create-endpoint-config --region ${q(region)} --endpoint-config-name ${q(name)} \\`,
+    `    --production-variants ${q(shorthand(variant))}`,
+    `  aws sagemaker create-endpoint --region ${q(region)} --endpoint-name ${q(name)} --endpoint-config-name ${q(name)}`,
+    `  aws sagemaker wait endpoint-in-service --region ${q(region)} --endpoint-name ${q(name)}`,
     "",
     "  // The same with the AWS SDK for JavaScript (npm install @aws-sdk/client-sagemaker):",
     '  import { CreateEndpointCommand, CreateEndpointConfigCommand, CreateModelCommand, SageMakerClient } from "@aws-sdk/client-sagemaker";',
     `  const sagemaker = new SageMakerClient({ region: ${JSON.stringify(region)} });`,
-    `  await sagemaker.send(new CreateModelCommand({ ModelName: ${JSON.stringify(name)}, ExecutionRoleArn: ${JSON.stringify(roleArn)}, PrimaryContainer: ${JSON.stringify(container)} }));`,
+    `  await sagemaker.send(new CreateModelCommand({ ModelName: ${JSON.stringify(name)}, ExecutionRoleArn: ${JSON.stringify(roleArn)}, PrimaryContainer: ${JSON.stringify(container)}${throughVpc ? `, VpcConfig: ${JSON.stringify(vpcConfig)}` : ""} }));`,
     `  await sagemaker.send(new CreateEndpointConfigCommand({ EndpointConfigName: ${JSON.stringify(name)}, ProductionVariants: [${JSON.stringify(variant)}] }));`,
     `  await sagemaker.send(new CreateEndpointCommand({ EndpointName: ${JSON.stringify(name)}, EndpointConfigName: ${JSON.stringify(name)} }));`,
   );
@@ -148,6 +212,17 @@ export function deploymentName(repository: string, tag: string): string {
     .replace(/^-+/, "")
     .slice(0, 63)
     .replace(/-+$/, "");
+}
+
+/**
+ * A structure in the AWS CLI's shorthand syntax: `Key=value,List=a,b,Nested={Key=value}`. The
+ * values printed here never hold the shorthand's own separators (the S3 URL and image reference
+ * are validated), so nothing needs escaping for the CLI; the shell quoting is done by the caller.
+ */
+function shorthand(fields: Structure): string {
+  return Object.entries(fields)
+    .map(([key, value]) => `${key}=${typeof value === "object" ? (Array.isArray(value) ? value.join(",") : `{${shorthand(value as Structure)}}`) : value}`)
+    .join(",");
 }
 
 /** A multi-model endpoint always loads its models from S3, whatever the image holds. */

@@ -47,6 +47,7 @@ export interface EcrLogin {
   /** `host[:port]` of the registry, from the token's proxy endpoint. */
   readonly registry: string;
   readonly credentials: RegistryCredentials;
+  /** When the token stops working; `push` prints it, since docker keeps the login until then. */
   readonly expiresAt: Date | undefined;
 }
 
@@ -143,9 +144,12 @@ function toRepository(name: string, repository: Repository | undefined, created:
   return { name, uri: repository.repositoryUri, arn: repository.repositoryArn, registryId: repository.registryId, created };
 }
 
+/** AWS's answers to credentials it does not accept: unknown or malformed keys, a wrong secret, an expired session. */
+const rejectedCredentials = new Set(["UnrecognizedClientException", "InvalidSignatureException", "ExpiredTokenException"]);
+
 /**
- * An {@link EcrError} naming the call, AWS's error and what to check: credentials, region or
- * permissions.
+ * An {@link EcrError} naming the call, AWS's error and what to check: missing credentials,
+ * credentials AWS rejects (invalid or expired), the region, or the caller's IAM permissions.
  *
  * @example
  * ```ts
@@ -155,15 +159,19 @@ function toRepository(name: string, repository: Repository | undefined, created:
 export function ecrFailure(operation: string, error: unknown): EcrError {
   const { name, message } = error as Error;
   let hint = "";
-  if (name === "CredentialsProviderError" || /credential/i.test(message)) {
+  if (rejectedCredentials.has(name)) {
+    hint =
+      " AWS rejected the credentials: they are invalid or expired. Refresh them (aws sso login, or a new AWS_ACCESS_KEY_ID, " +
+      "AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN), check that AWS_PROFILE names the account you mean, and that this machine's clock is right.";
+  } else if (name === "CredentialsProviderError" || /credential/i.test(message)) {
     hint = " No AWS credentials were found: set AWS_PROFILE (after aws configure or aws sso login), or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.";
   } else if (/region is missing/i.test(message)) {
     hint = " No AWS region: pass --region or set AWS_REGION.";
-  } else if (name === "AccessDeniedException" || name === "UnrecognizedClientException") {
+  } else if (name === "AccessDeniedException") {
     hint =
       " The caller needs ecr:DescribeRepositories, ecr:CreateRepository, ecr:GetAuthorizationToken and the push actions " +
       "(ecr:BatchCheckLayerAvailability, ecr:InitiateLayerUpload, ecr:UploadLayerPart, ecr:CompleteLayerUpload, ecr:PutImage), " +
       "as in the AmazonEC2ContainerRegistryPowerUser policy.";
   }
-  return new EcrError(`ECR ${operation} failed: ${name}: ${message}.${hint}`, { cause: error });
+  return new EcrError(`ECR ${operation} failed: ${name}: ${message.replace(/\.$/, "")}.${hint}`, { cause: error });
 }

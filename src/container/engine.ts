@@ -46,18 +46,25 @@ export interface ContainerEngine {
 type DockerProbe = { readonly ready: true } | { readonly ready: false; readonly reason: string };
 
 /**
- * Picks the engine: `docker` when asked for, or with `auto` when `docker info` answers (a CLI
- * without an engine behind it does not count); otherwise `buildah`. Prints the choice and why.
- * Throws {@link EngineNotFoundError} saying what is missing and what to install.
+ * How long `docker info` may take before docker counts as having no engine: a daemon that hangs,
+ * or a remote `DOCKER_HOST` that does not answer, would otherwise stall `build` and `push`.
+ */
+export const dockerProbeTimeoutMs = 10_000;
+
+/**
+ * Picks the engine: `docker` when asked for, or with `auto` when `docker info` answers within
+ * `probeTimeoutMs` (a CLI without an engine behind it does not count); otherwise `buildah`.
+ * Prints the choice and why. Throws {@link EngineNotFoundError} saying what is missing and what
+ * to install.
  *
  * @example
  * ```ts
  * const engine = await detectEngine("auto", runner); // "engine: buildah (docker: Cannot connect to the Docker daemon ...)"
  * ```
  */
-export async function detectEngine(choice: EngineChoice, runner: CommandRunner): Promise<ContainerEngine> {
+export async function detectEngine(choice: EngineChoice, runner: CommandRunner, probeTimeoutMs = dockerProbeTimeoutMs): Promise<ContainerEngine> {
   if (choice === "buildah") return useBuildah(runner, "--engine buildah", "");
-  const docker = await probeDocker(runner);
+  const docker = await probeDocker(runner, probeTimeoutMs);
   if (docker.ready) {
     runner.report(`engine: docker (${choice === "docker" ? "--engine docker" : "docker info answered"})`);
     return new DockerEngine(runner);
@@ -77,9 +84,15 @@ async function useBuildah(runner: CommandRunner, why: string, dockerProblem: str
   );
 }
 
-async function probeDocker(runner: CommandRunner): Promise<DockerProbe> {
+async function probeDocker(runner: CommandRunner, timeoutMs: number): Promise<DockerProbe> {
   if ((await runner.which("docker")) === undefined) return { ready: false, reason: "not installed" };
-  const info = await runner.run("docker", ["info", "--format", "{{.ServerVersion}}"], { announce: false, allowFailure: true });
+  let info;
+  try {
+    info = await runner.run("docker", ["info", "--format", "{{.ServerVersion}}"], { announce: false, allowFailure: true, timeoutMs });
+  } catch (error) {
+    // Timed out, or could not start: either way nothing answers (CommandFailedError says which).
+    return { ready: false, reason: `installed, but no engine answers (${(error as Error).message})` };
+  }
   if (info.exitCode === 0) return { ready: true };
   const firstLine = `${info.stderr}\n${info.stdout}`.split("\n").find((line) => line.trim() !== "")?.trim() ?? `docker info exited with ${info.exitCode}`;
   return { ready: false, reason: `installed, but no engine answers (${firstLine})` };

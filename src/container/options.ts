@@ -250,9 +250,9 @@ export function loadPushOptions(flags: PushFlags, env: Env, cwd: string): PushOp
     awsCredentials: awsCredentials(read),
     registryCredentials: registryCredentials(read),
     deploy: {
-      roleArn: prefixed("--role-arn", flags["role-arn"], "arn:", "an IAM role ARN (arn:aws:iam::<account>:role/<name>)"),
-      modelDataUrl: prefixed("--model-data", flags["model-data"], "s3://", "an s3:// URL"),
-      instanceType: prefixed("--instance-type", flags["instance-type"], "ml.", "a SageMaker instance type such as ml.m5.large"),
+      roleArn: flags["role-arn"] === undefined ? undefined : roleArn("--role-arn", flags["role-arn"]),
+      modelDataUrl: flags["model-data"] === undefined ? undefined : s3Url("--model-data", flags["model-data"]),
+      instanceType: flags["instance-type"] === undefined ? undefined : instanceType("--instance-type", flags["instance-type"]),
       name: flags.name === undefined ? undefined : resourceName("--name", flags.name),
     },
   };
@@ -340,9 +340,37 @@ function httpUrl(flag: string, value: string): string {
   return value;
 }
 
-function prefixed(flag: string, value: string | undefined, prefix: string, what: string): string | undefined {
-  if (value === undefined) return undefined;
-  if (!value.startsWith(prefix) || value.length === prefix.length) throw new ConfigurationError(`${flag} ${JSON.stringify(value)} must be ${what}`);
+/**
+ * An IAM role ARN as SageMaker's ExecutionRoleArn accepts it: partition, 12-digit account, an
+ * optional path and a role name of IAM's characters. Strict, since it is printed into shell
+ * commands the user copies.
+ */
+function roleArn(flag: string, value: string): string {
+  if (!/^arn:aws(?:-[a-z]+)*:iam::\d{12}:role\/(?:[\w+=,.@-]+\/)*[\w+=,.@-]{1,64}$/.test(value) || value.length > 2048) {
+    throw new ConfigurationError(`${flag} ${JSON.stringify(value)} must be an IAM role ARN such as arn:aws:iam::123456789012:role/sagemaker-execution`);
+  }
+  return value;
+}
+
+/**
+ * An `s3://bucket[/key]` URL: a bucket name as S3 allows it (lowercase letters, digits, dots and
+ * hyphens, 3 to 63) and a key of S3's safe characters (letters, digits, ! - _ . * ' ( ) and /),
+ * at most 1024 characters as ModelDataUrl allows. Keys with other characters work in S3 but need
+ * encoding in places; they are refused here rather than printed into shell commands.
+ */
+function s3Url(flag: string, value: string): string {
+  const bucket = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:\/[\w!.*'()/-]*)?$/.exec(value)?.[1];
+  if (bucket === undefined || bucket.includes("..") || value.length > 1024) {
+    throw new ConfigurationError(
+      `${flag} ${JSON.stringify(value)} must be an s3:// URL such as s3://my-bucket/iris/model.tar.gz: a bucket name ` +
+        "(lowercase letters, digits, . and -) and a key of letters, digits and ! - _ . * ' ( ) /",
+    );
+  }
+  return value;
+}
+
+function instanceType(flag: string, value: string): string {
+  if (!/^ml\.[a-z0-9-]+\.[a-z0-9]+$/.test(value)) throw new ConfigurationError(`${flag} ${JSON.stringify(value)} must be a SageMaker instance type such as ml.m5.large`);
   return value;
 }
 

@@ -1,7 +1,9 @@
+import { rmSync } from "node:fs";
 import { copyFile, lstat, mkdir, readdir, readFile, realpath, rm, writeFile } from "node:fs/promises";
 import { basename, isAbsolute, join, relative, resolve, sep } from "node:path";
 import type { CommandRunner } from "./command-runner.js";
 import { ProjectError } from "./errors.js";
+import { interruptCleanup } from "./interrupt-cleanup.js";
 import { toolkitPackageName, type UserProject } from "./project.js";
 
 /**
@@ -25,7 +27,7 @@ const dependencyFields = ["dependencies", "devDependencies", "optionalDependenci
 
 /**
  * Installs the project's production dependencies into `programDir` on this machine, so building
- * the image needs no network (the GPU image's CUDA download aside):
+ * the image needs no network beyond pulling the base image (and the GPU image's CUDA download):
  * `npm ci --omit=dev` with the project's lockfile (`npm install --omit=dev` without one), for
  * linux/x64 with glibc whatever the host (`--os`, `--cpu`, `--libc` pick the packages' prebuilt
  * binaries), and onnxruntime-node's CUDA download skipped (`ONNXRUNTIME_NODE_INSTALL=skip`; the
@@ -34,7 +36,8 @@ const dependencyFields = ["dependencies", "devDependencies", "optionalDependenci
  * `package.json` and the lockfile are copied without the project's own `scripts` (its `prepare`
  * or `postinstall` would need sources and dev dependencies the context does not have), and
  * relative `file:` dependencies are rewritten to keep pointing at the same tarballs. The project's
- * `.npmrc` is used for the install and removed afterwards: registry tokens never reach the image.
+ * `.npmrc` is used for the install and removed afterwards, also when SIGINT or SIGTERM stops the
+ * install ({@link interruptCleanup}): registry tokens never reach the image.
  * Throws {@link ProjectError} when a dependency is linked from outside the context (a `file:`
  * folder: pack it instead) or the toolkit did not install.
  *
@@ -52,12 +55,14 @@ export async function installProductionDependencies(project: UserProject, progra
     await writeJson(join(programDir, basename(project.lockfile)), rebaseLockfile(lock, project.dir, programDir));
   }
   const npmrc = join(programDir, ".npmrc");
-  if (project.npmrc !== undefined) await copyFile(project.npmrc, npmrc);
+  const releaseNpmrc = interruptCleanup.register(() => rmSync(npmrc, { force: true }));
   try {
+    if (project.npmrc !== undefined) await copyFile(project.npmrc, npmrc);
     const args = [project.lockfile === undefined ? "install" : "ci", "--omit=dev", "--no-audit", "--no-fund", "--os=linux", "--cpu=x64", "--libc=glibc"];
     await runner.run("npm", args, { cwd: programDir, stream: true, env: { ONNXRUNTIME_NODE_INSTALL: "skip" } });
   } finally {
     await rm(npmrc, { force: true });
+    releaseNpmrc();
   }
   const modules = join(programDir, "node_modules");
   const installed = await inspectModules(programDir, modules);
@@ -115,14 +120,10 @@ function rebaseLockfile(lock: Json, from: string, to: string): Json {
 }
 
 /**
- * A dependency spec with its relative path, if any, made relative to `to` instead of `from`.
- *
- * @example
- * ```ts
- * rebaseSpec("file:../lib.tgz", "/work/app", "/work/app/.sagemaker-byoc/build/program"); // "file:../../../../lib.tgz"
- * ```
+ * A dependency spec with its relative path, if any, made relative to `to` instead of `from`:
+ * `file:../lib.tgz` from /work/app becomes `file:../../../../lib.tgz` in its context's program/.
  */
-export function rebaseSpec(spec: string, from: string, to: string): string {
+function rebaseSpec(spec: string, from: string, to: string): string {
   const prefix = spec.startsWith("file:") ? "file:" : "";
   const path = spec.slice(prefix.length);
   const isRelativePath = path.startsWith("./") || path.startsWith("../") || (prefix !== "" && !isAbsolute(path) && !path.startsWith("~"));

@@ -1,5 +1,5 @@
 import type { CommandRunner } from "./command-runner.js";
-import { deploymentName, renderDeployHints } from "./deploy-hints.js";
+import { deployWarnings, deploymentName, renderDeployHints, type DeployHintsInput } from "./deploy-hints.js";
 import { createEcrClient, ecrRegion, ensureRepository, getEcrLogin } from "./ecr.js";
 import { detectEngine, type ContainerEngine } from "./engine.js";
 import { ContainerError } from "./errors.js";
@@ -39,8 +39,10 @@ interface Destination {
 /**
  * `sagemaker-byoc push`: pushes a local image built by `build` to ECR (the repository is created
  * when missing, the login comes from ECR's authorization token) or, with `options.registry`, to
- * any OCI registry. Tags it with the version and the git commit recorded in the image's labels,
- * and returns the image URIs and the deployment calls filled in.
+ * any OCI registry (SageMaker then pulls it through a VPC, which the deployment calls set up).
+ * Tags it with the version and the git commit recorded in the image's labels, and returns the
+ * image URIs and the deployment calls filled in; settings the image makes pointless (a
+ * `--model-data` for a baked-in model) are reported as warnings.
  *
  * @example
  * ```ts
@@ -70,8 +72,9 @@ export async function pushImage(options: PushOptions, runner: CommandRunner): Pr
     });
     const imageUri = imageUris.at(-1) as string;
     report(`pushed: ${imageUris.join(", ")}${digest === undefined ? "" : ` (${digest})`}`);
-    const hints = renderDeployHints({
+    const deployment: DeployHintsInput = {
       imageUri,
+      imageRegistry: options.registry === undefined ? "ecr" : "private",
       region: destination.region,
       accountId: destination.accountId,
       repositoryArn: destination.repositoryArn,
@@ -80,8 +83,9 @@ export async function pushImage(options: PushOptions, runner: CommandRunner): Pr
       bakedModel: labels[imageLabels.model] === "baked",
       defaultName: deploymentName(repository, tags.at(-1) as string),
       settings: options.deploy,
-    });
-    return { imageUris, digest, repositoryCreated: destination.created, hints };
+    };
+    for (const warning of deployWarnings(deployment)) report(`warning: ${warning}`);
+    return { imageUris, digest, repositoryCreated: destination.created, hints: renderDeployHints(deployment) };
   } finally {
     await engine.dispose();
   }
@@ -113,6 +117,7 @@ async function prepareEcr(options: PushOptions, repository: string, engine: Cont
     runner.report(`    ${found.created ? "created" : "exists"}: ${found.uri}`);
     const login = await getEcrLogin(client);
     await timed(runner.report, `Logging in to ${login.registry}`, () => engine.login(login.registry, login.credentials, options.tlsVerify));
+    if (login.expiresAt !== undefined) runner.report(`    login valid until ${login.expiresAt.toISOString()}`);
     return { repository: found.uri, region, accountId: found.registryId, repositoryArn: found.arn, created: found.created };
   } finally {
     client.destroy();

@@ -66,7 +66,8 @@ test("the build context: Dockerfile, serve, compiled handlers, production depend
   assert.deepEqual(context.buildArgs, { BASE_IMAGE: "node:24-bookworm-slim" });
   assert.ok(context.dependencies.packages > 50, `${context.dependencies.packages} packages`);
   assert.ok(context.dependencies.bytes > 10_000_000);
-  assert.deepEqual((await readdir(output)).sort(), [".dockerignore", "Dockerfile", "model", "program", "serve"]);
+  assert.deepEqual((await readdir(output)).sort(), [".dockerignore", ".gitignore", "Dockerfile", "model", "program", "serve"]);
+  assert.match(await readFile(join(output, ".gitignore"), "utf8"), /^\.npmrc$/m, "a stray .npmrc never reaches git");
   assert.equal((await stat(join(output, "serve"))).mode & 0o111, 0o111, "the entrypoint is executable");
   assert.match(await readFile(join(output, "Dockerfile"), "utf8"), /BYOC_HANDLERS="\/opt\/program\/code\/inference\.js"/);
   assert.match(await readFile(join(output, ".dockerignore"), "utf8"), /onnxruntime-node\/bin\/napi-v6\/darwin/);
@@ -97,17 +98,17 @@ test("the build context: Dockerfile, serve, compiled handlers, production depend
   assert.equal(again.bakedModel, false);
   assert.equal(again.handlersEntry, undefined);
   assert.deepEqual(again.buildArgs, { BASE_IMAGE: "node:24-bookworm-slim", NODE_IMAGE: "node:24-bookworm-slim" });
-  assert.deepEqual((await readdir(output)).sort(), [".dockerignore", "Dockerfile", "check-linked-libraries", "program", "serve"], "the GPU image's provider check");
+  assert.deepEqual((await readdir(output)).sort(), [".dockerignore", ".gitignore", "Dockerfile", "check-linked-libraries", "program", "serve"], "the GPU image's provider check");
   assert.ok(!(await exists(join(output, "program", "code"))));
   assert.ok(lines.includes("$ npm install --omit=dev --no-audit --no-fund --os=linux --cpu=x64 --libc=glibc"), "without a lockfile npm install resolves one");
 });
 
-test("build --no-build: a model folder copied as it is, and the command to build the context printed", async () => {
+test("build --no-build: a model folder copied as it is, the command to build the context printed; --multi-model warns that it goes unread", async () => {
   const dir = join(root, "folder-model");
   await bareProject(dir, { "sagemaker-byoc-node": `file:${toolkit}` });
   const output = join(dir, "ctx");
   const { runner, lines } = collectingRunner();
-  const result = await buildImage(loadBuildOptions({ project: dir, model: irisModelDir, output, "no-build": true, tag: ["iris:dev"] }, root), runner);
+  const result = await buildImage(loadBuildOptions({ project: dir, model: irisModelDir, output, "no-build": true, tag: ["iris:dev"], "multi-model": true }, root), runner);
   assert.equal(result.engine, undefined);
   assert.deepEqual(result.tags, ["iris:dev"]);
   assert.equal(result.context.dir, output);
@@ -115,6 +116,10 @@ test("build --no-build: a model folder copied as it is, and the command to build
   assert.ok(lines.includes(`project: bare@1.0.0 in ${dir}`), "not a git checkout: no commit");
   assert.ok(lines.includes("handlers: none (the default handlers serve the ONNX model)"));
   assert.ok(lines.includes(`model: baked in from ${irisModelDir}`));
+  assert.ok(
+    lines.some((line) => /^warning: --model with --multi-model: a multi-model endpoint never reads \/opt\/ml\/model; SageMaker loads each model from CreateModel's S3 prefix/.test(line)),
+    "the model is baked in as asked, with a warning",
+  );
   assert.ok(lines.includes("Not building the image (--no-build). To build it:"));
   assert.ok(lines.includes(`  docker build --platform linux/amd64 --build-arg BASE_IMAGE=node:24-bookworm-slim -t iris:dev ${output}`));
   assert.ok(!lines.some((line) => line.startsWith("engine:")), "no engine is needed");

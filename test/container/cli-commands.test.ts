@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, symlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { after, test } from "node:test";
 import { buildCommand } from "../../src/cli/build.js";
 import { pushCommand } from "../../src/cli/push.js";
@@ -17,7 +17,8 @@ const root = await mkdtemp(join(tmpdir(), "byoc-cli-"));
 after(() => rm(root, { recursive: true, force: true }));
 
 async function sagemakerByoc(args: string[], env: Record<string, string> = toolEnv): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ["--import", tsx, cli, ...args], { cwd: root, env });
+  // A deadline, so a command that hangs fails the test instead of stalling the run.
+  const child = spawn(process.execPath, ["--import", tsx, cli, ...args], { cwd: root, env, timeout: 60_000, killSignal: "SIGKILL" });
   let stdout = "";
   let stderr = "";
   child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
@@ -51,7 +52,11 @@ test("project and flag problems exit with 2 and say what is wrong", async () => 
 });
 
 test("a missing container engine exits with 1 and says what to install", async () => {
-  const nodeOnly = { ...toolEnv, PATH: dirname(process.execPath) };
+  // A PATH with node and nothing else: node's own folder may hold buildah too (/usr/bin on Debian).
+  const nodeOnlyBin = join(root, "node-only");
+  await mkdir(nodeOnlyBin);
+  await symlink(process.execPath, join(nodeOnlyBin, "node"));
+  const nodeOnly = { ...toolEnv, PATH: nodeOnlyBin };
   const result = await sagemakerByoc(["push", "--image", "app:1", "--repository", "app", "--engine", "buildah"], nodeOnly);
   assert.equal(result.code, 1);
   assert.match(result.stderr, /sagemaker-byoc: No container engine: buildah is not installed/);

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { test } from "node:test";
-import { formatCommand } from "../../src/container/command-runner.js";
+import { formatCommand, shellQuote } from "../../src/container/command-runner.js";
 import { CommandFailedError } from "../../src/container/errors.js";
 import { collectingRunner } from "./helpers/project.js";
 
@@ -57,7 +58,24 @@ test("which looks a command up on the runner's PATH", async () => {
   assert.equal(await empty.which("sh"), undefined);
 });
 
+test("a command past its time limit is killed and reported as such, with what it printed", async () => {
+  const { runner } = collectingRunner();
+  const started = performance.now();
+  await assert.rejects(runner.run("sh", ["-c", "echo waiting; exec sleep 30"], { timeoutMs: 300, allowFailure: true }), (error: Error) => {
+    assert.ok(error instanceof CommandFailedError);
+    assert.equal(error.exitCode, null);
+    assert.match(error.message, /^sh -c 'echo waiting; exec sleep 30' did not finish within 0\.3 s:\nwaiting$/);
+    return true;
+  });
+  assert.ok(performance.now() - started < 10_000, "not the 30 s the command wanted");
+  const quick = await runner.run("sh", ["-c", "echo fast"], { timeoutMs: 30_000 });
+  assert.equal(quick.stdout, "fast\n", "a command within its limit is not disturbed");
+});
+
 test("command lines are printed so a shell reads them back", () => {
   assert.equal(formatCommand("docker", ["build", "-t", "app:1.0", "--build-arg", "BASE_IMAGE=node:24", "."]), "docker build -t app:1.0 --build-arg BASE_IMAGE=node:24 .");
   assert.equal(formatCommand("echo", ["two words", "it's", ""]), "echo 'two words' 'it'\\''s' ''");
+  for (const word of ["plain", "it's $HOME", "a;b", "<region>", "{x}", ""]) {
+    assert.equal(execFileSync("sh", ["-c", `printf %s ${shellQuote(word)}`], { encoding: "utf8" }), word, word);
+  }
 });

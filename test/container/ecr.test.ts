@@ -65,8 +65,27 @@ test("ECR errors name the call and AWS's error, with what to check", async () =>
   const throttled = { status: 400, type: "ThrottlingException", message: "Rate exceeded" };
   await withEcr({ failures: { DescribeRepositories: throttled, GetAuthorizationToken: { ...throttled, type: "UnrecognizedClientException", message: "The security token included in the request is invalid." } } }, async (client) => {
     await assert.rejects(ensureRepository(client, "iris"), /ECR DescribeRepositories failed: ThrottlingException: Rate exceeded/);
-    await assert.rejects(getEcrLogin(client), /ECR GetAuthorizationToken failed: UnrecognizedClientException: .* The caller needs ecr:DescribeRepositories/);
+    await assert.rejects(getEcrLogin(client), /ECR GetAuthorizationToken failed: UnrecognizedClientException: The security token included in the request is invalid\. AWS rejected the credentials: they are invalid or expired/);
   });
+});
+
+test("credentials AWS rejects (invalid, wrong secret, expired) get the credentials hint, not the permissions one", async () => {
+  const answers = [
+    { type: "UnrecognizedClientException", message: "The security token included in the request is invalid." },
+    { type: "InvalidSignatureException", message: "The request signature we calculated does not match the signature you provided." },
+    { type: "ExpiredTokenException", message: "The security token included in the request is expired" },
+  ];
+  for (const { type, message } of answers) {
+    await withEcr({ failures: { DescribeRepositories: { status: 400, type, message } } }, async (client) => {
+      await assert.rejects(ensureRepository(client, "iris"), (error: Error) => {
+        assert.ok(error instanceof EcrError);
+        assert.ok(error.message.startsWith(`ECR DescribeRepositories failed: ${type}: `), error.message);
+        assert.match(error.message, /AWS rejected the credentials: they are invalid or expired\. Refresh them \(aws sso login/, type);
+        assert.doesNotMatch(error.message, /The caller needs|AmazonEC2ContainerRegistryPowerUser/, type);
+        return true;
+      });
+    });
+  }
 });
 
 test("a malformed authorization answer is refused", async () => {

@@ -4,12 +4,18 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { BuildahEngine } from "../../src/container/buildah-engine.js";
+import { CommandRunner } from "../../src/container/command-runner.js";
 import { detectEngine } from "../../src/container/engine.js";
 import { ContainerError, EngineNotFoundError, RegistryLoginError } from "../../src/container/errors.js";
 import { collectingRunner, toolEnv } from "./helpers/project.js";
 
 const root = await mkdtemp(join(tmpdir(), "byoc-engine-"));
 after(() => rm(root, { recursive: true, force: true }));
+
+/** The docker CLI on this machine's PATH, wherever it lives (Debian's package: /usr/bin; Docker's: /usr/local/bin). */
+const dockerCli = await new CommandRunner(toolEnv, () => undefined).which("docker");
+/** Where no Docker engine answers, whether or not this machine runs one. */
+const noEngine = { DOCKER_HOST: "unix:///nonexistent/docker.sock" };
 
 /** A PATH holding only links to these system commands. */
 async function pathWith(name: string, commands: Record<string, string>): Promise<string> {
@@ -34,7 +40,7 @@ async function fakeDocker(): Promise<{ bin: string; calls: () => Promise<string[
       "#!/bin/sh",
       `echo "$*" >> ${log}`,
       'case "$1" in',
-      '  info) echo 28.2.2 ;;',
+      '  info) [ -n "$FAKE_DOCKER_HANGS" ] && exec sleep 30; echo 28.2.2 ;;',
       '  login) read password; [ "$password" = good ] || { echo "Error response from daemon: unauthorized: incorrect username or password" >&2; exit 1; } ;;',
       '  push) echo "1.2.3: digest: sha256:' + "ab".repeat(32) + ' size: 1234" ;;',
       '  image) case "$5" in missing:*) echo "Error: No such image: $5" >&2; exit 1 ;; bare:*) echo null ;; *) echo \'{"org.opencontainers.image.version":"1.2.3"}\' ;; esac ;;',
@@ -48,22 +54,45 @@ async function fakeDocker(): Promise<{ bin: string; calls: () => Promise<string[
 }
 
 test("auto: docker without an answering engine is passed over for buildah, and the reason is printed", async () => {
-  const { runner, lines } = collectingRunner();
+  const { runner, lines } = collectingRunner({ ...toolEnv, ...noEngine });
   const engine = await detectEngine("auto", runner);
   assert.ok(engine instanceof BuildahEngine);
-  assert.match(lines.join("\n"), /^engine: buildah \(docker is (installed, but no engine answers \(.+\)|not installed)\)$/m);
+  const reason = dockerCli === undefined ? "not installed" : "installed, but no engine answers (Cannot connect to the Docker daemon at unix:///nonexistent/docker.sock. Is the docker daemon running?)";
+  assert.deepEqual(lines, [`engine: buildah (docker is ${reason})`]);
 });
 
-test("--engine buildah skips the docker probe; --engine docker without an engine fails saying why", async () => {
-  const { runner, lines } = collectingRunner();
-  assert.equal((await detectEngine("buildah", runner)).name, "buildah");
+test("--engine buildah skips the docker probe", async () => {
+  const { runner, lines } = collectingRunner({ ...toolEnv, PATH: `${(await fakeDocker()).bin}:${toolEnv["PATH"]}` });
+  assert.equal((await detectEngine("buildah", runner)).name, "buildah", "even with an engine that answers");
   assert.deepEqual(lines, ["engine: buildah (--engine buildah)"]);
-  const dockerOnly = await pathWith("docker-only", { docker: "/usr/local/bin/docker" });
-  const { runner: withoutEngine } = collectingRunner({ PATH: dockerOnly });
-  await assert.rejects(
-    detectEngine("docker", withoutEngine),
-    (error: Error) => error instanceof EngineNotFoundError && error.code === "ENGINE_NOT_FOUND" && /--engine docker: docker is installed, but no engine answers .* Start Docker, or use --engine buildah/.test(error.message),
-  );
+});
+
+test(
+  "--engine docker without an engine fails saying why",
+  { skip: dockerCli === undefined ? "no docker CLI on this machine's PATH: the real client's answer without an engine cannot be checked" : false },
+  async () => {
+    const dockerOnly = await pathWith("docker-only", { docker: dockerCli ?? "" });
+    const { runner } = collectingRunner({ PATH: dockerOnly, ...noEngine });
+    await assert.rejects(
+      detectEngine("docker", runner),
+      (error: Error) =>
+        error instanceof EngineNotFoundError &&
+        error.code === "ENGINE_NOT_FOUND" &&
+        /^--engine docker: docker is installed, but no engine answers \(Cannot connect to the Docker daemon .*\)\. Start Docker, or use --engine buildah$/.test(error.message),
+    );
+  },
+);
+
+test("a docker info that does not answer in time counts as no engine, and the printed reason says so", async () => {
+  const docker = await fakeDocker();
+  const hanging = { ...toolEnv, PATH: `${docker.bin}:${toolEnv["PATH"]}`, FAKE_DOCKER_HANGS: "1" };
+  const { runner, lines } = collectingRunner(hanging);
+  const started = performance.now();
+  const engine = await detectEngine("auto", runner, 500);
+  assert.equal(engine.name, "buildah");
+  assert.ok(performance.now() - started < 10_000, "the probe gave up, not the 30 s docker wanted");
+  assert.deepEqual(lines, ["engine: buildah (docker is installed, but no engine answers (docker info --format '{{.ServerVersion}}' did not finish within 0.5 s))"]);
+  await assert.rejects(detectEngine("docker", collectingRunner(hanging).runner, 500), /^EngineNotFoundError: --engine docker: docker is installed, but no engine answers \(docker info .* did not finish within 0\.5 s\)/);
 });
 
 test("no engine at all: the error says what to install, or to write the context only", async () => {

@@ -77,9 +77,21 @@ test("push refuses malformed flags and half-set credentials, naming the flag or 
     [{ registry: "bad host/path" }, {}, /--registry "bad host\/path" is not a registry host/],
     [{ repository: "Team/App" }, {}, /--repository "Team\/App" is not a repository name/],
     [{ tag: ["-bad"] }, {}, /--tag "-bad" is not an image tag/],
-    [{ "role-arn": "role/x" }, {}, /--role-arn "role\/x" must be an IAM role ARN/],
+    [{ "role-arn": "role/x" }, {}, /--role-arn "role\/x" must be an IAM role ARN such as arn:aws:iam::123456789012:role\/sagemaker-execution/],
     [{ "model-data": "https://bucket/model.tar.gz" }, {}, /--model-data .* must be an s3:\/\/ URL/],
     [{ "instance-type": "m5.large" }, {}, /--instance-type "m5.large" must be a SageMaker instance type/],
+    // Printed into shell commands: anything beyond the ARN's and S3's own characters is refused.
+    [{ "role-arn": "arn:aws:iam::123456789012:role/x; rm -rf ~" }, {}, /--role-arn .* must be an IAM role ARN/],
+    [{ "role-arn": "arn:aws:iam::1234:role/short-account" }, {}, /--role-arn .* must be an IAM role ARN/],
+    [{ "role-arn": "arn:aws:iam::123456789012:user/not-a-role" }, {}, /--role-arn .* must be an IAM role ARN/],
+    [{ "role-arn": `arn:aws:iam::123456789012:role/${"n".repeat(65)}` }, {}, /--role-arn .* must be an IAM role ARN/],
+    [{ "model-data": "s3://bucket/$(id)/model.tar.gz" }, {}, /--model-data .* must be an s3:\/\/ URL .* a key of letters, digits and ! - _ \. \* ' \( \) \//],
+    [{ "model-data": "s3://bucket/two words.tar.gz" }, {}, /--model-data/],
+    [{ "model-data": "s3://Bucket_Name/model.tar.gz" }, {}, /--model-data .* a bucket name \(lowercase letters, digits, \. and -\)/],
+    [{ "model-data": "s3://my..bucket/model.tar.gz" }, {}, /--model-data/],
+    [{ "model-data": "s3://" }, {}, /--model-data/],
+    [{ "model-data": `s3://bucket/${"k".repeat(1020)}` }, {}, /--model-data/],
+    [{ "instance-type": "ml.m5.large && curl x" }, {}, /--instance-type .* must be a SageMaker instance type/],
     [{ name: "has_underscore" }, {}, /--name "has_underscore" is not a SageMaker name/],
     [{ engine: "podman" }, {}, /--engine "podman"/],
     [{}, { AWS_ACCESS_KEY_ID: "AKIA" }, /AWS_SECRET_ACCESS_KEY is not set/],
@@ -99,5 +111,14 @@ test("push deployment settings pass through", () => {
     "/w",
   );
   assert.deepEqual(deploy, { roleArn: "arn:aws:iam::123456789012:role/sm", modelDataUrl: "s3://models/iris.tar.gz", instanceType: "ml.c7i.large", name: "iris-prod" });
+  const accepted = loadPushOptions(
+    { "role-arn": "arn:aws-us-gov:iam::123456789012:role/service-role/AmazonSageMaker-ExecutionRole-20240101T000000", "model-data": "s3://my.models-2024/team/it's(v2)*/models/", "instance-type": "ml.g5.12xlarge" },
+    {},
+    "/w",
+  ).deploy;
+  assert.equal(accepted.roleArn, "arn:aws-us-gov:iam::123456789012:role/service-role/AmazonSageMaker-ExecutionRole-20240101T000000", "role paths and other partitions");
+  assert.equal(accepted.modelDataUrl, "s3://my.models-2024/team/it's(v2)*/models/", "S3's safe characters, a multi-model prefix");
+  assert.equal(accepted.instanceType, "ml.g5.12xlarge");
+  assert.equal(loadPushOptions({ "model-data": "s3://bucket-only" }, {}, "/w").deploy.modelDataUrl, "s3://bucket-only", "a bucket as a multi-model prefix");
   assert.equal(loadPushOptions({ registry: "[::1]:5000" }, {}, "/w").registry, "[::1]:5000");
 });

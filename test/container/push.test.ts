@@ -24,6 +24,7 @@ const suffix = `${process.pid}`;
 const labelled = `localhost/byoc-push-test:${suffix}`;
 const unlabelled = `localhost/byoc-push-unlabelled:${suffix}`;
 const fromProject = `localhost/acme/push-me:0.0.${suffix}`;
+const baked = `localhost/byoc-push-baked:${suffix}`;
 const run = promisify(execFile);
 const awsEnv = { AWS_ACCESS_KEY_ID: "AKIATEST", AWS_SECRET_ACCESS_KEY: "test-secret" };
 const manifestTypes = "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json";
@@ -53,6 +54,7 @@ before(async () => {
   });
   await buildTinyImage(unlabelled, {});
   await buildTinyImage(fromProject, { "org.opencontainers.image.version": `0.0.${suffix}` });
+  await buildTinyImage(baked, { "org.opencontainers.image.version": "2.0.0", "sagemaker-byoc-node.model": "baked" });
 });
 
 after(async () => {
@@ -88,6 +90,11 @@ test("push to ECR: repository created, login from the token, version and commit 
   assert.ok(lines.some((line) => line.startsWith(`$ buildah login --authfile `) && line.endsWith(`--username AWS --password-stdin --tls-verify=false ${registry.host}`)));
   assert.ok(!lines.join("\n").includes(registry.password), "the password is never printed");
   assert.ok(lines.some((line) => line.startsWith(`pushed: ${registry.host}/byoc/push-test:1.2.3, `)));
+  const validUntil = lines.map((line) => /^ {4}login valid until (\S+)$/.exec(line)?.[1]).find((found) => found !== undefined);
+  assert.ok(validUntil !== undefined && Date.parse(validUntil) > Date.now() + 11 * 3600_000, "the token's expiry, as ECR gave it");
+  assert.ok(!lines.some((line) => line.startsWith("warning:")), "a multi-model image uses --model-data, baked model or not");
+  assert.match(result.hints, /"Sid":"PullImage".*"Resource":"arn:aws:ecr:us-east-1:123456789012:repository\/byoc\/push-test"/, "ECR: the role may pull this repository");
+  assert.doesNotMatch(result.hints, /ImageConfig|--vpc-config/);
 
   ecr.calls.length = 0;
   const again = await pushImage(options({ image: labelled, repository: "byoc/push-test", tag: ["hotfix"] }), collectingRunner(env).runner);
@@ -115,6 +122,10 @@ test("any OCI registry: --registry skips ECR and logs in with BYOC_REGISTRY_USER
   assert.deepEqual(result.imageUris, [`${registry.host}/plain/app:1.2.3`, `${registry.host}/plain/app:1.2.3-abc1234`]);
   assert.equal(ecr.calls.length, 0);
   assert.match(result.hints, /arn:aws:iam::<account-id>:role\/sagemaker-byoc-execution/, "no account outside ECR");
+  assert.match(result.hints, new RegExp(`--primary-container 'Image=${registry.host}/plain/app:1\\.2\\.3-abc1234,ModelDataUrl=s3://<bucket>/<models-prefix>/,Mode=MultiModel,ImageConfig=\\{RepositoryAccessMode=Vpc\\}' \\\\$`, "m"));
+  assert.match(result.hints, /--vpc-config 'SecurityGroupIds=<security-group-id>,Subnets=<subnet-id-1>,<subnet-id-2>'$/m);
+  assert.match(result.hints, /only through your VPC/);
+  assert.doesNotMatch(result.hints, /ecr:/, "no ECR pull policy for an image SageMaker will not pull from ECR");
 
   const { runner, lines } = collectingRunner(env);
   await assert.rejects(pushImage(options({ image: labelled, repository: "plain/app", registry: registry.host }, {}), runner), /buildah push .* exited with code \d+:[\s\S]*(unauthorized|authentication required)/i);
@@ -131,6 +142,20 @@ test("a token the registry refuses is a registry login error", async () => {
   } finally {
     await wrongToken.close();
   }
+});
+
+test("--model-data for an image with its model baked in is pushed with a warning that it is ignored", async () => {
+  const { runner, lines } = collectingRunner(env);
+  const result = await pushImage(options({ image: baked, repository: "byoc/baked", "model-data": "s3://models/iris/model.tar.gz" }), runner);
+  assert.deepEqual(result.imageUris, [`${registry.host}/byoc/baked:2.0.0`]);
+  assert.ok(
+    lines.includes(
+      "warning: --model-data s3://models/iris/model.tar.gz is ignored: the image has its model baked into /opt/ml/model, so CreateModel gets no ModelDataUrl. " +
+        "Build without --model to have SageMaker place the model from S3.",
+    ),
+    lines.join("\n"),
+  );
+  assert.doesNotMatch(result.hints, /ModelDataUrl|s3:GetObject/);
 });
 
 test("an image not built by build needs --tag; a missing image says to build it", async () => {

@@ -11,7 +11,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 
-const runFile = promisify(execFile);
+const execFileAsync = promisify(execFile);
+/** buildah with a deadline: a wedged storage lock fails the clean-up instead of stalling the run. */
+const runFile = (command: string, args: string[]) => execFileAsync(command, args, { timeout: 120_000, killSignal: "SIGKILL" });
+
+/** How long docker-registry may take to say it listens (it starts in well under a second). */
+const startDeadlineMs = 30_000;
 
 /** A running registry. */
 export interface LocalRegistry {
@@ -43,7 +48,8 @@ export async function freePort(): Promise<number> {
 }
 
 /**
- * Starts the registry and waits until it listens.
+ * Starts the registry and waits until it listens; kills it and fails, with what it printed, when
+ * it exits first or does not listen within 30 s.
  *
  * @example
  * ```ts
@@ -76,17 +82,35 @@ export async function startRegistry(username = "AWS", password = "registry-secre
     ].join("\n"),
   );
   const child = spawn("/usr/bin/docker-registry", ["serve", join(dir, "config.yml")], { stdio: ["ignore", "pipe", "pipe"] });
-  const exited = once(child, "exit");
+  // Settles on exit, or at once when it could not start ("error" and no exit).
+  const exited = once(child, "exit").then(
+    () => undefined,
+    () => undefined,
+  );
   let log = "";
-  await new Promise<void>((resolve, reject) => {
-    const onOutput = (chunk: Buffer) => {
-      log += chunk.toString();
-      if (log.includes("listening on")) resolve();
-    };
-    child.stdout.on("data", onOutput);
-    child.stderr.on("data", onOutput);
-    void exited.then(() => reject(new Error(`docker-registry exited before listening:\n${log}`)));
-  });
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const onOutput = (chunk: Buffer) => {
+        log += chunk.toString();
+        if (log.includes("listening on")) resolve();
+      };
+      child.stdout.on("data", onOutput);
+      child.stderr.on("data", onOutput);
+      child.once("error", reject);
+      void exited.then(() => reject(new Error(`docker-registry exited before listening:\n${log}`)));
+      timer = setTimeout(() => reject(new Error(`docker-registry did not listen within ${startDeadlineMs / 1000} s:\n${log}`)), startDeadlineMs);
+    });
+  } catch (error) {
+    if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
+      child.kill("SIGKILL");
+      await exited;
+    }
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  } finally {
+    clearTimeout(timer);
+  }
   const authorization = `Basic ${Buffer.from(`${username}:${password}`).toString("base64")}`;
   return {
     host,
@@ -96,7 +120,10 @@ export async function startRegistry(username = "AWS", password = "registry-secre
     stop: async () => {
       if (child.exitCode === null) {
         child.kill("SIGTERM");
+        // It stops at once on SIGTERM; should it not, it does not get to hold the run up.
+        const stubborn = setTimeout(() => child.kill("SIGKILL"), 10_000);
         await exited;
+        clearTimeout(stubborn);
       }
       await rm(dir, { recursive: true, force: true });
     },
