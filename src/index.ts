@@ -40,6 +40,7 @@ export {
   defaultAsyncConfig,
   HttpInvoker,
   InProcessInvoker,
+  InvocationDroppedError,
   InvokerUnavailableError,
   loadAsyncConfig,
   loadAwsEndpoints,

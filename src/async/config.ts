@@ -61,7 +61,7 @@ export interface AsyncConfig extends AwsEndpoints {
   readonly maxConcurrentInvocations: number;
   /** Largest input object in bytes. `BYOC_ASYNC_MAX_PAYLOAD_BYTES`; default 1 GB, SageMaker's limit. */
   readonly maxPayloadBytes: number;
-  /** The durable queue's directory. `BYOC_ASYNC_QUEUE_DIR`, `--queue-dir`; default `<tmp>/sagemaker-byoc-async`. */
+  /** The durable queue's directory, locked by the gateway using it. `BYOC_ASYNC_QUEUE_DIR`, `--queue-dir`; default `<tmp>/sagemaker-byoc-async/<endpoint name>`. */
   readonly queueDir: string;
   /** How long finished requests stay listed (and their ids deduplicated), in ms. `BYOC_ASYNC_RETENTION_SECONDS`; default 7 days. */
   readonly retentionMs: number;
@@ -107,7 +107,7 @@ export const defaultAsyncConfig: AsyncConfig = {
   includeInferenceResponseIn: [],
   maxConcurrentInvocations: availableParallelism(),
   maxPayloadBytes: GB,
-  queueDir: join(tmpdir(), "sagemaker-byoc-async"),
+  queueDir: defaultQueueDir("local-endpoint"),
   retentionMs: 7 * 24 * 3600 * 1000,
   defaultRequestTtlSeconds: 21_600,
   defaultInvocationTimeoutSeconds: 900,
@@ -165,7 +165,7 @@ export function loadAwsEndpoints(env: Env = process.env, overrides: Partial<AwsE
 export function loadAsyncConfig(env: Env = process.env, overrides: AsyncConfigOverrides = {}): AsyncConfig {
   const read = new EnvReader(env);
   const defined = Object.fromEntries(Object.entries(overrides).filter(([, value]) => value !== undefined)) as Partial<AsyncConfig>;
-  const fromEnv: AsyncConfig = {
+  const fromEnv: Omit<AsyncConfig, "queueDir"> & { readonly queueDir: string | undefined } = {
     ...loadAwsEndpoints(env, defined),
     endpointName: read.string("BYOC_ASYNC_ENDPOINT_NAME", defaultAsyncConfig.endpointName),
     accountId: read.string("BYOC_ASYNC_ACCOUNT_ID", defaultAsyncConfig.accountId),
@@ -177,7 +177,7 @@ export function loadAsyncConfig(env: Env = process.env, overrides: AsyncConfigOv
     includeInferenceResponseIn: readResponseTopics(read),
     maxConcurrentInvocations: read.integer("BYOC_ASYNC_MAX_CONCURRENT_INVOCATIONS", defaultAsyncConfig.maxConcurrentInvocations, 1, 10_000),
     maxPayloadBytes: read.integer("BYOC_ASYNC_MAX_PAYLOAD_BYTES", defaultAsyncConfig.maxPayloadBytes, 1, Number.MAX_SAFE_INTEGER),
-    queueDir: read.string("BYOC_ASYNC_QUEUE_DIR", defaultAsyncConfig.queueDir),
+    queueDir: read.optionalString("BYOC_ASYNC_QUEUE_DIR"),
     retentionMs: read.seconds("BYOC_ASYNC_RETENTION_SECONDS", defaultAsyncConfig.retentionMs),
     defaultRequestTtlSeconds: read.integer(
       "BYOC_ASYNC_REQUEST_TTL_SECONDS",
@@ -199,9 +199,23 @@ export function loadAsyncConfig(env: Env = process.env, overrides: AsyncConfigOv
     logLevel: parseLogLevel("SAGEMAKER_CONTAINER_LOG_LEVEL", env["SAGEMAKER_CONTAINER_LOG_LEVEL"]) ?? defaultAsyncConfig.logLevel,
     shutdownTimeoutMs: read.seconds("BYOC_SHUTDOWN_TIMEOUT_SECONDS", defaultAsyncConfig.shutdownTimeoutMs),
   };
-  const config: AsyncConfig = { ...fromEnv, ...defined };
+  const merged = { ...fromEnv, ...defined };
+  const config: AsyncConfig = { ...merged, queueDir: merged.queueDir ?? defaultQueueDir(merged.endpointName) };
   validate(config);
   return config;
+}
+
+/**
+ * The queue directory when none is set: one per endpoint name under the OS's temporary
+ * directory, so gateways of different endpoints on one machine never share (or lock) one.
+ *
+ * @example
+ * ```ts
+ * defaultQueueDir("my-endpoint"); // "/tmp/sagemaker-byoc-async/my-endpoint"
+ * ```
+ */
+export function defaultQueueDir(endpointName: string): string {
+  return join(tmpdir(), "sagemaker-byoc-async", endpointName);
 }
 
 /**

@@ -47,6 +47,19 @@ export function validationError(member: string, value: string | undefined, const
 }
 
 /**
+ * The ValidationError for an InvokeEndpointAsync request with a body: this gateway reads
+ * payloads from S3 only (`value` says how large the body was).
+ *
+ * @example
+ * ```ts
+ * throw inlineBodyRefused("12 bytes");
+ * ```
+ */
+export function inlineBodyRefused(value: string): RuntimeApiError {
+  return validationError("body", value, "This local gateway does not take inline bodies; upload the payload to S3 and pass InputLocation");
+}
+
+/**
  * The container answered `/invocations` with a 4xx/5xx: its status, body and content type, as
  * the real-time gateway turns into a ModelError (424) and the async worker into a failure object.
  *
@@ -75,8 +88,9 @@ export class ModelInvocationError extends Error {
 }
 
 /**
- * The container cannot take requests yet: unreachable (connection refused or reset) or its model
- * is still loading. The async worker retries these until the request's TTL.
+ * The container cannot take requests yet: unreachable (connection refused, or reset before the
+ * request was sent) or its model is still loading. The async worker retries these until the
+ * request's TTL.
  *
  * @example
  * ```ts
@@ -85,6 +99,24 @@ export class ModelInvocationError extends Error {
  */
 export class InvokerUnavailableError extends Error {
   override name = "InvokerUnavailableError";
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/**
+ * An HTTP container closed the connection after it was sent the request (or in the middle of its
+ * answer), without a complete answer: it crashed or was restarted, perhaps because of this very
+ * payload. The async worker retries it a few times, then fails the request, so a payload that
+ * crashes the container is not retried until its TTL.
+ *
+ * @example
+ * ```ts
+ * throw new InvocationDroppedError("The model at http://model:8080/invocations closed the connection without answering: socket hang up");
+ * ```
+ */
+export class InvocationDroppedError extends Error {
+  override name = "InvocationDroppedError";
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
   }

@@ -4,10 +4,10 @@ import type { Logger } from "pino";
 import { InferenceTimeoutError, isInferenceError, PayloadTooLargeError } from "../errors.js";
 import { readBody } from "../server/read-body.js";
 import type { AsyncConfig } from "./config.js";
-import { InvokerUnavailableError, ModelInvocationError, RuntimeApiError, validationError } from "./errors.js";
+import { inlineBodyRefused, InvokerUnavailableError, ModelInvocationError, RuntimeApiError, validationError } from "./errors.js";
 import type { Invoker } from "./invoker.js";
-import { publicView, type AsyncRequestRecord, type AsyncRequestStatus, type DurableQueue } from "./queue.js";
-import { parseAsyncInvocation, parseRealtimeHeaders, type AsyncInvocationInput } from "./request-headers.js";
+import { asyncRequestStatuses, publicView, type AsyncRequestRecord, type AsyncRequestStatus, type DurableQueue } from "./queue.js";
+import { headerValue, parseAsyncInvocation, parseRealtimeHeaders, type AsyncInvocationInput } from "./request-headers.js";
 import { joinS3Path } from "./s3-location.js";
 
 /**
@@ -43,7 +43,6 @@ const realtimeMaxBodyBytes = 6 * 1024 * 1024;
 const realtimeTimeoutMs = 60_000;
 /** Async requests carry their payload in S3; their body must be empty, so read little. */
 const asyncMaxBodyBytes = 64 * 1024;
-const statuses: readonly AsyncRequestStatus[] = ["queued", "running", "completed", "failed"];
 
 /**
  * The local SageMaker Runtime: `POST /endpoints/{name}/invocations` (InvokeEndpoint) and
@@ -92,9 +91,9 @@ export function createGatewayApp(options: GatewayOptions): Express {
           accept: request.headers["accept"],
           customAttributes: headers.customAttributes,
           inferenceId,
-          targetModel: single(request.headers["x-amzn-sagemaker-target-model"]),
-          targetVariant: single(request.headers["x-amzn-sagemaker-target-variant"]),
-          sessionId: single(request.headers["x-amzn-sagemaker-session-id"]),
+          targetModel: headerValue(request.headers, "x-amzn-sagemaker-target-model"),
+          targetVariant: headerValue(request.headers, "x-amzn-sagemaker-target-variant"),
+          sessionId: headerValue(request.headers, "x-amzn-sagemaker-session-id"),
         },
         limit.signal,
       );
@@ -112,15 +111,23 @@ export function createGatewayApp(options: GatewayOptions): Express {
     }
   });
 
+  /** Accepts under way, by inference id: a repeat arriving meanwhile gets the first one's answer. */
+  const accepting = new Map<string, Promise<AsyncRequestRecord>>();
+
   app.post("/endpoints/:endpointName/async-invocations", async (request, response) => {
     endpoint(request);
-    const body = await readBody(request, asyncMaxBodyBytes);
+    const body = await readBody(request, asyncMaxBodyBytes).catch((error: unknown) => {
+      if (!(error instanceof PayloadTooLargeError)) throw error;
+      // The rest of the body is not read: close the connection rather than drain it.
+      response.setHeader("connection", "close");
+      throw inlineBodyRefused(`more than ${asyncMaxBodyBytes} bytes`);
+    });
     const input = parseAsyncInvocation(
       request.headers,
       { requestTtlSeconds: config.defaultRequestTtlSeconds, invocationTimeoutSeconds: config.defaultInvocationTimeoutSeconds },
       body.byteLength,
     );
-    const record = await accept(options, input);
+    const record = await accept(options, input, accepting);
     response.status(202);
     response.setHeader("x-amzn-requestid", randomUUID());
     response.setHeader("x-amzn-sagemaker-outputlocation", record.outputLocation);
@@ -130,9 +137,9 @@ export function createGatewayApp(options: GatewayOptions): Express {
 
   app.get("/async-requests", (request, response) => {
     const wanted = typeof request.query["status"] === "string" ? request.query["status"].split(",") : undefined;
-    const unknown = wanted?.filter((status) => !statuses.includes(status as AsyncRequestStatus)) ?? [];
+    const unknown = wanted?.filter((status) => !asyncRequestStatuses.includes(status as AsyncRequestStatus)) ?? [];
     if (unknown.length > 0) {
-      response.status(400).json({ error: { code: "BAD_REQUEST", message: `Unknown status ${unknown.join(", ")}; use ${statuses.join(", ")}` } });
+      response.status(400).json({ error: { code: "BAD_REQUEST", message: `Unknown status ${unknown.join(", ")}; use ${asyncRequestStatuses.join(", ")}` } });
       return;
     }
     const records = options.queue.list(wanted as AsyncRequestStatus[] | undefined);
@@ -164,24 +171,15 @@ export function createGatewayApp(options: GatewayOptions): Express {
 /**
  * Queues a request, or answers a repeat of one: the same inference id with the same parameters
  * gets the same 202 and locations and runs once (idempotency, a choice: the real service's
- * behaviour is unconfirmed); the same id with other parameters is a ValidationError.
+ * behaviour is unconfirmed); the same id with other parameters (the TTL and the invocation
+ * timeout included) is a ValidationError. The 202 comes only once the record is on disk: when
+ * the write fails, the request (and a repeat that arrived meanwhile) gets an InternalFailure and
+ * nothing is queued, so a retry of the client starts afresh.
  */
-async function accept(options: GatewayOptions, input: AsyncInvocationInput): Promise<AsyncRequestRecord> {
+async function accept(options: GatewayOptions, input: AsyncInvocationInput, accepting: Map<string, Promise<AsyncRequestRecord>>): Promise<AsyncRequestRecord> {
   const { config, queue } = options;
-  const existing = queue.get(input.inferenceId);
-  if (existing !== undefined) {
-    const same =
-      existing.inputLocation === input.inputLocation &&
-      existing.contentType === input.contentType &&
-      existing.accept === input.accept &&
-      existing.customAttributes === input.customAttributes;
-    if (!same) {
-      throw validationError("inferenceId", input.inferenceId, "An earlier request used this inference id with other parameters; use a new inference id");
-    }
-    await queue.settled(input.inferenceId);
-    options.log.info({ inferenceId: input.inferenceId, status: existing.status }, "repeated async request; answering with the first one");
-    return existing;
-  }
+  const first = accepting.get(input.inferenceId) ?? queue.get(input.inferenceId);
+  if (first !== undefined) return answerRepeat(options, input, await first);
   const record: AsyncRequestRecord = {
     inferenceId: input.inferenceId,
     endpointName: config.endpointName,
@@ -197,10 +195,31 @@ async function accept(options: GatewayOptions, input: AsyncInvocationInput): Pro
     invocationTimeoutSeconds: input.invocationTimeoutSeconds,
     attempts: 0,
   };
-  await queue.put(record);
+  const written = queue.put(record).then(() => record);
+  accepting.set(record.inferenceId, written);
+  try {
+    await written;
+  } finally {
+    accepting.delete(record.inferenceId);
+  }
   options.log.info({ inferenceId: record.inferenceId, inputLocation: record.inputLocation }, "async request queued");
   options.onQueued();
   return record;
+}
+
+function answerRepeat(options: GatewayOptions, input: AsyncInvocationInput, existing: AsyncRequestRecord): AsyncRequestRecord {
+  const same =
+    existing.inputLocation === input.inputLocation &&
+    existing.contentType === input.contentType &&
+    existing.accept === input.accept &&
+    existing.customAttributes === input.customAttributes &&
+    existing.requestTtlSeconds === input.requestTtlSeconds &&
+    existing.invocationTimeoutSeconds === input.invocationTimeoutSeconds;
+  if (!same) {
+    throw validationError("inferenceId", input.inferenceId, "An earlier request used this inference id with other parameters; use a new inference id");
+  }
+  options.log.info({ inferenceId: input.inferenceId, status: existing.status }, "repeated async request; answering with the first one");
+  return existing;
 }
 
 function toRealtimeError(error: unknown, signal: AbortSignal, config: GatewayOptions["config"]): unknown {
@@ -249,8 +268,4 @@ function sendApiError(response: Response, error: unknown, log: Logger): void {
   response.setHeader("x-amzn-errortype", known.errorType);
   response.setHeader("x-amzn-requestid", requestId);
   response.json({ Message: known.message, ...known.members });
-}
-
-function single(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value;
 }

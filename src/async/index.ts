@@ -55,15 +55,17 @@ export interface RunningAsyncGateway {
    * longer pending).
    */
   waitFor(inferenceId: string, until?: (record: AsyncRequestRecord) => boolean): Promise<AsyncRequestRecord>;
-  /** Stops accepting, lets running requests finish (up to the shutdown timeout), stops retries. */
+  /** Stops accepting, lets running requests finish (up to the shutdown timeout), stops retries, unlocks the queue directory. */
   close(): Promise<void>;
 }
 
 const pruneIntervalMs = 3600 * 1000;
 
 /**
- * Starts the local SageMaker async stack: opens the durable queue, resumes what a previous run
- * left, starts the worker and listens with the SageMaker Runtime gateway.
+ * Starts the local SageMaker async stack: opens (and locks) the durable queue, listens with the
+ * SageMaker Runtime gateway, then starts the worker on what a previous run left. Nothing runs
+ * unless all of that succeeds: a port in use or a locked queue directory rejects with everything
+ * released.
  *
  * @example
  * ```ts
@@ -76,18 +78,26 @@ export async function startAsyncGateway(options: AsyncGatewayOptions): Promise<R
   const s3OutputPath = requireOutputPath(config);
   const log = (options.log ?? createLogger(config.logLevel)).child({ component: "async" });
   const now = options.now ?? Date.now;
-  const queue = await DurableQueue.open(config.queueDir, log);
-  await queue.prune(config.retentionMs, now());
+  const queue = await DurableQueue.open(config.queueDir, log, config.endpointName);
   const s3 = createS3Client(config, options.credentials);
   const backoff = { baseMs: config.retryBaseMs, maxMs: config.retryMaxMs };
   const notifier = new Notifier({ sns: createSnsClient(config, options.credentials), queue, config, log, backoff });
   const worker = new AsyncWorker({ queue, invoker, s3, notifier, config, log, now });
-  await worker.start();
-  const pruning = setInterval(() => void queue.prune(config.retentionMs, now()), pruneIntervalMs).unref();
-
   const app = createGatewayApp({ config: { ...config, s3OutputPath }, queue, invoker, log, onQueued: () => worker.wake(), now });
   const server = createServer(app);
-  await listen(server, config.port, config.host);
+  try {
+    await queue.prune(config.retentionMs, now());
+    await listen(server, config.port, config.host);
+  } catch (error) {
+    await notifier.close();
+    s3.destroy();
+    await queue.close();
+    throw error;
+  }
+  worker.start();
+  const prune = (): void =>
+    void queue.prune(config.retentionMs, now()).catch((error: unknown) => log.error({ err: error }, "pruning finished async requests failed"));
+  const pruning = setInterval(prune, pruneIntervalMs).unref();
   const { port } = server.address() as AddressInfo;
   log.info(
     { port, host: config.host, endpointName: config.endpointName, invoker: invoker.target, queueDir: config.queueDir, maxConcurrentInvocations: config.maxConcurrentInvocations },
@@ -105,6 +115,7 @@ export async function startAsyncGateway(options: AsyncGatewayOptions): Promise<R
       await stopped;
       await notifier.close();
       s3.destroy();
+      await queue.close();
       log.info("async gateway stopped");
     })();
     return closing;
@@ -139,7 +150,7 @@ function isSettled(record: AsyncRequestRecord): boolean {
 }
 
 export { asyncModeEnabled, defaultAsyncConfig, loadAsyncConfig, loadAwsEndpoints, type AsyncConfig, type AsyncConfigOverrides, type AwsEndpoints, type InferenceResponseTopic } from "./config.js";
-export { InvokerUnavailableError, ModelInvocationError, RuntimeApiError } from "./errors.js";
+export { InvocationDroppedError, InvokerUnavailableError, ModelInvocationError, RuntimeApiError } from "./errors.js";
 export { HttpInvoker, InProcessInvoker, type Invoker } from "./invoker.js";
 export { buildNotification, type InferenceResultNotification } from "./notifications.js";
 export type { AsyncRequestRecord, AsyncRequestStatus, NotificationStatus } from "./queue.js";

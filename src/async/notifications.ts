@@ -142,13 +142,10 @@ export class Notifier {
   /** Starts delivering the pending notification of a record (once, however often called). */
   send(inferenceId: string): void {
     if (this.#inFlight.has(inferenceId) || this.#stop.signal.aborted) return;
-    const delivery = this.#deliver(inferenceId).finally(() => this.#inFlight.delete(inferenceId));
+    const delivery = this.#deliver(inferenceId)
+      .catch((error: unknown) => this.#log.error({ err: error, inferenceId }, "notification delivery failed unexpectedly; it stays pending for the next start"))
+      .finally(() => this.#inFlight.delete(inferenceId));
     this.#inFlight.set(inferenceId, delivery);
-  }
-
-  /** Settles when the notification of this record is delivered or given up (for tests and shutdown). */
-  async delivered(inferenceId: string): Promise<void> {
-    await this.#inFlight.get(inferenceId);
   }
 
   /** Stops retrying; undelivered notifications stay pending on disk for the next start. */
@@ -164,8 +161,9 @@ export class Notifier {
     if (record?.notification?.status !== "pending" || topic === undefined) return;
     const message = JSON.stringify(buildNotification(record, this.#config.region));
     let attempts = record.notification.attempts;
+    let messageId: string | undefined;
     try {
-      const answer = await retryTransient(
+      ({ MessageId: messageId } = await retryTransient(
         () => {
           attempts++;
           return this.#sns.send(new PublishCommand({ TopicArn: topic, Message: message }), { abortSignal: this.#stop.signal });
@@ -173,19 +171,35 @@ export class Notifier {
         this.#backoff,
         this.#stop.signal,
         (error, attempt, delayMs) => this.#log.warn({ err: error, inferenceId, topic, attempt, delayMs }, "SNS publish failed; retrying"),
-      );
-      await this.#update(inferenceId, { status: "sent", attempts, messageId: answer.MessageId });
-      this.#log.info({ inferenceId, topic, messageId: answer.MessageId }, "notification sent");
+      ));
     } catch (error) {
       // Closed while retrying: it stays pending on disk, and the next start resumes it.
       if (this.#stop.signal.aborted) return;
       this.#log.error({ err: error, inferenceId, topic }, "SNS publish failed permanently; the notification is not sent");
       await this.#update(inferenceId, { status: "failed", attempts, error: (error as Error).message });
+      return;
     }
+    this.#log.info({ inferenceId, topic, messageId }, "notification sent");
+    await this.#update(inferenceId, { status: "sent", attempts, messageId });
   }
 
+  /**
+   * Records the outcome, dropping the inline body the message carried. A failed write (disk full)
+   * is retried with backoff until it succeeds or the notifier closes; the record then stays
+   * pending on disk and the next start sends it again (at least once).
+   */
   async #update(inferenceId: string, notification: NonNullable<AsyncRequestRecord["notification"]>): Promise<void> {
-    const current = this.#queue.get(inferenceId);
-    if (current !== undefined) await this.#queue.put({ ...current, notification });
+    await retryTransient(
+      async () => {
+        const current = this.#queue.get(inferenceId);
+        if (current !== undefined) await this.#queue.put({ ...current, notification, inlineResponse: undefined });
+      },
+      this.#backoff,
+      this.#stop.signal,
+      (error, attempt, delayMs) => this.#log.error({ err: error, inferenceId, attempt, delayMs }, "could not save the notification's state; retrying"),
+      () => true,
+    ).catch((error: unknown) => {
+      if (!this.#stop.signal.aborted) throw error;
+    });
   }
 }

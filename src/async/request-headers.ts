@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { IncomingHttpHeaders } from "node:http";
 import { invocationTimeoutLimits, requestTtlLimits } from "./config.js";
-import { validationError } from "./errors.js";
+import { inlineBodyRefused, validationError } from "./errors.js";
 import { parseInputLocation } from "./s3-location.js";
 
 /**
@@ -18,8 +18,6 @@ export interface AsyncInvocationInput {
   readonly accept: string | undefined;
   readonly customAttributes: string | undefined;
   readonly inferenceId: string;
-  /** True when the client chose the id (only those can repeat). */
-  readonly inferenceIdGiven: boolean;
   readonly requestTtlSeconds: number;
   readonly invocationTimeoutSeconds: number;
 }
@@ -64,16 +62,16 @@ export function parseAsyncInvocation(
     ["x-amzn-sagemaker-s3outputpathextension", "s3OutputPathExtension"],
     ["x-amzn-sagemaker-filename", "filename"],
   ] as const) {
-    const value = single(headers, name);
+    const value = headerValue(headers, name);
     if (value !== undefined) throw validationError(member, value, "This local gateway does not support this member; outputs are named <inference id>.out");
   }
-  if (bodyBytes > 0) throw validationError("body", `${bodyBytes} bytes`, "This local gateway does not take inline bodies; upload the payload to S3 and pass InputLocation");
-  const inputLocation = single(headers, "x-amzn-sagemaker-inputlocation");
+  if (bodyBytes > 0) throw inlineBodyRefused(`${bodyBytes} bytes`);
+  const inputLocation = headerValue(headers, "x-amzn-sagemaker-inputlocation");
   if (inputLocation === undefined) throw validationError("inputLocation", undefined, "Member must not be null");
   if (inputLocation.length > maxHeaderLength || parseInputLocation(inputLocation) === undefined) {
     throw validationError("inputLocation", inputLocation, "Member must satisfy regular expression pattern: ^(https|s3)://([^/]+)/?(.*)$ and name an object");
   }
-  const given = single(headers, "x-amzn-sagemaker-inference-id");
+  const given = headerValue(headers, "x-amzn-sagemaker-inference-id");
   if (given !== undefined && !inferenceIdPattern.test(given)) {
     throw validationError("inferenceId", given, "Member must have length between 1 and 64 and satisfy regular expression pattern: \\A\\S[\\p{Print}]*\\z");
   }
@@ -83,7 +81,6 @@ export function parseAsyncInvocation(
     accept: asciiHeader(headers, "x-amzn-sagemaker-accept", "accept"),
     customAttributes: asciiHeader(headers, "x-amzn-sagemaker-custom-attributes", "customAttributes"),
     inferenceId: given ?? randomUUID(),
-    inferenceIdGiven: given !== undefined,
     requestTtlSeconds: integerHeader(headers, "x-amzn-sagemaker-requestttlseconds", "requestTTLSeconds", requestTtlLimits, defaults.requestTtlSeconds),
     invocationTimeoutSeconds: integerHeader(
       headers,
@@ -104,20 +101,28 @@ export function parseAsyncInvocation(
  * ```
  */
 export function parseRealtimeHeaders(headers: IncomingHttpHeaders): RealtimeInvocationHeaders {
-  const inferenceId = single(headers, "x-amzn-sagemaker-inference-id");
+  const inferenceId = headerValue(headers, "x-amzn-sagemaker-inference-id");
   if (inferenceId !== undefined && !inferenceIdPattern.test(inferenceId)) {
     throw validationError("inferenceId", inferenceId, "Member must have length between 1 and 64 and satisfy regular expression pattern: \\A\\S[\\p{Print}]*\\z");
   }
   return { inferenceId, customAttributes: asciiHeader(headers, "x-amzn-sagemaker-custom-attributes", "customAttributes") };
 }
 
-function single(headers: IncomingHttpHeaders, name: string): string | undefined {
+/**
+ * A header's value; the first one when it was sent several times.
+ *
+ * @example
+ * ```ts
+ * headerValue(request.headers, "x-amzn-sagemaker-target-model"); // "model-a.tar.gz"
+ * ```
+ */
+export function headerValue(headers: IncomingHttpHeaders, name: string): string | undefined {
   const value = headers[name];
   return Array.isArray(value) ? value[0] : value;
 }
 
 function asciiHeader(headers: IncomingHttpHeaders, name: string, member: string): string | undefined {
-  const value = single(headers, name);
+  const value = headerValue(headers, name);
   if (value === undefined) return undefined;
   if (value.length > maxHeaderLength) throw validationError(member, value, `Member must have length less than or equal to ${maxHeaderLength}`);
   if (!asciiPattern.test(value)) throw validationError(member, value, "Member must satisfy regular expression pattern: \\p{ASCII}*");
@@ -131,7 +136,7 @@ function integerHeader(
   limits: { readonly min: number; readonly max: number },
   fallback: number,
 ): number {
-  const raw = single(headers, name);
+  const raw = headerValue(headers, name);
   if (raw === undefined) return fallback;
   const value = Number(raw);
   if (raw.trim() === "" || !Number.isInteger(value)) throw validationError(member, raw, "Member must be an integer");

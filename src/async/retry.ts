@@ -118,10 +118,10 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 }
 
 /**
- * Runs `operation` until it succeeds or fails with an error that is not transient, waiting
- * {@link backoffDelay} between attempts and calling `onRetry` before each wait. There is no
- * attempt limit: the caller bounds it with `signal` (shutdown), so a result is never dropped
- * because a dependency was down for a while.
+ * Runs `operation` until it succeeds or fails with an error that is not retryable (by default:
+ * not {@link isTransientError}), waiting {@link backoffDelay} between attempts and calling
+ * `onRetry` before each wait. There is no attempt limit: the caller bounds it with `signal`
+ * (shutdown), so a result is never dropped because a dependency was down for a while.
  *
  * @example
  * ```ts
@@ -133,12 +133,13 @@ export async function retryTransient<T>(
   options: BackoffOptions,
   signal: AbortSignal,
   onRetry: (error: unknown, attempt: number, delayMs: number) => void,
+  retryable: (error: unknown) => boolean = isTransientError,
 ): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     try {
       return await operation();
     } catch (error) {
-      if (!isTransientError(error) || signal.aborted) throw error;
+      if (!retryable(error) || signal.aborted) throw error;
       const delayMs = backoffDelay(attempt, options);
       onRetry(error, attempt + 1, delayMs);
       await sleep(delayMs, signal);

@@ -31,7 +31,8 @@ export function parseS3Uri(uri: string): S3Location | undefined {
  * Parses an input location as SageMaker accepts it (`^(https|s3)://([^/]+)/?(.*)$`): an S3 URI,
  * or an HTTPS URL of an object: virtual-hosted (`https://bucket.s3.region.amazonaws.com/key`) or
  * path-style (`https://s3.region.amazonaws.com/bucket/key`, and any other host, such as an S3
- * endpoint override). `undefined` when it is neither or names no object key.
+ * endpoint override). `undefined` when it is neither, names no object key or has a malformed
+ * percent-escape.
  *
  * @example
  * ```ts
@@ -45,12 +46,14 @@ export function parseInputLocation(location: string): S3Location | undefined {
   }
   if (!location.startsWith("https://")) return undefined;
   let url: URL;
+  let path: string;
   try {
     url = new URL(location);
+    // A malformed escape (`%E0%A4%A`) is a bad location, not a gateway failure.
+    path = decodeURIComponent(url.pathname.slice(1));
   } catch {
     return undefined;
   }
-  const path = decodeURIComponent(url.pathname.slice(1));
   const virtualHostedBucket = amazonHost.exec(url.hostname)?.groups?.["bucket"];
   if (virtualHostedBucket !== undefined) return path === "" ? undefined : { bucket: virtualHostedBucket, key: path };
   const slash = path.indexOf("/");

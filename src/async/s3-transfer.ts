@@ -15,23 +15,30 @@ import type { S3Location } from "./s3-location.js";
  */
 export type AwsCredentials = S3ClientConfig["credentials"];
 
-/** Output bodies at or above this size go up in parts of this size (S3's minimum part is 5 MiB). */
+/** Output bodies larger than this go up in parts of this size (S3's minimum part is 5 MiB). */
 const partBytes = 8 * 1024 * 1024;
 
 /**
- * An S3 client for the configured region and endpoint. SDK retries are off (`maxAttempts: 1`):
- * the async worker owns the retry policy (retry.ts), with backoff that outlasts an outage.
+ * Attempts per S3 request, the SDK's own retries: a transient error in one request (one
+ * UploadPart of a large output) is retried in place instead of restarting the whole upload.
+ */
+const sdkAttempts = 3;
+
+/**
+ * An S3 client for the configured region and endpoint, with a few SDK retries per request
+ * ({@link sdkAttempts}). Outages that outlast them are the async worker's: it retries whole
+ * operations with backoff (retry.ts).
  *
  * @example
  * ```ts
  * const s3 = createS3Client(config);
  * ```
  */
-export function createS3Client(endpoints: AwsEndpoints, credentials?: AwsCredentials, maxAttempts = 1): S3Client {
+export function createS3Client(endpoints: AwsEndpoints, credentials?: AwsCredentials): S3Client {
   return new S3Client({
     region: endpoints.region,
     forcePathStyle: endpoints.s3ForcePathStyle,
-    maxAttempts,
+    maxAttempts: sdkAttempts,
     ...(endpoints.s3Endpoint === undefined ? {} : { endpoint: endpoints.s3Endpoint }),
     ...(credentials === undefined ? {} : { credentials }),
   });
@@ -79,8 +86,9 @@ export async function downloadObject(
 }
 
 /**
- * Writes an object, in parts for large bodies (`@aws-sdk/lib-storage`, one part in flight at a
- * time to bound memory).
+ * Writes an object: one PutObject up to 8 MiB, in 8 MiB parts above (`@aws-sdk/lib-storage`,
+ * one part in flight at a time to bound memory). A multipart upload that fails is aborted; one
+ * interrupted by SIGKILL leaves its parts in the bucket until a lifecycle rule removes them.
  *
  * @example
  * ```ts

@@ -17,7 +17,7 @@ export const asyncFlagOptions = {
 export const asyncFlagUsage = `  --endpoint-name <name>     endpoint name clients call (default local-endpoint)
   --s3-output-path <uri>     S3OutputPath, s3://bucket/prefix (required; $BYOC_ASYNC_S3_OUTPUT_PATH)
   --s3-failure-path <uri>    S3FailurePath for failure objects
-  --queue-dir <dir>          durable queue directory (default <tmp>/sagemaker-byoc-async)
+  --queue-dir <dir>          durable queue directory, one per gateway (default <tmp>/sagemaker-byoc-async/<endpoint name>)
   --max-concurrent-invocations <n>  MaxConcurrentInvocationsPerInstance (default: CPU count)`;
 
 type AsyncFlagValues = { readonly [K in keyof typeof asyncFlagOptions]?: string | undefined };

@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
 import { loadAsyncConfig } from "../async/config.js";
-import { publicView, readQueueDirectory, type AsyncRequestRecord, type AsyncRequestStatus } from "../async/queue.js";
+import { asyncRequestStatuses, publicView, readQueueDirectory, type AsyncRequestRecord } from "../async/queue.js";
 import { parseList } from "../internal/env-reader.js";
 import type { CliCommand } from "./command.js";
 import { processIo, writeAll, type CommandIo } from "./io.js";
@@ -11,19 +11,21 @@ Lists the async requests of a queue directory (pending and finished), or shows o
 files only, so it works while the gateway runs and after it stopped.
 
 Options:
-  --queue-dir <dir>          the queue directory (default $BYOC_ASYNC_QUEUE_DIR or <tmp>/sagemaker-byoc-async)
+  --queue-dir <dir>          the queue directory (default $BYOC_ASYNC_QUEUE_DIR or
+                             <tmp>/sagemaker-byoc-async/<endpoint name>)
+  --endpoint-name <name>     the endpoint whose default queue directory to read
+                             (default $BYOC_ASYNC_ENDPOINT_NAME or local-endpoint)
   --status <list>            only these statuses: queued, running, completed, failed
   --json                     JSON instead of a table (list)
   -h, --help                 this text`;
 
 const options = {
   "queue-dir": { type: "string" },
+  "endpoint-name": { type: "string" },
   status: { type: "string" },
   json: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
-
-const statuses: readonly AsyncRequestStatus[] = ["queued", "running", "completed", "failed"];
 
 /**
  * `async-requests` with explicit streams, for tests; {@link asyncRequestsCommand} runs it with the process's.
@@ -44,8 +46,8 @@ export async function runAsyncRequests(argv: string[], env: NodeJS.ProcessEnv, i
     await writeAll(io.stderr, `sagemaker-byoc async-requests: use "list" or "show <inference id>"\n\n${usage}\n`);
     return 2;
   }
-  const { queueDir } = loadAsyncConfig(env, { queueDir: values["queue-dir"] });
-  const wanted = values.status === undefined ? undefined : parseList("--status", values.status, statuses);
+  const { queueDir } = loadAsyncConfig(env, { queueDir: values["queue-dir"], endpointName: values["endpoint-name"] });
+  const wanted = values.status === undefined ? undefined : parseList("--status", values.status, asyncRequestStatuses);
   const records = (await readQueueDirectory(queueDir)).filter((record) => wanted === undefined || wanted.includes(record.status));
   if (action === "show") {
     const record = records.find((candidate) => candidate.inferenceId === id);

@@ -7,7 +7,7 @@ import { GetObjectCommand, HeadObjectCommand, type S3Client } from "@aws-sdk/cli
 import { InvokeEndpointAsyncCommand, SageMakerRuntimeClient } from "@aws-sdk/client-sagemaker-runtime";
 import { Upload } from "@aws-sdk/lib-storage";
 import { loadAsyncConfig } from "../async/config.js";
-import { parseInputLocation, parseS3Uri, type S3Location } from "../async/s3-location.js";
+import { formatS3Uri, parseInputLocation, parseS3Uri, type S3Location } from "../async/s3-location.js";
 import { createS3Client } from "../async/s3-transfer.js";
 import { sleep } from "../async/retry.js";
 import type { CliCommand } from "./command.js";
@@ -19,7 +19,8 @@ const usage = `Usage: sagemaker-byoc invoke-async --input-location s3://bucket/k
 
 Uploads the file (standard input for "-") to --input-location, calls InvokeEndpointAsync, waits
 for the output or the failure object in S3 and prints it. Without a file, the object already at
---input-location is used.
+--input-location is used. Against this toolkit's gateway it also follows the request's state, so
+a failure without a failure object (no S3FailurePath) ends the wait at once.
 
 Options:
   --input-location <uri>     where the payload is (or goes): s3://bucket/key
@@ -61,6 +62,7 @@ const options = {
 
 const firstPollMs = 250;
 const maxPollMs = 5_000;
+const statusTimeoutMs = 5_000;
 
 /**
  * `invoke-async` with explicit streams, for tests; {@link invokeAsyncCommand} runs it with the process's.
@@ -91,7 +93,7 @@ export async function runInvokeAsync(argv: string[], env: NodeJS.ProcessEnv, io:
     runtimeEndpoint: values["endpoint-url"],
     s3Endpoint: values["s3-endpoint"],
   });
-  const s3 = createS3Client(config, undefined, 3);
+  const s3 = createS3Client(config);
   const runtime = new SageMakerRuntimeClient({ region: config.region, ...(config.runtimeEndpoint === undefined ? {} : { endpoint: config.runtimeEndpoint }) });
   try {
     const file = positionals[0];
@@ -126,9 +128,10 @@ export async function runInvokeAsync(argv: string[], env: NodeJS.ProcessEnv, io:
     if (output === undefined) throw new Error(`The service answered without a usable OutputLocation (${answer.OutputLocation ?? "none"})`);
     const failure = answer.FailureLocation === undefined ? undefined : parseS3Uri(answer.FailureLocation);
     const progress = startProgress(io.stderr, `waiting for ${answer.OutputLocation}`);
-    let found: "output" | "failure" | undefined;
+    let found: WaitResult | undefined;
     try {
-      found = await waitForResult(s3, output, failure, waitMs);
+      const status = gatewayStatusReader(config.runtimeEndpoint, answer.InferenceId ?? "");
+      found = await waitForResult({ s3, output, failure, status, waitMs, note: (text) => progress.note(text) });
     } finally {
       progress.stop();
     }
@@ -136,7 +139,11 @@ export async function runInvokeAsync(argv: string[], env: NodeJS.ProcessEnv, io:
       await writeAll(io.stderr, `sagemaker-byoc invoke-async: no result after ${waitMs / 1000} s; it may still come to ${answer.OutputLocation}\n`);
       return 1;
     }
-    if (found === "failure") {
+    if (found.kind === "failed") {
+      await writeAll(io.stderr, `sagemaker-byoc invoke-async: the inference failed: ${found.reason}\n`);
+      return 1;
+    }
+    if (found.kind === "failure") {
       const body = await download(s3, failure as S3Location);
       await writeAll(io.stderr, `sagemaker-byoc invoke-async: the inference failed (${answer.FailureLocation}):\n`);
       await pipeline(body, io.stderr, { end: false });
@@ -159,26 +166,83 @@ async function upload(s3: S3Client, location: S3Location, file: string, contentT
   await new Upload({ client: s3, params: { Bucket: location.bucket, Key: location.key, Body: body, ContentType: contentType } }).done();
 }
 
-/** Polls for the output or failure object with growing intervals; `undefined` after `waitMs`. */
-async function waitForResult(s3: S3Client, output: S3Location, failure: S3Location | undefined, waitMs: number): Promise<"output" | "failure" | undefined> {
-  const deadline = Date.now() + waitMs;
+/** What the wait found: the output object, the failure object, or a failure without an object. */
+type WaitResult = { readonly kind: "output" } | { readonly kind: "failure" } | { readonly kind: "failed"; readonly reason: string };
+
+/** A request's state as this toolkit's gateway reports it. */
+interface GatewayStatus {
+  readonly status: string;
+  readonly failureReason?: string;
+}
+
+/**
+ * Polls for the output or failure object with growing intervals; `undefined` after `waitMs`.
+ * Where the gateway reports the request failed and there is no failure object (no failure path,
+ * or its write failed), the wait ends with the gateway's failure reason.
+ */
+async function waitForResult(options: {
+  readonly s3: S3Client;
+  readonly output: S3Location;
+  readonly failure: S3Location | undefined;
+  readonly status: () => Promise<GatewayStatus | undefined>;
+  readonly waitMs: number;
+  readonly note: (text: string) => void;
+}): Promise<WaitResult | undefined> {
+  const { s3, output, failure, note } = options;
+  const deadline = Date.now() + options.waitMs;
+  const forbidden = new Set<string>();
+  const onForbidden = (location: S3Location): void => {
+    const uri = formatS3Uri(location);
+    if (forbidden.has(uri)) return;
+    forbidden.add(uri);
+    note(`HeadObject ${uri} answered 403: without s3:ListBucket on the bucket, S3 answers 403 instead of 404 for a missing object; still waiting`);
+  };
   for (let delay = firstPollMs; ; delay = Math.min(maxPollMs, delay * 1.5)) {
-    if (await exists(s3, output)) return "output";
-    if (failure !== undefined && (await exists(s3, failure))) return "failure";
+    // Asked first: once it says finished, the objects below are already written.
+    const state = await options.status();
+    if (await exists(s3, output, onForbidden)) return { kind: "output" };
+    if (failure !== undefined && (await exists(s3, failure, onForbidden))) return { kind: "failure" };
+    if (state?.status === "failed") return { kind: "failed", reason: state.failureReason ?? "no reason given" };
     const left = deadline - Date.now();
     if (left <= 0) return undefined;
     await sleep(Math.min(delay, left));
   }
 }
 
-async function exists(s3: S3Client, location: S3Location): Promise<boolean> {
+/** True when the object exists; false for 404, and for 403 (`onForbidden` is told), which S3 answers for a missing key without s3:ListBucket. */
+async function exists(s3: S3Client, location: S3Location, onForbidden: (location: S3Location) => void): Promise<boolean> {
   try {
     await s3.send(new HeadObjectCommand({ Bucket: location.bucket, Key: location.key }));
     return true;
   } catch (error) {
-    if ((error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) return false;
+    const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+    if (status === 403) onForbidden(location);
+    if (status === 404 || status === 403) return false;
     throw error;
   }
+}
+
+/**
+ * Reads a request's state from this toolkit's gateway (`GET /async-requests/{id}` beside the
+ * SageMaker Runtime API). Without an endpoint override (AWS itself), or once the route answers
+ * anything else than a request's state, it stops asking and always gives `undefined`.
+ */
+function gatewayStatusReader(endpoint: string | undefined, inferenceId: string): () => Promise<GatewayStatus | undefined> {
+  if (endpoint === undefined || inferenceId === "") return () => Promise.resolve(undefined);
+  const url = new URL(`async-requests/${encodeURIComponent(inferenceId)}`, endpoint.endsWith("/") ? endpoint : `${endpoint}/`);
+  let available = true;
+  return async () => {
+    if (!available) return undefined;
+    try {
+      const response = await fetch(url, { signal: AbortSignal.timeout(statusTimeoutMs) });
+      const body = (await response.json().catch(() => undefined)) as Partial<GatewayStatus> | undefined;
+      if (response.ok && typeof body?.status === "string") return body as GatewayStatus;
+    } catch {
+      // Not reachable that way: the S3 objects alone tell.
+    }
+    available = false;
+    return undefined;
+  };
 }
 
 async function download(s3: S3Client, location: S3Location): Promise<Readable> {

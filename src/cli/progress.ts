@@ -21,6 +21,8 @@ export interface ProgressStream {
  * ```
  */
 export interface Progress {
+  /** Prints a line of its own above the indicator (on a terminal, the spinner goes on below it). */
+  note(text: string): void;
   /** Stops it; a TTY line is cleared. */
   stop(): void;
 }
@@ -34,13 +36,14 @@ const frames = ["|", "/", "-", "\\"];
  * @example
  * ```ts
  * const progress = startProgress(process.stderr, "waiting for s3://bucket/out/id.out");
+ * progress.note("HeadObject answered 403; still waiting");
  * progress.stop();
  * ```
  */
 export function startProgress(stream: ProgressStream, label: string, intervalMs = 100): Progress {
   if (stream.isTTY !== true) {
     stream.write(`${label} ...\n`);
-    return { stop: () => undefined };
+    return { note: (text) => stream.write(`${text}\n`), stop: () => undefined };
   }
   const started = Date.now();
   let frame = 0;
@@ -51,6 +54,10 @@ export function startProgress(stream: ProgressStream, label: string, intervalMs 
   draw();
   const timer = setInterval(draw, intervalMs);
   return {
+    note(text) {
+      stream.write(`\r\x1b[K${text}\n`);
+      draw();
+    },
     stop() {
       clearInterval(timer);
       stream.write("\r\x1b[K");

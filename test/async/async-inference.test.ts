@@ -24,7 +24,7 @@ function messagesFor(inferenceId: string, topic: string): Record<string, unknown
     .filter((message) => message["inferenceId"] === inferenceId);
 }
 
-test("success: 202 with the locations at once, the output object with the response type, the exact success notification", async () => {
+test("success: 202 with the locations at once, the output object with the response type, the exact success notification", { timeout: 60_000 }, async () => {
   await stack.s3.put("input/hello.txt", "hello async", "text/plain");
   const answer = await invokeAsync({ InputLocation: `s3://${stack.s3.bucket}/input/hello.txt`, ContentType: "text/plain", InferenceId: "success-1" });
   assert.equal(answer.$metadata.httpStatusCode, 202);
@@ -75,7 +75,7 @@ test("success: 202 with the locations at once, the output object with the respon
   assert.ok(Date.parse(record.receivedTime) <= Date.parse(record.completedTime ?? ""));
 });
 
-test("handler failure: the model's error answer as the failure object, an error notification with failureReason and the response inline", async () => {
+test("handler failure: the model's error answer as the failure object, an error notification with failureReason and the response inline", { timeout: 60_000 }, async () => {
   await stack.s3.put("input/dark.txt", "dark image", "text/plain");
   const answer = await invokeAsync({
     InputLocation: `s3://${stack.s3.bucket}/input/dark.txt`,
@@ -115,7 +115,7 @@ test("handler failure: the model's error answer as the failure object, an error 
   assert.equal(messagesFor("fails-1", successTopic).length, 0);
 });
 
-test("an unexpected handler error is a generic 500 failure that names the inference id, never the internal detail", async () => {
+test("an unexpected handler error is a generic 500 failure that names the inference id, never the internal detail", { timeout: 60_000 }, async () => {
   await stack.s3.put("input/throw.txt", "x", "text/plain");
   const answer = await invokeAsync({ InputLocation: `s3://${stack.s3.bucket}/input/throw.txt`, CustomAttributes: "throw" });
   const record = await stack.gateway.waitFor(answer.InferenceId as string);
@@ -124,9 +124,13 @@ test("an unexpected handler error is a generic 500 failure that names the infere
   const failure = await stack.s3.get(`failure/${answer.InferenceId}-error.out`);
   assert.ok(!failure?.body.toString().includes("secret internal detail"));
   assert.match(failure?.body.toString() ?? "", new RegExp(answer.InferenceId as string));
+  const logged = stack.logs.find((line) => line.msg === "the handlers failed" && line["inferenceId"] === answer.InferenceId);
+  assert.equal(logged?.level, "error", "the real error is in the log, found by the inference id");
+  assert.equal((logged?.["err"] as { message?: string } | undefined)?.message, "secret internal detail");
+  assert.match(String((logged?.["err"] as { stack?: string } | undefined)?.stack), /behaviours\.ts/);
 });
 
-test("a missing input object is a permanent failure: failure object, error notification, no retries", async () => {
+test("a missing input object is a permanent failure: failure object, error notification, no retries", { timeout: 60_000 }, async () => {
   const answer = await invokeAsync({ InputLocation: `s3://${stack.s3.bucket}/input/nothing-here.json`, InferenceId: "missing-1" });
   const record = await stack.gateway.waitFor("missing-1");
   assert.equal(record.status, "failed");
@@ -140,7 +144,7 @@ test("a missing input object is a permanent failure: failure object, error notif
   assert.equal(answer.OutputLocation, `s3://${stack.s3.bucket}/output/missing-1.out`);
 });
 
-test("the invocation time limit (InvocationTimeoutSeconds) turns a slow model into a failure", async () => {
+test("the invocation time limit (InvocationTimeoutSeconds) turns a slow model into a failure", { timeout: 60_000 }, async () => {
   await stack.s3.put("input/slow.txt", "x", "text/plain");
   const answer = await invokeAsync({ InputLocation: `s3://${stack.s3.bucket}/input/slow.txt`, CustomAttributes: "sleep=3000", InvocationTimeoutSeconds: 1 });
   const record = await stack.gateway.waitFor(answer.InferenceId as string);
@@ -150,7 +154,7 @@ test("the invocation time limit (InvocationTimeoutSeconds) turns a slow model in
   assert.equal(JSON.parse(failure?.body.toString() ?? "{}").error.code, "TIMEOUT");
 });
 
-test("the same inference id again gets the same 202 and runs once; with other parameters it is a ValidationError", async () => {
+test("the same inference id again gets the same 202 and runs once; with other parameters it is a ValidationError", { timeout: 60_000 }, async () => {
   await stack.s3.put("input/twice.txt", "twice", "text/plain");
   const request = { InputLocation: `s3://${stack.s3.bucket}/input/twice.txt`, ContentType: "text/plain", InferenceId: "twice-1" };
   const first = await invokeAsync(request);
@@ -165,22 +169,42 @@ test("the same inference id again gets the same 202 and runs once; with other pa
   assert.equal(record.attempts, 1);
   assert.equal(stack.gateway.get("twice-1")?.attempts, 1);
   assert.equal(messagesFor("twice-1", successTopic).length, 1, "one run, one notification");
-  await assert.rejects(invokeAsync({ ...request, InputLocation: `s3://${stack.s3.bucket}/input/other.txt` }), (error: Error) => {
-    assert.equal(error.name, "ValidationError");
-    assert.match(error.message, /An earlier request used this inference id with other parameters/);
-    return true;
-  });
+  for (const other of [{ InputLocation: `s3://${stack.s3.bucket}/input/other.txt` }, { RequestTTLSeconds: 600 }, { InvocationTimeoutSeconds: 30 }]) {
+    await assert.rejects(invokeAsync({ ...request, ...other }), (error: Error) => {
+      assert.equal(error.name, "ValidationError", JSON.stringify(other));
+      assert.match(error.message, /An earlier request used this inference id with other parameters/);
+      return true;
+    });
+  }
 });
 
-test("an https:// input location (virtual-hosted or path-style) reads the same object", async () => {
+test("repeats sent at the same moment as the first request get the same 202 and it runs once", { timeout: 60_000 }, async () => {
+  await stack.s3.put("input/together.txt", "together", "text/plain");
+  const request = { InputLocation: `s3://${stack.s3.bucket}/input/together.txt`, ContentType: "text/plain", InferenceId: "together-1" };
+  const answers = await Promise.all([invokeAsync(request), invokeAsync(request), invokeAsync(request)]);
+  assert.deepEqual(new Set(answers.map((answer) => `${answer.$metadata.httpStatusCode} ${answer.OutputLocation}`)), new Set([`202 s3://${stack.s3.bucket}/output/together-1.out`]));
+  const record = await stack.gateway.waitFor("together-1");
+  assert.equal(record.attempts, 1);
+  assert.equal(messagesFor("together-1", successTopic).length, 1);
+});
+
+test("an https:// input location, virtual-hosted or path-style, names the bucket and key; the object is read through the configured S3 endpoint, never the URL's host", { timeout: 60_000 }, async () => {
   await stack.s3.put("input/https.txt", "over https", "text/plain");
-  const answer = await invokeAsync({ InputLocation: `https://127.0.0.1:9/${stack.s3.bucket}/input/https.txt`, ContentType: "text/plain" });
-  const record = await stack.gateway.waitFor(answer.InferenceId as string);
-  assert.equal(record.status, "completed");
-  assert.equal(JSON.parse((await stack.s3.get(`output/${answer.InferenceId}.out`))?.body.toString() ?? "{}").echo, "over https");
+  const locations = [
+    // Port 9 (discard) answers nothing: a read from this host could not succeed.
+    `https://127.0.0.1:9/${stack.s3.bucket}/input/https.txt`,
+    `https://${stack.s3.bucket}.s3.us-east-1.amazonaws.com/input/https.txt`,
+  ];
+  for (const location of locations) {
+    const answer = await invokeAsync({ InputLocation: location, ContentType: "text/plain" });
+    const record = await stack.gateway.waitFor(answer.InferenceId as string);
+    assert.equal(record.status, "completed", location);
+    assert.equal(record.inputLocation, location);
+    assert.equal(JSON.parse((await stack.s3.get(`output/${answer.InferenceId}.out`))?.body.toString() ?? "{}").echo, "over https");
+  }
 });
 
-test("an input object over the payload limit fails before it is read", async () => {
+test("an input object over the payload limit fails before it is read", { timeout: 60_000 }, async () => {
   await stack.s3.put("input/too-big.bin", Buffer.alloc(64 * 1024 + 1), "application/octet-stream");
   const answer = await invokeAsync({ InputLocation: `s3://${stack.s3.bucket}/input/too-big.bin` });
   const record = await stack.gateway.waitFor(answer.InferenceId as string);

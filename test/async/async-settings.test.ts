@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
 import { asyncModeEnabled, defaultAsyncConfig, loadAsyncConfig, loadAwsEndpoints, requireOutputPath } from "../../src/async/config.js";
 import { createS3Client } from "../../src/async/s3-transfer.js";
@@ -31,7 +33,10 @@ test("async settings come from BYOC_ASYNC_* variables with documented defaults; 
   assert.equal(config.region, "eu-west-1");
   assert.deepEqual(config.includeInferenceResponseIn, ["SUCCESS_NOTIFICATION_TOPIC", "ERROR_NOTIFICATION_TOPIC"]);
   assert.equal(config.maxConcurrentInvocations, 5, "the override wins");
-  assert.equal(config.queueDir, defaultAsyncConfig.queueDir, "an undefined override keeps the value");
+  assert.equal(config.queueDir, join(tmpdir(), "sagemaker-byoc-async", "my-endpoint"), "an undefined override keeps the default: one directory per endpoint");
+  assert.equal(defaultAsyncConfig.queueDir, join(tmpdir(), "sagemaker-byoc-async", "local-endpoint"));
+  assert.equal(loadAsyncConfig({ BYOC_ASYNC_QUEUE_DIR: "/data/q" }, { endpointName: "x" }).queueDir, "/data/q");
+  assert.equal(loadAsyncConfig({ BYOC_ASYNC_QUEUE_DIR: "/data/q" }, { queueDir: "/flag/q" }).queueDir, "/flag/q");
   assert.equal(config.defaultRequestTtlSeconds, 120);
   assert.equal(config.retryBaseMs, 100);
   assert.equal(config.logLevel, "warn");

@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { createServer, request as httpRequest, type IncomingMessage } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough, Readable } from "node:stream";
@@ -51,7 +53,7 @@ function capture(stdin = "", tty = false): Captured {
 
 const env = (): NodeJS.ProcessEnv => ({ BYOC_ASYNC_ENDPOINT_NAME: "test-endpoint", AWS_REGION: "us-east-1" });
 
-test("invoke: a file through the gateway's InvokeEndpoint to standard output; a model error exits 1 with the ModelError", async () => {
+test("invoke: a file through the gateway's InvokeEndpoint to standard output; a model error exits 1 with the ModelError", { timeout: 60_000 }, async () => {
   const input = join(dir, "hello.txt");
   await writeFile(input, "from the cli");
   const ok = capture();
@@ -79,7 +81,7 @@ test("invoke: a file through the gateway's InvokeEndpoint to standard output; a 
   assert.match(help.stdout(), /--endpoint-url/);
 });
 
-test("invoke-async: uploads, invokes, waits with a plain progress line off a terminal, prints the output", async () => {
+test("invoke-async: uploads, invokes, waits with a plain progress line off a terminal, prints the output", { timeout: 60_000 }, async () => {
   const input = join(dir, "async.txt");
   await writeFile(input, "async from the cli");
   const run = capture();
@@ -95,7 +97,7 @@ test("invoke-async: uploads, invokes, waits with a plain progress line off a ter
   assert.ok(!run.stderr().includes("\r"), "no spinner off a terminal");
 });
 
-test("invoke-async: a failed inference prints the failure object and exits 1; on a terminal the wait shows a spinner", async () => {
+test("invoke-async: a failed inference prints the failure object and exits 1; on a terminal the wait shows a spinner", { timeout: 60_000 }, async () => {
   const run = capture("dark", true);
   const code = await runInvokeAsync(
     ["--input-location", `s3://${stack.s3.bucket}/cli/dark.txt`, "--endpoint-url", stack.gateway.url, "--s3-endpoint", stack.s3.endpoint, "--custom-attributes", "status=422", "-"],
@@ -107,10 +109,13 @@ test("invoke-async: a failed inference prints the failure object and exits 1; on
   assert.match(run.stderr(), /\r\x1b\[K[|/\\-] waiting for s3:\/\/async-bucket\/output\/.*\.out \(\d+ s\)/);
 });
 
-test("invoke-async: usage errors exit 2, service errors and timeouts exit 1, --no-wait returns at once", async () => {
+test("invoke-async: usage errors exit 2, service errors and timeouts exit 1, --no-wait returns at once", { timeout: 60_000 }, async () => {
   const missing = capture();
   assert.equal(await runInvokeAsync(["--endpoint-url", stack.gateway.url], env(), missing.io), 2);
   assert.match(missing.stderr(), /give --input-location/);
+  const malformed = capture();
+  assert.equal(await runInvokeAsync(["--input-location", "https://host/bucket/key%E0%A4%A", "--endpoint-url", stack.gateway.url], env(), malformed.io), 2);
+  assert.match(malformed.stderr(), /give --input-location/);
 
   const invalid = capture();
   await stack.s3.put("cli/existing.txt", "already there", "text/plain");
@@ -132,7 +137,101 @@ test("invoke-async: usage errors exit 2, service errors and timeouts exit 1, --n
   assert.match(help.stdout(), /--wait-timeout/);
 });
 
-test("async-requests lists and shows the queue directory's requests, as a table or JSON", async () => {
+/**
+ * An HTTP proxy on loopback in front of `target` that can answer some requests itself (`answer`
+ * returns a status) or change the status of an upstream answer (`status`). It forwards the Host
+ * header unchanged, so SigV4 signatures still verify behind it.
+ */
+async function startProxy(
+  target: string,
+  hooks: { answer?: (request: IncomingMessage) => number | undefined; status?: (request: IncomingMessage, status: number) => number },
+): Promise<{ url: string; readonly seen: Array<{ method: string; url: string }>; close(): Promise<void> }> {
+  const seen: Array<{ method: string; url: string }> = [];
+  const server = createServer((request, response) => {
+    seen.push({ method: request.method ?? "", url: request.url ?? "" });
+    const own = hooks.answer?.(request);
+    if (own !== undefined) {
+      request.resume();
+      response.writeHead(own, { "content-type": "application/json" }).end('{"message":"not here"}');
+      return;
+    }
+    const upstream = httpRequest(new URL(request.url ?? "/", target), { method: request.method, headers: request.headers }, (answer) => {
+      response.writeHead(hooks.status?.(request, answer.statusCode ?? 502) ?? answer.statusCode ?? 502, answer.headers);
+      answer.pipe(response);
+    });
+    upstream.on("error", () => response.destroy());
+    request.pipe(upstream);
+  });
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    seen,
+    async close() {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      await closed;
+    },
+  };
+}
+
+test("invoke-async: a 403 from HeadObject (no s3:ListBucket) means not there yet, said once per object", { timeout: 60_000 }, async () => {
+  // S3 answers 403 instead of 404 for a missing key when the caller may not list the bucket; s3rver has no policies, so a proxy plays that part.
+  const s3 = await startProxy(stack.s3.endpoint, { status: (request, status) => (request.method === "HEAD" && status === 404 ? 403 : status) });
+  try {
+    const run = capture("forbidden");
+    const code = await runInvokeAsync(
+      ["--input-location", `s3://${stack.s3.bucket}/cli/forbidden.txt`, "--endpoint-url", stack.gateway.url, "--s3-endpoint", s3.url, "--content-type", "text/plain", "--custom-attributes", "sleep=300", "-"],
+      env(),
+      run.io,
+    );
+    assert.equal(code, 0, run.stderr());
+    assert.deepEqual(JSON.parse(run.stdout()), { slept: 300 });
+    const notes = run.stderr().split("\n").filter((line) => /answered 403/.test(line));
+    assert.ok(notes.length >= 1 && notes.length <= 2, run.stderr());
+    assert.match(notes[0] ?? "", /^HeadObject s3:\/\/async-bucket\/(output|failure)\/.* answered 403: without s3:ListBucket on the bucket, S3 answers 403 instead of 404 for a missing object; still waiting$/);
+    assert.equal(new Set(notes).size, notes.length, "each object's note once");
+  } finally {
+    await s3.close();
+  }
+});
+
+test("invoke-async: against the gateway, a failure without a failure object ends the wait with the failure reason; elsewhere it waits on S3 alone", { timeout: 60_000 }, async () => {
+  const noFailurePath = await startAsyncStack({ s3FailurePath: undefined });
+  try {
+    const run = capture("dark");
+    const started = Date.now();
+    const code = await runInvokeAsync(
+      ["--input-location", `s3://${noFailurePath.s3.bucket}/cli/dark.txt`, "--endpoint-url", noFailurePath.gateway.url, "--s3-endpoint", noFailurePath.s3.endpoint, "--custom-attributes", "status=422", "--wait-timeout", "30", "-"],
+      env(),
+      run.io,
+    );
+    assert.equal(code, 1);
+    assert.match(run.stderr(), /failure: \(no S3FailurePath configured\)/);
+    assert.match(run.stderr(), /sagemaker-byoc invoke-async: the inference failed: ClientError: Received client error \(422\) from model with message "The image is too dark"/);
+    assert.ok(Date.now() - started < 20_000, "it did not wait for --wait-timeout");
+  } finally {
+    await noFailurePath.close();
+  }
+
+  // A SageMaker Runtime without the toolkit's /async-requests (AWS): asked once, then only S3.
+  const runtime = await startProxy(stack.gateway.url, { answer: (request) => (request.method === "GET" ? 404 : undefined) });
+  try {
+    const run = capture("dark");
+    const code = await runInvokeAsync(
+      ["--input-location", `s3://${stack.s3.bucket}/cli/dark2.txt`, "--endpoint-url", runtime.url, "--s3-endpoint", stack.s3.endpoint, "--custom-attributes", "status=422", "-"],
+      env(),
+      run.io,
+    );
+    assert.equal(code, 1);
+    assert.match(run.stderr(), /the inference failed \(s3:\/\/async-bucket\/failure\/.*-error\.out\):\n\{"error":\{"code":"TOO_DARK"/);
+    assert.equal(runtime.seen.filter((request) => request.url.startsWith("/async-requests/")).length, 1);
+  } finally {
+    await runtime.close();
+  }
+});
+
+test("async-requests lists and shows the queue directory's requests, as a table or JSON", { timeout: 60_000 }, async () => {
   const queueEnv = { BYOC_ASYNC_QUEUE_DIR: stack.queueDir };
   const table = capture();
   assert.equal(await runAsyncRequests([], queueEnv, table.io), 0);
@@ -159,16 +258,22 @@ test("async-requests lists and shows the queue directory's requests, as a table 
   const empty = capture();
   assert.equal(await runAsyncRequests(["list"], { BYOC_ASYNC_QUEUE_DIR: join(dir, "no-queue-here") }, empty.io), 0);
   assert.equal(empty.stdout().trim().split("\n").length, 1, "only the header");
+  const byEndpoint = capture();
+  assert.equal(await runAsyncRequests(["show", "cli-1", "--endpoint-name", "no-such-endpoint-here"], {}, byEndpoint.io), 1);
+  assert.match(byEndpoint.stderr(), new RegExp(`in ${join(tmpdir(), "sagemaker-byoc-async", "no-such-endpoint-here").replaceAll("/", "\\/")}\n`), "the endpoint's default queue directory");
 });
 
-test("the progress indicator stops cleanly", () => {
+test("the progress indicator stops cleanly", { timeout: 60_000 }, () => {
   const writes: string[] = [];
   const progress = startProgress({ isTTY: true, write: (text: string) => writes.push(text) }, "waiting", 5);
+  progress.note("a note");
+  assert.equal(writes.at(-2), "\r\x1b[Ka note\n", "the note clears the spinner's line");
+  assert.match(writes.at(-1) ?? "", /^\r\x1b\[K. waiting \(0 s\)$/, "and the spinner goes on below");
   progress.stop();
   assert.equal(writes.at(-1), "\r\x1b[K");
 });
 
-test("as processes: invoke-async and invoke through the sagemaker-byoc CLI, with their exit codes", async () => {
+test("as processes: invoke-async and invoke through the sagemaker-byoc CLI, with their exit codes", { timeout: 60_000 }, async () => {
   const input = join(dir, "process.txt");
   await writeFile(input, "as a process");
   const run = async (args: string[]) => {

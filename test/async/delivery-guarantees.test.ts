@@ -20,7 +20,7 @@ async function submit(id: string, extra: Partial<InvokeEndpointAsyncCommandInput
   );
 }
 
-test("S3 down before the download: the request waits in the queue with backoff and completes once S3 is back", async () => {
+test("S3 down before the download: the request waits in the queue with backoff and completes once S3 is back", { timeout: 60_000 }, async () => {
   await stack.s3.stop();
   try {
     await submit("s3-outage-1");
@@ -35,7 +35,7 @@ test("S3 down before the download: the request waits in the queue with backoff a
   assert.ok(await stack.s3.exists("output/s3-outage-1.out"));
 });
 
-test("S3 down when the output is written: the computed result is retried in place, not recomputed, and lands once S3 is back", async () => {
+test("S3 down when the output is written: the computed result is retried in place, not recomputed, and lands once S3 is back", { timeout: 60_000 }, async () => {
   await submit("s3-outage-2", { CustomAttributes: "sleep=300" });
   await stack.waitForLog("input read; invoking the model", (line) => line["inferenceId"] === "s3-outage-2");
   await stack.s3.stop();
@@ -50,7 +50,7 @@ test("S3 down when the output is written: the computed result is retried in plac
   assert.deepEqual(JSON.parse((await stack.s3.get("output/s3-outage-2.out"))?.body.toString() ?? "{}"), { slept: 300 });
 });
 
-test("SNS failing (500, then throttling) is retried with backoff: the notification arrives once, nothing is lost", async () => {
+test("SNS failing (500, then throttling) is retried with backoff: the notification arrives once, nothing is lost", { timeout: 60_000 }, async () => {
   stack.sns.failNext(3, "internal");
   await submit("sns-retry-1");
   let record = await stack.gateway.waitFor("sns-retry-1");
@@ -62,9 +62,12 @@ test("SNS failing (500, then throttling) is retried with backoff: the notificati
 
   stack.sns.failNext(2, "throttle");
   await submit("sns-retry-2");
+  const pending = await stack.gateway.waitFor("sns-retry-2", (candidate) => candidate.status === "completed");
+  assert.equal(typeof pending.inlineResponse, "string", "kept for the notification until it is sent");
   record = await stack.gateway.waitFor("sns-retry-2");
   assert.equal(record.notification?.status, "sent");
   assert.equal(record.notification?.attempts, 3);
+  assert.equal(record.inlineResponse, undefined, "dropped once sent: finished records do not hold response bodies");
   const [message] = await stack.sns.waitForMessages(successTopic, 1).then((all) => all.filter((item) => item.message.includes('"sns-retry-2"')));
   const parsed = JSON.parse(message?.message ?? "{}") as { responseBody?: { content: string; encoding: string } };
   assert.equal(parsed.responseBody?.encoding, "BASE64");
@@ -77,7 +80,7 @@ test("SNS failing (500, then throttling) is retried with backoff: the notificati
   });
 });
 
-test("a permanent SNS error (no such topic) is logged and recorded, not retried forever", async () => {
+test("a permanent SNS error (no such topic) is logged and recorded, not retried forever", { timeout: 60_000 }, async () => {
   stack.sns.failNext(1, "not-found");
   await submit("sns-permanent-1");
   const record = await stack.gateway.waitFor("sns-permanent-1");
@@ -87,7 +90,7 @@ test("a permanent SNS error (no such topic) is logged and recorded, not retried 
   assert.ok(stack.logs.some((line) => line.msg === "SNS publish failed permanently; the notification is not sent" && line["inferenceId"] === "sns-permanent-1"));
 });
 
-test("MaxConcurrentInvocationsPerInstance bounds how many run at once", async () => {
+test("MaxConcurrentInvocationsPerInstance bounds how many run at once", { timeout: 60_000 }, async () => {
   const ids = ["conc-1", "conc-2", "conc-3", "conc-4", "conc-5"];
   let most = 0;
   const sampler = setInterval(() => (most = Math.max(most, stack.gateway.list(["running"]).length)), 5);
@@ -103,7 +106,7 @@ test("MaxConcurrentInvocationsPerInstance bounds how many run at once", async ()
   for (const id of ids) assert.equal(stack.gateway.get(id)?.status, "completed");
 });
 
-test("RequestTTLSeconds counts from receipt: a request still queued past it fails with an error notification", async () => {
+test("RequestTTLSeconds counts from receipt: a request still queued past it fails with an error notification", { timeout: 60_000 }, async () => {
   await Promise.all([submit("ttl-busy-1", { CustomAttributes: "sleep=800" }), submit("ttl-busy-2", { CustomAttributes: "sleep=800" })]);
   await stack.gateway.waitFor("ttl-busy-2", (record) => record.status === "running");
   await submit("ttl-1", { RequestTTLSeconds: 60 });
@@ -119,7 +122,7 @@ test("RequestTTLSeconds counts from receipt: a request still queued past it fail
   assert.equal((await stack.gateway.waitFor("ttl-busy-1")).status, "completed", "requests already running are not expired");
 });
 
-test("after a restart on the same queue directory, queued requests run and pending notifications are sent", async () => {
+test("after a restart on the same queue directory, queued requests run and pending notifications are sent", { timeout: 60_000 }, async () => {
   await stack.sns.stop();
   try {
     await submit("restart-1");

@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { mkdir, rm } from "node:fs/promises";
+import { join } from "node:path";
 import { after, before, test } from "node:test";
 import {
   InvokeEndpointAsyncCommand,
@@ -40,7 +42,7 @@ async function rejectsWith(request: Partial<InvokeEndpointAsyncCommandInput>, me
   });
 }
 
-test("the unmodified SDK client parses every validation error as ValidationError with the service's wording", async () => {
+test("the unmodified SDK client parses every validation error as ValidationError with the service's wording", { timeout: 60_000 }, async () => {
   await rejectsWith({ EndpointName: "other-endpoint" }, /^Endpoint other-endpoint of account 000000000000 not found\.$/);
   await rejectsWith({ InputLocation: undefined }, /Value null at 'inputLocation' failed to satisfy constraint: Member must not be null/);
   await rejectsWith({ InputLocation: "ftp://bucket/key" }, /Value 'ftp:\/\/bucket\/key' at 'inputLocation'/);
@@ -56,10 +58,47 @@ test("the unmodified SDK client parses every validation error as ValidationError
   await rejectsWith({ S3OutputPathExtension: "sub" }, /at 's3OutputPathExtension'/);
   await rejectsWith({ InputLocation: undefined, Body: Buffer.from("inline") }, /at 'body'/);
   await rejectsWith({}, /at 'requestTTLSeconds' failed to satisfy constraint: Member must be an integer/, { "x-amzn-sagemaker-requestttlseconds": "soon" });
+  await rejectsWith({ InputLocation: "https://host/bucket/key%E0%A4%A" }, /Value 'https:\/\/host\/bucket\/key%E0%A4%A' at 'inputLocation'/);
   assert.equal(stack.gateway.list().length, 0, "nothing was queued");
+
+  // A body over 64 KiB is refused like any inline body (not with the model server's BYOC_MAX_PAYLOAD_BYTES).
+  const large = await fetch(`${stack.gateway.url}/endpoints/test-endpoint/async-invocations`, {
+    method: "POST",
+    headers: { "x-amzn-sagemaker-inputlocation": input() },
+    body: Buffer.alloc(64 * 1024 + 1),
+  });
+  assert.equal(large.status, 400);
+  assert.equal(large.headers.get("x-amzn-errortype"), "ValidationError");
+  const message = ((await large.json()) as { Message: string }).Message;
+  assert.match(message, /Value 'more than 65536 bytes' at 'body' failed to satisfy constraint: This local gateway does not take inline bodies/);
+  assert.doesNotMatch(message, /BYOC_MAX_PAYLOAD_BYTES/);
 });
 
-test("InvokeEndpoint through the gateway: body, content type, variant and custom attributes as the real service returns them", async () => {
+test("a 202 only for a request on disk: when the queue cannot write, the request and its repeat fail, and nothing is queued", { timeout: 60_000 }, async () => {
+  const requests = join(stack.queueDir, "requests");
+  const send = () => stack.runtime.send(new InvokeEndpointAsyncCommand({ EndpointName: "test-endpoint", InputLocation: input(), InferenceId: "unwritable-1" }));
+  await rm(requests, { recursive: true });
+  try {
+    // Sent together: the repeat arrives while the first write is under way and shares its fate.
+    const answers = await Promise.allSettled([send(), send()]);
+    for (const answer of answers) {
+      assert.equal(answer.status, "rejected");
+      assert.equal((answer.reason as Error).name, "InternalFailure");
+      assert.equal((answer.reason as { $metadata: { httpStatusCode: number } }).$metadata.httpStatusCode, 500);
+    }
+    await assert.rejects(send(), { name: "InternalFailure" }, "a later repeat is not answered 202 either");
+    assert.equal(stack.gateway.get("unwritable-1"), undefined);
+    assert.ok(stack.logs.some((line) => line.msg === "gateway request failed" && (line["err"] as { code?: string } | undefined)?.code === "ENOENT"));
+  } finally {
+    await mkdir(requests, { recursive: true });
+  }
+  await stack.s3.put("input/gateway.txt", "written", "text/plain");
+  const accepted = await send();
+  assert.equal(accepted.$metadata.httpStatusCode, 202);
+  assert.equal((await stack.gateway.waitFor("unwritable-1")).status, "completed");
+});
+
+test("InvokeEndpoint through the gateway: body, content type, variant and custom attributes as the real service returns them", { timeout: 60_000 }, async () => {
   const answer = await stack.runtime.send(
     new InvokeEndpointCommand({ EndpointName: "test-endpoint", Body: Buffer.from("hi"), ContentType: "text/plain", CustomAttributes: "attributes=trace-7" }),
   );
@@ -70,7 +109,7 @@ test("InvokeEndpoint through the gateway: body, content type, variant and custom
   assert.deepEqual(JSON.parse(Buffer.from(answer.Body ?? []).toString()), { ok: true });
 });
 
-test("a model error reaches the SDK as ModelError (424) with OriginalStatusCode and OriginalMessage", async () => {
+test("a model error reaches the SDK as ModelError (424) with OriginalStatusCode and OriginalMessage", { timeout: 60_000 }, async () => {
   await assert.rejects(
     stack.runtime.send(new InvokeEndpointCommand({ EndpointName: "test-endpoint", Body: Buffer.from("x"), ContentType: "text/plain", CustomAttributes: "status=422" })),
     (error: unknown) => {
@@ -89,14 +128,14 @@ test("a model error reaches the SDK as ModelError (424) with OriginalStatusCode 
   );
 });
 
-test("a real-time body over 6 MiB is a ValidationError, as on SageMaker", async () => {
+test("a real-time body over 6 MiB is a ValidationError, as on SageMaker", { timeout: 60_000 }, async () => {
   await assert.rejects(
     stack.runtime.send(new InvokeEndpointCommand({ EndpointName: "test-endpoint", Body: Buffer.alloc(6 * 1024 * 1024 + 1), ContentType: "text/plain" })),
     (error: unknown) => error instanceof ValidationError && /6291456/.test(error.message),
   );
 });
 
-test("GET /async-requests lists and inspects requests; unknown ids and statuses are clear errors", async () => {
+test("GET /async-requests lists and inspects requests; unknown ids and statuses are clear errors", { timeout: 60_000 }, async () => {
   await stack.s3.put("input/gateway.txt", "listed", "text/plain");
   const accepted = await stack.runtime.send(new InvokeEndpointAsyncCommand({ EndpointName: "test-endpoint", InputLocation: input(), InferenceId: "listed/1" }));
   await stack.gateway.waitFor("listed/1");
@@ -117,7 +156,7 @@ test("GET /async-requests lists and inspects requests; unknown ids and statuses 
   assert.deepEqual(await ping.json(), { status: "ready", endpointName: "test-endpoint", invoker: "in-process" });
 });
 
-test("beside mode: the HTTP invoker forwards to a container's /invocations; an unreachable container is ServiceUnavailable", async () => {
+test("beside mode: the HTTP invoker forwards to a container's /invocations; an unreachable container is ServiceUnavailable", { timeout: 60_000 }, async () => {
   const invoker = new HttpInvoker(`${stack.server.url}/invocations`);
   const result = await invoker.invoke(
     {

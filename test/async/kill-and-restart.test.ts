@@ -9,7 +9,16 @@ import { asyncChildEnv, spawnAsyncServe } from "../helpers/async-child.js";
 import { behavioursHandlers } from "../helpers/async-stack.js";
 import { startTestS3 } from "../helpers/s3-server.js";
 
-test("a request accepted with 202 survives SIGKILL: after a restart on the same queue directory it runs again and its result arrives", async () => {
+/** Calls `check` every 50 ms until it is true; fails after `timeoutMs` saying what it waited for. */
+async function poll(what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+test("a request accepted with 202 survives SIGKILL: after a restart on the same queue directory it runs again and its result arrives", { timeout: 180_000 }, async () => {
   const s3 = await startTestS3();
   const queueDir = await mkdtemp(join(tmpdir(), "byoc-kill-queue-"));
   const env = asyncChildEnv(s3.endpoint, s3.bucket, queueDir);
@@ -28,12 +37,8 @@ test("a request accepted with 202 survives SIGKILL: after a restart on the same 
         }),
       );
       assert.equal(accepted.$metadata.httpStatusCode, 202);
-      // Kill once the file on disk says "running" (the gateway's index changes a moment earlier).
-      for (;;) {
-        const [record] = await readQueueDirectory(queueDir);
-        if (record?.status === "running") break;
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
+      // Kill once the file on disk says "running".
+      await poll("the record on disk to say running", async () => (await readQueueDirectory(queueDir))[0]?.status === "running");
     } finally {
       runtime.destroy();
       first.child.kill("SIGKILL");
@@ -47,16 +52,14 @@ test("a request accepted with 202 survives SIGKILL: after a restart on the same 
 
     const second = await spawnAsyncServe(env, behavioursHandlers);
     try {
-      for (;;) {
-        const record = (await (await fetch(`${second.gatewayUrl}/async-requests/killed-1`)).json()) as { status: string; attempts: number };
-        if (record.status === "completed") {
-          // At least once: it ran again (more than twice when it found the model still loading and waited).
-          assert.ok(record.attempts >= 2, `attempts ${record.attempts}`);
-          break;
-        }
-        assert.notEqual(record.status, "failed");
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
+      await poll("the request to complete after the restart", async () => {
+        const record = (await (await fetch(`${second.gatewayUrl}/async-requests/killed-1`)).json()) as { status: string; attempts: number; failureReason?: string };
+        assert.notEqual(record.status, "failed", record.failureReason);
+        if (record.status !== "completed") return false;
+        // At least once: it ran again, exactly once more (it waits for the model to load without an attempt).
+        assert.equal(record.attempts, 2);
+        return true;
+      });
       assert.deepEqual(JSON.parse((await s3.get("output/killed-1.out"))?.body.toString() ?? "{}"), { slept: 1500 });
     } finally {
       second.child.kill("SIGTERM");

@@ -24,6 +24,18 @@ async function peakRss(pid: number): Promise<number> {
   return Number(kilobytes) * 1024;
 }
 
+/** Polls the gateway until the request completes (failing at once if it failed), at most `timeoutMs`. */
+async function waitForCompletion(gatewayUrl: string, inferenceId: string, timeoutMs = 90_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const record = (await (await fetch(`${gatewayUrl}/async-requests/${inferenceId}`)).json()) as { status: string; failureReason?: string };
+    assert.notEqual(record.status, "failed", record.failureReason);
+    if (record.status === "completed") return;
+    if (Date.now() > deadline) assert.fail(`${inferenceId} not completed within ${timeoutMs} ms (status ${record.status})`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 test("a 200 MiB payload goes through the worker with one copy in memory: the server's peak RSS grows by about the payload, well under twice", { timeout: 120_000 }, async (t) => {
   const s3 = await startTestS3();
   const dir = await mkdtemp(join(tmpdir(), "byoc-large-"));
@@ -57,12 +69,7 @@ test("a 200 MiB payload goes through the worker with one copy in memory: the ser
           InferenceId: "large-1",
         }),
       );
-      for (;;) {
-        const record = (await (await fetch(`${server.gatewayUrl}/async-requests/large-1`)).json()) as { status: string; failureReason?: string };
-        assert.notEqual(record.status, "failed", record.failureReason);
-        if (record.status === "completed") break;
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
+      await waitForCompletion(server.gatewayUrl, "large-1");
       const peak = await peakRss(pid);
       const output = JSON.parse((await s3.get("output/large-1.out"))?.body.toString() ?? "{}") as { bytes: number; sha256: string };
       assert.deepEqual(output, { bytes: payloadBytes, sha256: hash.digest("hex") });
@@ -72,16 +79,15 @@ test("a 200 MiB payload goes through the worker with one copy in memory: the ser
       // copy anywhere (a concat, a clone to the worker) would make it 2x or more. 1.6x separates the two.
       assert.ok(growth < 1.6 * payloadBytes, `peak RSS grew by ${(growth / MiB).toFixed(0)} MiB for a ${payloadBytes / MiB} MiB payload`);
 
-      // A large output (20 MiB: lib-storage sends it as three 8 MiB parts) arrives whole.
+      // A large output (20 MiB) goes up as a multipart upload of three parts (8 + 8 + 4 MiB), as
+      // the requests that reached the S3 server show, and arrives whole.
       await runtime.send(
         new InvokeEndpointAsyncCommand({ EndpointName: "child-endpoint", InputLocation: `s3://${s3.bucket}/input/large.bin`, CustomAttributes: `emit=${20 * MiB}`, InferenceId: "large-out" }),
       );
-      for (;;) {
-        const record = (await (await fetch(`${server.gatewayUrl}/async-requests/large-out`)).json()) as { status: string; failureReason?: string };
-        assert.notEqual(record.status, "failed", record.failureReason);
-        if (record.status === "completed") break;
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
+      await waitForCompletion(server.gatewayUrl, "large-out");
+      const parts = s3.requestsFor("PUT", "output/large-out.out").filter((request) => /[?&]partNumber=\d+/.test(request.url));
+      assert.deepEqual(parts.map((request) => /[?&]partNumber=(\d+)/.exec(request.url)?.[1]), ["1", "2", "3"]);
+      assert.equal(s3.requestsFor("POST", "output/large-out.out").filter((request) => /[?&]uploads\b/.test(request.url)).length, 1, "one multipart upload");
       const head = await s3.client.send(new HeadObjectCommand({ Bucket: s3.bucket, Key: "output/large-out.out" }));
       assert.equal(head.ContentLength, 20 * MiB);
       assert.equal(head.ContentType, "application/octet-stream");

@@ -14,7 +14,7 @@ test("S3 URIs and HTTPS object URLs parse into bucket and key; anything else is 
   assert.deepEqual(parseInputLocation("https://my.bucket.s3.amazonaws.com/k"), { bucket: "my.bucket", key: "k" });
   assert.deepEqual(parseInputLocation("https://s3.us-east-1.amazonaws.com/bucket/key/part"), { bucket: "bucket", key: "key/part" });
   assert.deepEqual(parseInputLocation("https://localhost:4566/bucket/key"), { bucket: "bucket", key: "key" });
-  for (const refused of ["https://my-bucket.s3.amazonaws.com/", "https://host/bucket-only", "https://host/bucket/", "http://host/b/k", "ftp://b/k", "https://[bad", "s3:/b/k"]) {
+  for (const refused of ["https://my-bucket.s3.amazonaws.com/", "https://host/bucket-only", "https://host/bucket/", "http://host/b/k", "ftp://b/k", "https://[bad", "s3:/b/k", "https://host/bucket/key%E0%A4%A", "https://b.s3.amazonaws.com/%ZZ"]) {
     assert.equal(parseInputLocation(refused), undefined, refused);
   }
   assert.equal(formatS3Uri({ bucket: "b", key: "k/1.out" }), "s3://b/k/1.out");
@@ -70,6 +70,18 @@ test("retryTransient retries transient failures until success, stops at a perman
   const stopped = retryTransient(() => Promise.reject(Object.assign(new Error("down"), { code: "ECONNREFUSED" })), { baseMs: 10_000, maxMs: 10_000 }, stop.signal, () => stop.abort(new Error("stopping")));
   await assert.rejects(stopped, /down|stopping/);
   await assert.rejects(sleep(10, AbortSignal.abort(new Error("already"))), /already/);
+  let disk = 0;
+  const saved = await retryTransient(
+    async () => {
+      if (++disk < 3) throw Object.assign(new Error("no space left"), { code: "ENOSPC" });
+      return "saved";
+    },
+    { baseMs: 1, maxMs: 2 },
+    new AbortController().signal,
+    () => undefined,
+    () => true,
+  );
+  assert.equal(saved, "saved", "a caller can retry errors that are not transient by default (a full disk)");
 });
 
 test("model errors carry the model's message; validation errors read like AWS's", () => {

@@ -15,7 +15,7 @@ import { startTestServer } from "../helpers/server.js";
 process.env["AWS_ACCESS_KEY_ID"] = s3Credentials.accessKeyId;
 process.env["AWS_SECRET_ACCESS_KEY"] = s3Credentials.secretAccessKey;
 
-test("beside any container: `gateway --invocations-url` serves InvokeEndpoint and InvokeEndpointAsync through HTTP", async () => {
+test("beside any container: `gateway --invocations-url` serves InvokeEndpoint and InvokeEndpointAsync through HTTP", { timeout: 60_000 }, async () => {
   const s3 = await startTestS3();
   const container = await startTestServer({ handlersPath: behavioursHandlers });
   const queueDir = await mkdtemp(join(tmpdir(), "byoc-beside-"));
@@ -46,7 +46,7 @@ test("beside any container: `gateway --invocations-url` serves InvokeEndpoint an
   assert.equal(await startGatewayFromFlags(["--help"], {}), undefined);
 });
 
-test("in the model server's process: `serve --async` settings are checked before the server starts, and close stops both", async () => {
+test("in the model server's process: `serve --async` settings are checked before the server starts, and close stops both", { timeout: 60_000 }, async () => {
   assert.equal(asyncConfigForServe({}, {}), undefined, "off unless asked");
   assert.throws(() => asyncConfigForServe({ async: true }, {}), /BYOC_ASYNC_S3_OUTPUT_PATH/);
   assert.throws(() => asyncConfigForServe({}, { BYOC_ASYNC_ENABLED: "true", BYOC_ASYNC_S3_OUTPUT_PATH: "s3://b/o", BYOC_ASYNC_MAX_CONCURRENT_INVOCATIONS: "0" }), /BYOC_ASYNC_MAX_CONCURRENT_INVOCATIONS/);

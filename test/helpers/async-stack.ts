@@ -28,8 +28,8 @@ export interface AsyncStack {
   readonly queueDir: string;
   /** Every line the gateway logged. */
   readonly logs: LogRecord[];
-  /** Resolves with the first line (logged before or after the call) whose `msg` is `msg`. */
-  waitForLog(msg: string, matches?: (record: LogRecord) => boolean): Promise<LogRecord>;
+  /** Resolves with the first line (logged before or after the call) whose `msg` is `msg`; rejects after `timeoutMs`. */
+  waitForLog(msg: string, matches?: (record: LogRecord) => boolean, timeoutMs?: number): Promise<LogRecord>;
   /** Fake clock offset in ms, added to Date.now() for the gateway and worker. */
   advanceClock(ms: number): void;
   /** Starts the gateway again on the same queue directory (after `gateway.close()`). */
@@ -84,7 +84,7 @@ export async function startAsyncStack(overrides: AsyncConfigOverrides = {}, opti
   const start = (extra: AsyncConfigOverrides = {}) =>
     startAsyncGateway({
       config: config(extra),
-      invoker: options.invoker ?? new InProcessInvoker(server),
+      invoker: options.invoker ?? new InProcessInvoker(server, log),
       log,
       // One set of local credentials, as with LocalStack: s3rver and the SNS endpoint both check the signatures.
       credentials: s3Credentials,
@@ -102,12 +102,17 @@ export async function startAsyncStack(overrides: AsyncConfigOverrides = {}, opti
     runtime,
     queueDir,
     logs,
-    waitForLog(msg, matches = () => true) {
+    waitForLog(msg, matches = () => true, timeoutMs = 30_000) {
       const found = logs.find((record) => record.msg === msg && matches(record));
       if (found !== undefined) return Promise.resolve(found);
-      return new Promise((resolve) => {
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          logWaiters.delete(waiter);
+          reject(new Error(`no log line "${msg}" within ${timeoutMs} ms`));
+        }, timeoutMs);
         const waiter = (record: LogRecord): void => {
           if (record.msg !== msg || !matches(record)) return;
+          clearTimeout(timer);
           logWaiters.delete(waiter);
           resolve(record);
         };

@@ -1,4 +1,5 @@
 import { mkdtemp, rm } from "node:fs/promises";
+import type { IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -7,6 +8,12 @@ import S3rver from "s3rver";
 
 /** The credentials s3rver checks SigV4 signatures against. */
 export const s3Credentials = { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" };
+
+/** One HTTP request s3rver received: `url` is the path and query (`/bucket/key?partNumber=2&uploadId=...`). */
+export interface S3Request {
+  readonly method: string;
+  readonly url: string;
+}
 
 /**
  * A real S3-protocol server (s3rver) on loopback, storing objects in a temporary directory, and a
@@ -18,6 +25,10 @@ export interface TestS3 {
   readonly port: number;
   readonly client: S3Client;
   readonly bucket: string;
+  /** Every request the server received, in order (a real signal: what reached the wire). */
+  readonly requests: S3Request[];
+  /** The requests of `method` for `key` (query included in `url`). */
+  requestsFor(method: string, key: string): S3Request[];
   put(key: string, body: string | Uint8Array, contentType?: string): Promise<void>;
   /** The object's bytes and content type, or `undefined` when it does not exist. */
   get(key: string): Promise<{ body: Buffer; contentType: string | undefined } | undefined>;
@@ -29,8 +40,13 @@ export interface TestS3 {
 
 export async function startTestS3(bucket = "async-bucket"): Promise<TestS3> {
   const directory = await mkdtemp(join(tmpdir(), "byoc-s3rver-"));
+  const requests: S3Request[] = [];
+  const record = (running: S3rver): void => {
+    running.httpServer.on("request", (request: IncomingMessage) => requests.push({ method: request.method ?? "", url: request.url ?? "" }));
+  };
   let server = new S3rver({ address: "127.0.0.1", port: 0, silent: true, directory });
   const { port } = (await server.run()) as AddressInfo;
+  record(server);
   const endpoint = `http://127.0.0.1:${port}`;
   const client = new S3Client({ endpoint, forcePathStyle: true, region: "us-east-1", credentials: s3Credentials, maxAttempts: 1 });
   await client.send(new CreateBucketCommand({ Bucket: bucket }));
@@ -49,6 +65,11 @@ export async function startTestS3(bucket = "async-bucket"): Promise<TestS3> {
     port,
     client,
     bucket,
+    requests,
+    requestsFor(method, key) {
+      const path = `/${bucket}/${key.split("/").map(encodeURIComponent).join("/")}`;
+      return requests.filter((request) => request.method === method && (request.url === path || request.url.startsWith(`${path}?`)));
+    },
     async put(key, body, contentType = "application/octet-stream") {
       await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: contentType }));
     },
@@ -74,6 +95,7 @@ export async function startTestS3(bucket = "async-bucket"): Promise<TestS3> {
       if (running) return;
       server = new S3rver({ address: "127.0.0.1", port, silent: true, directory });
       await server.run();
+      record(server);
       running = true;
     },
     async close() {
