@@ -106,9 +106,6 @@ export class InferenceTimeoutError extends InferenceError {
 /** A start-up failure: bad configuration, hostile model archive, missing handlers file. */
 export class ConfigurationError extends Error {
   override name = "ConfigurationError";
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
 }
 
 /** Thrown while extracting `model.tar.gz`: the archive is corrupt, too large or hostile. */

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import { createServer } from "node:net";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { irisModelDir } from "./helpers/server.js";
+import { freePort } from "./helpers/free-port.js";
 
 /** A setosa-like row whose digits are unmistakable in a log. */
 const payloadMarkerRow = [5.0987654, 3.4987654, 1.4012345, 0.2012345];
@@ -19,14 +19,6 @@ interface Started {
   readonly url: string;
   readonly lines: Record<string, unknown>[];
   readonly exit: Promise<[number | null, NodeJS.Signals | null]>;
-}
-
-async function freePort(): Promise<number> {
-  const probe = createServer().listen(0, "127.0.0.1");
-  await once(probe, "listening");
-  const { port } = probe.address() as { port: number };
-  probe.close();
-  return port;
 }
 
 async function runCli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {

@@ -99,9 +99,6 @@ export class ModelInvocationError extends Error {
  */
 export class InvokerUnavailableError extends Error {
   override name = "InvokerUnavailableError";
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
 }
 
 /**
@@ -117,9 +114,6 @@ export class InvokerUnavailableError extends Error {
  */
 export class InvocationDroppedError extends Error {
   override name = "InvocationDroppedError";
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-  }
 }
 
 /**

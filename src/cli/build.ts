@@ -1,9 +1,8 @@
-import { parseArgs } from "node:util";
 import { buildImage } from "../container/build.js";
 import { CommandRunner } from "../container/command-runner.js";
 import { loadBuildOptions } from "../container/options.js";
-import { ConfigurationError } from "../errors.js";
 import type { CliCommand } from "./command.js";
+import { parseProjectArgs } from "./project-args.js";
 
 const usage = `Usage: sagemaker-byoc build [project folder] [options]
 
@@ -52,13 +51,12 @@ export const buildCommand: CliCommand = {
   summary: "write a build context (Dockerfile, compiled handlers, dependencies) and build the image",
   usage,
   async run(argv, env) {
-    const { values, positionals } = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+    const { values, project } = parseProjectArgs("build", argv, options);
     if (values.help) {
       console.log(usage);
       return 0;
     }
-    if (positionals.length > 1) throw new ConfigurationError(`build takes one project folder, got ${positionals.length}: ${positionals.join(" ")}`);
-    const buildOptions = loadBuildOptions({ ...values, project: positionals[0] }, process.cwd());
+    const buildOptions = loadBuildOptions({ ...values, project }, process.cwd());
     const result = await buildImage(buildOptions, new CommandRunner(env, (line) => console.error(line)));
     console.log(result.engine === undefined ? result.context.dir : result.tags.join("\n"));
     return 0;

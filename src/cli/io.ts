@@ -1,4 +1,5 @@
 import { readFile } from "node:fs/promises";
+import { buffer } from "node:stream/consumers";
 import type { Readable, Writable } from "node:stream";
 import type { ProgressStream } from "./progress.js";
 
@@ -38,9 +39,7 @@ export function processIo(): CommandIo {
  */
 export async function readInput(file: string | undefined, stdin: Readable): Promise<Buffer> {
   if (file !== undefined && file !== "-") return readFile(file);
-  const chunks: Buffer[] = [];
-  for await (const chunk of stdin) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string));
-  return Buffer.concat(chunks);
+  return buffer(stdin);
 }
 
 /**

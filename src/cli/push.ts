@@ -1,9 +1,8 @@
-import { parseArgs } from "node:util";
 import { CommandRunner } from "../container/command-runner.js";
 import { loadPushOptions } from "../container/options.js";
 import { pushImage } from "../container/push.js";
-import { ConfigurationError } from "../errors.js";
 import type { CliCommand } from "./command.js";
+import { parseProjectArgs } from "./project-args.js";
 
 const usage = `Usage: sagemaker-byoc push [project folder] [options]
 
@@ -55,13 +54,12 @@ export const pushCommand: CliCommand = {
   summary: "push the image to ECR (or any OCI registry) and print the SageMaker deployment calls",
   usage,
   async run(argv, env) {
-    const { values, positionals } = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+    const { values, project } = parseProjectArgs("push", argv, options);
     if (values.help) {
       console.log(usage);
       return 0;
     }
-    if (positionals.length > 1) throw new ConfigurationError(`push takes one project folder, got ${positionals.length}: ${positionals.join(" ")}`);
-    const pushOptions = loadPushOptions({ ...values, project: positionals[0] }, env, process.cwd());
+    const pushOptions = loadPushOptions({ ...values, project }, env, process.cwd());
     const result = await pushImage(pushOptions, new CommandRunner(env, (line) => console.error(line)));
     console.log(`Image URI: ${result.imageUris.at(-1)}${result.digest === undefined ? "" : `\nDigest: ${result.digest}`}\n`);
     console.log(result.hints);

@@ -20,6 +20,8 @@ export interface RunningServer {
   readonly log: Logger;
   /** Settles when the model has loaded (or failed to: `/ping` then answers 503 with the reason). */
   readonly loaded: Promise<void>;
+  /** What `/ping` reports: true once the model is loaded and a worker can serve. */
+  readonly ready: boolean;
   /**
    * Runs one request through the workers, as `/invocations` does, without HTTP: for the async
    * worker and batch transform. Rejects with {@link ModelNotReadyError} until the model is loaded.
@@ -108,5 +110,16 @@ export async function startServer(overrides: ConfigOverrides = {}, env: NodeJS.P
   };
 
   const host = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
-  return { url: `http://${host}:${port}`, port, config, log, loaded, invoke, close };
+  return {
+    url: `http://${host}:${port}`,
+    port,
+    config,
+    log,
+    loaded,
+    get ready() {
+      return readiness.ready;
+    },
+    invoke,
+    close,
+  };
 }

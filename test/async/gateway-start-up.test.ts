@@ -55,7 +55,7 @@ test("a gateway that cannot listen starts nothing: no request runs, the queue di
         calls++;
         return real.invoke(request, signal);
       },
-      ready: (signal) => real.ready(signal),
+      ready: () => real.ready(),
     };
     const config = (port: number) =>
       loadAsyncConfig({}, { endpointName: "mine", s3OutputPath: `s3://${s3.bucket}/out`, s3Endpoint: s3.endpoint, queueDir, port, host: "127.0.0.1", retryBaseMs: 20, retryMaxMs: 100 });

@@ -20,7 +20,8 @@ import { loadBuildOptions } from "../../src/container/options.js";
 import { irisModelDir, setosaRow } from "../helpers/server.js";
 import { startEcrStandIn } from "./helpers/ecr-stand-in.js";
 import { collectingRunner, makeProject, packToolkit, repoRoot, toolEnv } from "./helpers/project.js";
-import { danglingImages, freePort, removeImages, startRegistry } from "./helpers/registry.js";
+import { freePort } from "../helpers/free-port.js";
+import { danglingImages, removeImages, startRegistry } from "./helpers/registry.js";
 
 const execFileAsync = promisify(execFile);
 /** A tool run with a deadline: one that hangs fails the test instead of stalling the run. */

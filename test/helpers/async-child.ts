@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import { irisModelDir } from "./server.js";
 import { s3Credentials } from "./s3-server.js";
+import { freePort } from "./free-port.js";
 
 const cli = fileURLToPath(new URL("../../src/cli.ts", import.meta.url));
 
@@ -13,14 +13,6 @@ export interface AsyncChild {
   readonly gatewayUrl: string;
   readonly exit: Promise<[number | null, NodeJS.Signals | null]>;
   readonly output: () => string;
-}
-
-export async function freePort(): Promise<number> {
-  const probe = createServer().listen(0, "127.0.0.1");
-  await once(probe, "listening");
-  const { port } = probe.address() as { port: number };
-  probe.close();
-  return port;
 }
 
 /** Environment that points a child's async gateway at the test S3 server. */

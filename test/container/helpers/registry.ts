@@ -6,10 +6,10 @@
 import { execFile, execFileSync, spawn } from "node:child_process";
 import { once } from "node:events";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { freePort } from "../../helpers/free-port.js";
 
 const execFileAsync = promisify(execFile);
 /** buildah with a deadline: a wedged storage lock fails the clean-up instead of stalling the run. */
@@ -27,24 +27,6 @@ export interface LocalRegistry {
   /** GET on the registry API with the registry's credentials. */
   get(path: string, accept?: string): Promise<Response>;
   stop(): Promise<void>;
-}
-
-/**
- * A port that was free a moment ago: docker-registry takes its address from its configuration
- * file, not from port 0.
- *
- * @example
- * ```ts
- * const port = await freePort();
- * ```
- */
-export async function freePort(): Promise<number> {
-  const probe = createServer().listen(0, "127.0.0.1");
-  await once(probe, "listening");
-  const { port } = probe.address() as { port: number };
-  probe.close();
-  await once(probe, "close");
-  return port;
 }
 
 /**
