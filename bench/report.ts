@@ -6,7 +6,7 @@ const title = "POST /invocations, one JSON row, examples/iris/model/iris.onnx";
 /** The toolkit's performance targets against the minimal `node:http` server. */
 const maxP50OverheadMs = 0.1;
 const minThroughputShareAtC8 = 0.6;
-/** SageMaker times a `/ping` out after 2 s (CONTRACT.md §1). */
+/** SageMaker times a `/ping` out after 2 s (docs/sagemaker-contract.md). */
 const pingLimitMs = 2_000;
 
 /**

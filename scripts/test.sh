@@ -22,7 +22,7 @@ echo "testing on node $(node --version)"
 
 npx tsc -p tsconfig.json
 npx tsc -p tsconfig.test.json
-# The published shape: exports map, types, files, bin (STYLE.md, Package).
+# The published shape: exports map, types, files, bin.
 npx publint --strict
 exec node --import tsx --test --test-concurrency=2 \
   --experimental-test-coverage --test-coverage-include='src/**' \

@@ -1,5 +1,5 @@
 import { pino, type Logger } from "pino";
-import type { LogLevel } from "./config.js";
+import type { LogLevel } from "./config/server-config.js";
 
 /**
  * Lines are gathered up to this many bytes and written together, or after

@@ -1,7 +1,7 @@
-import { asyncModeEnabled, loadAsyncConfig, requireOutputPath, type AsyncConfig, type AsyncConfigOverrides } from "../async/config.js";
-import { startAsyncGateway } from "../async/index.js";
-import { InProcessInvoker } from "../async/invoker.js";
-import type { RunningServer } from "../server/server.js";
+import { asyncModeEnabled, loadAsyncConfig, requireOutputPath, type AsyncConfig, type AsyncConfigOverrides } from "../config/async-config.js";
+import { startAsyncGateway } from "../gateway/index.js";
+import { InProcessInvoker } from "../gateway/invoker.js";
+import type { RunningServer } from "../server.js";
 import { integerFlag } from "./flags.js";
 
 /** The async flags `serve` and `gateway` share; each also has an environment variable (docs/async.md). */

@@ -1,7 +1,7 @@
 import { parseArgs } from "node:util";
-import { loadAsyncConfig } from "../async/config.js";
-import { asyncRequestStatuses, publicView, readQueueDirectory, type AsyncRequestRecord } from "../async/queue.js";
-import { parseList } from "../internal/env-reader.js";
+import { loadAsyncConfig } from "../config/async-config.js";
+import { asyncRequestStatuses, publicView, readQueueDirectory, type AsyncRequestRecord } from "../gateway/async/queue.js";
+import { parseList } from "../config/env-reader.js";
 import type { CliCommand } from "./command.js";
 import { processIo, writeAll, type CommandIo } from "./io.js";
 

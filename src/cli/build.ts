@@ -1,6 +1,6 @@
-import { buildImage } from "../container/build.js";
-import { CommandRunner } from "../container/command-runner.js";
-import { loadBuildOptions } from "../container/options.js";
+import { buildImage } from "../build/build.js";
+import { CommandRunner } from "../build/command-runner.js";
+import { loadBuildOptions } from "../build/options.js";
 import type { CliCommand } from "./command.js";
 import { parseProjectArgs } from "./project-args.js";
 

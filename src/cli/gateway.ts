@@ -1,8 +1,8 @@
 import { parseArgs } from "node:util";
-import { loadAsyncConfig } from "../async/config.js";
-import { startAsyncGateway, type RunningAsyncGateway } from "../async/index.js";
-import { HttpInvoker } from "../async/invoker.js";
-import { parseLogLevel } from "../config.js";
+import { loadAsyncConfig } from "../config/async-config.js";
+import { startAsyncGateway, type RunningAsyncGateway } from "../gateway/index.js";
+import { HttpInvoker } from "../gateway/invoker.js";
+import { parseLogLevel } from "../config/server-config.js";
 import { ConfigurationError } from "../errors.js";
 import { asyncFlagOptions, asyncFlagUsage, asyncOverridesFrom } from "./async-flags.js";
 import type { CliCommand } from "./command.js";

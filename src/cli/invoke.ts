@@ -1,7 +1,7 @@
 import { writeFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { InvokeEndpointCommand, SageMakerRuntimeClient } from "@aws-sdk/client-sagemaker-runtime";
-import { loadAsyncConfig } from "../async/config.js";
+import { loadAsyncConfig } from "../config/async-config.js";
 import type { CliCommand } from "./command.js";
 import { processIo, readInput, writeAll, type CommandIo } from "./io.js";
 

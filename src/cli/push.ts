@@ -1,6 +1,6 @@
-import { CommandRunner } from "../container/command-runner.js";
-import { loadPushOptions } from "../container/options.js";
-import { pushImage } from "../container/push.js";
+import { CommandRunner } from "../build/command-runner.js";
+import { loadPushOptions } from "../build/options.js";
+import { pushImage } from "../build/push.js";
 import type { CliCommand } from "./command.js";
 import { parseProjectArgs } from "./project-args.js";
 

@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
-import { executionProviderNames, parseList, parseLogLevel, type ConfigOverrides } from "../config.js";
-import { startServer } from "../server/server.js";
+import { executionProviderNames, parseList, parseLogLevel, type ConfigOverrides } from "../config/server-config.js";
+import { startServer } from "../server.js";
 import { asyncConfigForServe, serveAsyncOptions, serveAsyncUsage, startAsyncForServe } from "./async-flags.js";
 import type { CliCommand } from "./command.js";
 import { integerFlag, secondsFlag } from "./flags.js";

@@ -1,4 +1,4 @@
-import type { MediaType } from "../media-type.js";
+import type { MediaType } from "./media-type.js";
 
 /** What an encoder may return: bytes or text (sent as UTF-8). */
 export type EncodedBody = Uint8Array | string;

@@ -1,5 +1,5 @@
 import { BadRequestError, NotAcceptableError } from "../errors.js";
-import { isNDArray } from "../tensor.js";
+import { isNDArray } from "../tensor/ndarray.js";
 import type { Codec } from "./codec.js";
 import { checkNDArray, describeValue, elementsOf, flattenPrediction, singleOutput, typedArrayToNDArray } from "./ndarray-convert.js";
 

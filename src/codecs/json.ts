@@ -1,5 +1,5 @@
 import { BadRequestError, InferenceError, NotAcceptableError } from "../errors.js";
-import { isNDArray } from "../tensor.js";
+import { isNDArray } from "../tensor/ndarray.js";
 import type { Codec } from "./codec.js";
 import { checkNDArray, elementsOf, isRecord, nest, typedArrayToNDArray } from "./ndarray-convert.js";
 

@@ -1,5 +1,5 @@
 import { BadRequestError } from "../errors.js";
-import { isNDArray } from "../tensor.js";
+import { isNDArray } from "../tensor/ndarray.js";
 import type { Codec } from "./codec.js";
 import { toJsonValue } from "./json.js";
 

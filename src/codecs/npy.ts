@@ -1,6 +1,6 @@
 import { BadRequestError, NotAcceptableError } from "../errors.js";
-import { elementCount, isNDArray, storageConstructors } from "../tensor.js";
-import type { NDArray } from "../tensor.js";
+import { elementCount, isNDArray, storageConstructors } from "../tensor/ndarray.js";
+import type { NDArray } from "../tensor/ndarray.js";
 import { bytesOf, hostIsLittleEndian, swapByteOrder } from "./byte-order.js";
 import type { Codec } from "./codec.js";
 import {
@@ -10,7 +10,7 @@ import {
   singleOutput,
   typedArrayToNDArray,
 } from "./ndarray-convert.js";
-import type { NumericDType, NumericStorage } from "../tensor.js";
+import type { NumericDType, NumericStorage } from "../tensor/ndarray.js";
 
 // The format: https://numpy.org/doc/stable/reference/generated/numpy.lib.format.html
 // Byte-exact with numpy/lib/_format_impl.py (NumPy 2.x): `_write_array_header` and `_wrap_header`.

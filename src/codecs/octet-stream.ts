@@ -1,10 +1,10 @@
 import { NotAcceptableError } from "../errors.js";
-import { isNDArray } from "../tensor.js";
-import type { NDArray } from "../tensor.js";
+import { isNDArray } from "../tensor/ndarray.js";
+import type { NDArray } from "../tensor/ndarray.js";
 import { bytesOf, hostIsLittleEndian, swapByteOrder } from "./byte-order.js";
 import type { Codec } from "./codec.js";
 import { checkNDArray, describeValue, singleOutput, typedArrayToNDArray } from "./ndarray-convert.js";
-import type { NumericStorage } from "../tensor.js";
+import type { NumericStorage } from "../tensor/ndarray.js";
 
 /**
  * `application/octet-stream`: raw bytes.

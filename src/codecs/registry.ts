@@ -1,5 +1,5 @@
 import { NotAcceptableError, UnsupportedMediaTypeError } from "../errors.js";
-import { negotiateAccept, parseMediaType } from "../media-type.js";
+import { negotiateAccept, parseMediaType } from "./media-type.js";
 import type { Codec } from "./codec.js";
 
 /** A response body with the media type it was encoded in. */

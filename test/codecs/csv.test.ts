@@ -3,7 +3,7 @@ import { describe, test } from "node:test";
 import fc from "fast-check";
 import { csvCodec } from "../../src/codecs/csv.js";
 import { BadRequestError, InferenceError, NotAcceptableError } from "../../src/errors.js";
-import type { NDArray } from "../../src/tensor.js";
+import type { NDArray } from "../../src/tensor/ndarray.js";
 import { assertFails, decodeWith, encodeWith } from "./helpers.js";
 
 const decodeCsv = (body: string | Buffer) => decodeWith(csvCodec, body);

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type { Codec } from "../../src/codecs/codec.js";
 import type { InferenceError } from "../../src/errors.js";
-import { parseMediaType } from "../../src/media-type.js";
+import { parseMediaType } from "../../src/codecs/media-type.js";
 
 type ErrorClass = abstract new (...args: never[]) => InferenceError;
 

@@ -3,8 +3,8 @@ import { describe, test } from "node:test";
 import fc from "fast-check";
 import { jsonCodec } from "../../src/codecs/json.js";
 import { BadRequestError, InferenceError, NotAcceptableError } from "../../src/errors.js";
-import { float16Bits } from "../../src/internal/float16.js";
-import type { NDArray } from "../../src/tensor.js";
+import { float16Bits } from "../../src/tensor/float16.js";
+import type { NDArray } from "../../src/tensor/ndarray.js";
 import { assertFails, decodeWith, encodeWith } from "./helpers.js";
 
 const encodeJson = async (value: unknown): Promise<string> => {

@@ -4,7 +4,7 @@ import { builtinCodecs } from "../../src/codecs/index.js";
 import { createMultipartCodec, defaultMultipartLimits } from "../../src/codecs/multipart.js";
 import type { MultipartForm, MultipartLimits } from "../../src/codecs/multipart.js";
 import { BadRequestError, ConfigurationError } from "../../src/errors.js";
-import { parseMediaType } from "../../src/media-type.js";
+import { parseMediaType } from "../../src/codecs/media-type.js";
 
 const BOUNDARY = "----byoc-test-7MA4YWxkTrZu0gW";
 

@@ -4,7 +4,7 @@ import { describe, test } from "node:test";
 import fc from "fast-check";
 import { decodeNpy, encodeNpy, npyCodec } from "../../src/codecs/npy.js";
 import { BadRequestError, InferenceError, NotAcceptableError } from "../../src/errors.js";
-import type { DType, NDArray } from "../../src/tensor.js";
+import type { DType, NDArray } from "../../src/tensor/ndarray.js";
 import { assertFails, decodeWith, encodeWith } from "./helpers.js";
 
 const FIXTURES = new URL("../fixtures/npy/", import.meta.url);

@@ -15,7 +15,7 @@ import type { Detection, DetectionResponse } from "../../examples/ocr/inference.
 import { BadRequestError, ConfigurationError, InferenceError } from "sagemaker-byoc-node";
 import type { Handlers, HandlerOutput, ModelContext, RequestContext } from "sagemaker-byoc-node";
 import { OCR_MODELS } from "../helpers/onnx-models.js";
-import type { RunningServer } from "../../src/server/server.js";
+import type { RunningServer } from "../../src/server.js";
 import { invoke, startTestServer } from "../helpers/server.js";
 
 // The handlers file must fit the toolkit's handler interface with its own types.
@@ -264,7 +264,7 @@ describe("OCR example: text detection with the real PaddleOCR v4 detector", () =
 });
 
 describe("OCR example: modelFn", () => {
-  // The toolkit's ModelContext.loadOnnxModels, as src/handlers.ts specifies it (one .onnx file
+  // The toolkit's ModelContext.loadOnnxModels, as src/handlers/types.ts specifies it (one .onnx file
   // gives its session, several a record keyed by file name), over real sessions, so these tests
   // check which directory and which session the example picks.
   const opened: InferenceSession[] = [];

@@ -7,7 +7,7 @@ import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import onnxProto from "onnx-proto";
-import type { DType } from "../../src/tensor.js";
+import type { DType } from "../../src/tensor/ndarray.js";
 
 const { onnx } = onnxProto;
 

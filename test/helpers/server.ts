@@ -1,6 +1,6 @@
 import { fileURLToPath } from "node:url";
-import { startServer, type RunningServer } from "../../src/server/server.js";
-import type { ConfigOverrides } from "../../src/config.js";
+import { startServer, type RunningServer } from "../../src/server.js";
+import type { ConfigOverrides } from "../../src/config/server-config.js";
 
 /** The bundled iris model directory. */
 export const irisModelDir = fileURLToPath(new URL("../../examples/iris/model", import.meta.url));

@@ -1,0 +1,205 @@
+import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
+import type { Logger } from "pino";
+import type { AsyncConfig, AwsEndpoints } from "../../config/async-config.js";
+import type { AsyncRequestRecord, DurableQueue } from "./queue.js";
+import { retryTransient, type BackoffOptions } from "./retry.js";
+import type { AwsCredentials } from "./s3-transfer.js";
+
+/**
+ * The SNS message SageMaker publishes when an async inference finishes (docs/async.md, from the
+ * developer guide). `requestParameters.contentType` and `.accept` appear when the request set
+ * them, as in messages of the real service. `failureReason` only when Failed; `responseParameters`
+ * only when Completed. `responseBody` is the inline response (`IncludeInferenceResponseIn`, at
+ * most 128 KB): its shape comes from a secondary source, not AWS's documentation (unconfirmed).
+ *
+ * @example
+ * ```ts
+ * const message: InferenceResultNotification = JSON.parse(snsMessage);
+ * if (message.invocationStatus === "Completed") console.log(message.responseParameters?.outputLocation);
+ * ```
+ */
+export interface InferenceResultNotification {
+  readonly awsRegion: string;
+  readonly eventTime: string;
+  readonly receivedTime: string;
+  readonly invocationStatus: "Completed" | "Failed";
+  readonly failureReason?: string;
+  readonly requestParameters: {
+    readonly accept?: string;
+    readonly contentType?: string;
+    readonly endpointName: string;
+    readonly inputLocation: string;
+  };
+  readonly responseParameters?: { readonly contentType: string; readonly outputLocation: string };
+  readonly responseBody?: { readonly content: string; readonly encoding: "BASE64"; readonly message?: string };
+  readonly inferenceId: string;
+  readonly eventVersion: "1.0";
+  readonly eventSource: "aws:sagemaker";
+  readonly eventName: "InferenceResult";
+}
+
+/** SageMaker includes the response in the notification only up to this size. */
+export const maxInlineResponseBytes = 128 * 1024;
+
+/**
+ * The notification for a finished record, with the members in the documented order.
+ *
+ * @example
+ * ```ts
+ * const message = buildNotification(record, "us-east-1");
+ * ```
+ */
+export function buildNotification(record: AsyncRequestRecord, region: string): InferenceResultNotification {
+  const completed = record.status === "completed";
+  const requestParameters = {
+    ...(record.accept === undefined ? {} : { accept: record.accept }),
+    ...(record.contentType === undefined ? {} : { contentType: record.contentType }),
+    endpointName: record.endpointName,
+    inputLocation: record.inputLocation,
+  };
+  return {
+    awsRegion: region,
+    eventTime: record.completedTime ?? new Date().toISOString(),
+    receivedTime: record.receivedTime,
+    invocationStatus: completed ? "Completed" : "Failed",
+    ...(completed ? {} : { failureReason: record.failureReason ?? "Unknown failure" }),
+    requestParameters,
+    ...(completed
+      ? { responseParameters: { contentType: record.responseContentType ?? "application/octet-stream", outputLocation: record.outputLocation } }
+      : {}),
+    ...(record.inlineResponse === undefined
+      ? {}
+      : { responseBody: { content: record.inlineResponse, encoding: "BASE64" as const, ...(completed ? {} : { message: record.failureReason ?? "" }) } }),
+    inferenceId: record.inferenceId,
+    eventVersion: "1.0",
+    eventSource: "aws:sagemaker",
+    eventName: "InferenceResult",
+  };
+}
+
+/**
+ * An SNS client for the configured region and endpoint, SDK retries off: {@link Notifier} retries.
+ *
+ * @example
+ * ```ts
+ * const sns = createSnsClient(config);
+ * ```
+ */
+export function createSnsClient(endpoints: AwsEndpoints, credentials?: AwsCredentials): SNSClient {
+  return new SNSClient({
+    region: endpoints.region,
+    maxAttempts: 1,
+    ...(endpoints.snsEndpoint === undefined ? {} : { endpoint: endpoints.snsEndpoint }),
+    ...(credentials === undefined ? {} : { credentials }),
+  });
+}
+
+/**
+ * Publishes the notifications of finished requests. The record says whether its notification is
+ * pending, so none is lost: a transient SNS failure (5xx, throttling, no connection) is retried
+ * with backoff for as long as the process runs, and a restart resumes pending ones. A permanent
+ * failure (no such topic, access denied) is logged and kept in the record.
+ *
+ * @example
+ * ```ts
+ * const notifier = new Notifier({ sns, queue, config, log, backoff });
+ * notifier.resumePending();
+ * ```
+ */
+export class Notifier {
+  readonly #sns: SNSClient;
+  readonly #queue: DurableQueue;
+  readonly #config: Pick<AsyncConfig, "region" | "successTopic" | "errorTopic">;
+  readonly #log: Logger;
+  readonly #backoff: BackoffOptions;
+  readonly #stop = new AbortController();
+  readonly #inFlight = new Map<string, Promise<void>>();
+
+  constructor(options: {
+    sns: SNSClient;
+    queue: DurableQueue;
+    config: Pick<AsyncConfig, "region" | "successTopic" | "errorTopic">;
+    log: Logger;
+    backoff: BackoffOptions;
+  }) {
+    this.#sns = options.sns;
+    this.#queue = options.queue;
+    this.#config = options.config;
+    this.#log = options.log;
+    this.#backoff = options.backoff;
+  }
+
+  /** The topic a finished record's notification goes to, if one is configured. */
+  topicFor(record: Pick<AsyncRequestRecord, "status">): string | undefined {
+    return record.status === "completed" ? this.#config.successTopic : this.#config.errorTopic;
+  }
+
+  /** Sends every notification the queue marks as pending (after a restart). */
+  resumePending(): void {
+    for (const record of this.#queue.list(["completed", "failed"])) if (record.notification?.status === "pending") this.send(record.inferenceId);
+  }
+
+  /** Starts delivering the pending notification of a record (once, however often called). */
+  send(inferenceId: string): void {
+    if (this.#inFlight.has(inferenceId) || this.#stop.signal.aborted) return;
+    const delivery = this.#deliver(inferenceId)
+      .catch((error: unknown) => this.#log.error({ err: error, inferenceId }, "notification delivery failed unexpectedly; it stays pending for the next start"))
+      .finally(() => this.#inFlight.delete(inferenceId));
+    this.#inFlight.set(inferenceId, delivery);
+  }
+
+  /** Stops retrying; undelivered notifications stay pending on disk for the next start. */
+  async close(): Promise<void> {
+    this.#stop.abort(new Error("Notifier closed"));
+    await Promise.all(this.#inFlight.values());
+    this.#sns.destroy();
+  }
+
+  async #deliver(inferenceId: string): Promise<void> {
+    const record = this.#queue.get(inferenceId);
+    const topic = record === undefined ? undefined : this.topicFor(record);
+    if (record?.notification?.status !== "pending" || topic === undefined) return;
+    const message = JSON.stringify(buildNotification(record, this.#config.region));
+    let attempts = record.notification.attempts;
+    let messageId: string | undefined;
+    try {
+      ({ MessageId: messageId } = await retryTransient(
+        () => {
+          attempts++;
+          return this.#sns.send(new PublishCommand({ TopicArn: topic, Message: message }), { abortSignal: this.#stop.signal });
+        },
+        this.#backoff,
+        this.#stop.signal,
+        (error, attempt, delayMs) => this.#log.warn({ err: error, inferenceId, topic, attempt, delayMs }, "SNS publish failed; retrying"),
+      ));
+    } catch (error) {
+      // Closed while retrying: it stays pending on disk, and the next start resumes it.
+      if (this.#stop.signal.aborted) return;
+      this.#log.error({ err: error, inferenceId, topic }, "SNS publish failed permanently; the notification is not sent");
+      await this.#update(inferenceId, { status: "failed", attempts, error: (error as Error).message });
+      return;
+    }
+    this.#log.info({ inferenceId, topic, messageId }, "notification sent");
+    await this.#update(inferenceId, { status: "sent", attempts, messageId });
+  }
+
+  /**
+   * Records the outcome, dropping the inline body the message carried. A failed write (disk full)
+   * is retried with backoff until it succeeds or the notifier closes; the record then stays
+   * pending on disk and the next start sends it again (at least once).
+   */
+  async #update(inferenceId: string, notification: NonNullable<AsyncRequestRecord["notification"]>): Promise<void> {
+    await retryTransient(
+      async () => {
+        const current = this.#queue.get(inferenceId);
+        if (current !== undefined) await this.#queue.put({ ...current, notification, inlineResponse: undefined });
+      },
+      this.#backoff,
+      this.#stop.signal,
+      (error, attempt, delayMs) => this.#log.error({ err: error, inferenceId, attempt, delayMs }, "could not save the notification's state; retrying"),
+      () => true,
+    ).catch((error: unknown) => {
+      if (!this.#stop.signal.aborted) throw error;
+    });
+  }
+}

@@ -1,0 +1,271 @@
+import { randomUUID } from "node:crypto";
+import express, { type Express, type NextFunction, type Request, type Response } from "express";
+import type { Logger } from "pino";
+import { InferenceTimeoutError, isInferenceError, PayloadTooLargeError } from "../errors.js";
+import { readBody } from "../http/read-body.js";
+import type { AsyncConfig } from "../config/async-config.js";
+import { inlineBodyRefused, InvokerUnavailableError, ModelInvocationError, RuntimeApiError, validationError } from "./errors.js";
+import type { Invoker } from "./invoker.js";
+import { asyncRequestStatuses, publicView, type AsyncRequestRecord, type AsyncRequestStatus, type DurableQueue } from "./async/queue.js";
+import { headerValue, parseAsyncInvocation, parseRealtimeHeaders, type AsyncInvocationInput } from "./request-headers.js";
+import { joinS3Path } from "./async/s3-location.js";
+
+/**
+ * What the gateway needs.
+ *
+ * @example
+ * ```ts
+ * const options: GatewayOptions = { config, queue, invoker, log, onQueued: () => worker.wake(), now: Date.now };
+ * ```
+ */
+export interface GatewayOptions {
+  readonly config: Pick<
+    AsyncConfig,
+    | "endpointName"
+    | "accountId"
+    | "region"
+    | "variantName"
+    | "s3OutputPath"
+    | "s3FailurePath"
+    | "defaultRequestTtlSeconds"
+    | "defaultInvocationTimeoutSeconds"
+  > & { readonly s3OutputPath: string };
+  readonly queue: DurableQueue;
+  readonly invoker: Invoker;
+  readonly log: Logger;
+  /** Called after a request was queued durably. */
+  readonly onQueued: () => void;
+  readonly now: () => number;
+}
+
+/** SageMaker's real-time limits (docs/sagemaker-contract.md): 6 MiB bodies, 60 s answers. */
+const realtimeMaxBodyBytes = 6 * 1024 * 1024;
+const realtimeTimeoutMs = 60_000;
+/** Async requests carry their payload in S3; their body must be empty, so read little. */
+const asyncMaxBodyBytes = 64 * 1024;
+
+/**
+ * The local SageMaker Runtime: `POST /endpoints/{name}/invocations` (InvokeEndpoint) and
+ * `POST /endpoints/{name}/async-invocations` (InvokeEndpointAsync) with the real header names,
+ * limits, responses and restJson1 errors, so the unmodified AWS SDKs, boto3 and aws-cli work
+ * against it with an endpoint override; plus `GET /async-requests[/{id}]` to inspect the queue.
+ * It does not check SigV4 signatures: keep it on a trusted network.
+ *
+ * @example
+ * ```ts
+ * const app = createGatewayApp({ config, queue, invoker, log, onQueued: () => worker.wake(), now: Date.now });
+ * app.listen(8081);
+ * ```
+ */
+export function createGatewayApp(options: GatewayOptions): Express {
+  const { config, log } = options;
+  const app = express();
+  app.disable("x-powered-by");
+  app.disable("etag");
+
+  const endpoint = (request: Request): void => {
+    const name = request.params["endpointName"] as string;
+    if (name !== config.endpointName) throw new RuntimeApiError("ValidationError", 400, `Endpoint ${name} of account ${config.accountId} not found.`);
+  };
+
+  app.post("/endpoints/:endpointName/invocations", async (request, response) => {
+    endpoint(request);
+    const headers = parseRealtimeHeaders(request.headers);
+    const inferenceId = headers.inferenceId ?? randomUUID();
+    const limit = new AbortController();
+    const timer = setTimeout(() => limit.abort(new InferenceTimeoutError("The invocation timed out")), realtimeTimeoutMs);
+    response.once("close", () => {
+      if (!response.writableFinished) limit.abort(new Error("Client closed the connection"));
+    });
+    try {
+      const body = await readBody(request, realtimeMaxBodyBytes, limit.signal).catch((error: unknown) => {
+        if (error instanceof PayloadTooLargeError) {
+          throw validationError("body", "(payload)", `Member must have length less than or equal to ${realtimeMaxBodyBytes}`);
+        }
+        throw error;
+      });
+      const result = await options.invoker.invoke(
+        {
+          body,
+          contentType: request.headers["content-type"],
+          accept: request.headers["accept"],
+          customAttributes: headers.customAttributes,
+          inferenceId,
+          targetModel: headerValue(request.headers, "x-amzn-sagemaker-target-model"),
+          targetVariant: headerValue(request.headers, "x-amzn-sagemaker-target-variant"),
+          sessionId: headerValue(request.headers, "x-amzn-sagemaker-session-id"),
+        },
+        limit.signal,
+      );
+      const payload = typeof result.body === "string" ? Buffer.from(result.body) : result.body;
+      response.status(200);
+      response.setHeader("content-type", result.contentType);
+      response.setHeader("x-amzn-invoked-production-variant", config.variantName);
+      response.setHeader("x-amzn-requestid", randomUUID());
+      if (result.customAttributes !== undefined) response.setHeader("x-amzn-sagemaker-custom-attributes", result.customAttributes);
+      response.end(payload);
+    } catch (error) {
+      throw toRealtimeError(error, limit.signal, config);
+    } finally {
+      clearTimeout(timer);
+    }
+  });
+
+  /** Accepts under way, by inference id: a repeat arriving meanwhile gets the first one's answer. */
+  const accepting = new Map<string, Promise<AsyncRequestRecord>>();
+
+  app.post("/endpoints/:endpointName/async-invocations", async (request, response) => {
+    endpoint(request);
+    const body = await readBody(request, asyncMaxBodyBytes).catch((error: unknown) => {
+      if (!(error instanceof PayloadTooLargeError)) throw error;
+      // The rest of the body is not read: close the connection rather than drain it.
+      response.setHeader("connection", "close");
+      throw inlineBodyRefused(`more than ${asyncMaxBodyBytes} bytes`);
+    });
+    const input = parseAsyncInvocation(
+      request.headers,
+      { requestTtlSeconds: config.defaultRequestTtlSeconds, invocationTimeoutSeconds: config.defaultInvocationTimeoutSeconds },
+      body.byteLength,
+    );
+    const record = await accept(options, input, accepting);
+    response.status(202);
+    response.setHeader("x-amzn-requestid", randomUUID());
+    response.setHeader("x-amzn-sagemaker-outputlocation", record.outputLocation);
+    if (record.failureLocation !== undefined) response.setHeader("x-amzn-sagemaker-failurelocation", record.failureLocation);
+    response.json({ InferenceId: record.inferenceId });
+  });
+
+  app.get("/async-requests", (request, response) => {
+    const wanted = typeof request.query["status"] === "string" ? request.query["status"].split(",") : undefined;
+    const unknown = wanted?.filter((status) => !asyncRequestStatuses.includes(status as AsyncRequestStatus)) ?? [];
+    if (unknown.length > 0) {
+      response.status(400).json({ error: { code: "BAD_REQUEST", message: `Unknown status ${unknown.join(", ")}; use ${asyncRequestStatuses.join(", ")}` } });
+      return;
+    }
+    const records = options.queue.list(wanted as AsyncRequestStatus[] | undefined);
+    response.json({ requests: records.map(publicView) });
+  });
+
+  app.get("/async-requests/:inferenceId", (request, response) => {
+    const record = options.queue.get(request.params.inferenceId);
+    if (record === undefined) {
+      response.status(404).json({ error: { code: "NOT_FOUND", message: `No async request with inference id ${request.params.inferenceId}` } });
+      return;
+    }
+    response.json(publicView(record));
+  });
+
+  app.get("/ping", (_request, response) => {
+    response.json({ status: "ready", endpointName: config.endpointName, invoker: options.invoker.target });
+  });
+
+  app.use((request, _response, next) => {
+    next(new RuntimeApiError("UnknownOperationException", 404, `No operation for ${request.method} ${request.path}`));
+  });
+  app.use((error: unknown, _request: Request, response: Response, _next: NextFunction) => {
+    sendApiError(response, error, log);
+  });
+  return app;
+}
+
+/**
+ * Queues a request, or answers a repeat of one: the same inference id with the same parameters
+ * gets the same 202 and locations and runs once (idempotency, a choice: the real service's
+ * behaviour is unconfirmed); the same id with other parameters (the TTL and the invocation
+ * timeout included) is a ValidationError. The 202 comes only once the record is on disk: when
+ * the write fails, the request (and a repeat that arrived meanwhile) gets an InternalFailure and
+ * nothing is queued, so a retry of the client starts afresh.
+ */
+async function accept(options: GatewayOptions, input: AsyncInvocationInput, accepting: Map<string, Promise<AsyncRequestRecord>>): Promise<AsyncRequestRecord> {
+  const { config, queue } = options;
+  const first = accepting.get(input.inferenceId) ?? queue.get(input.inferenceId);
+  if (first !== undefined) return answerRepeat(options, input, await first);
+  const record: AsyncRequestRecord = {
+    inferenceId: input.inferenceId,
+    endpointName: config.endpointName,
+    status: "queued",
+    receivedTime: new Date(options.now()).toISOString(),
+    inputLocation: input.inputLocation,
+    outputLocation: joinS3Path(config.s3OutputPath, `${input.inferenceId}.out`),
+    failureLocation: config.s3FailurePath === undefined ? undefined : joinS3Path(config.s3FailurePath, `${input.inferenceId}-error.out`),
+    contentType: input.contentType,
+    accept: input.accept,
+    customAttributes: input.customAttributes,
+    requestTtlSeconds: input.requestTtlSeconds,
+    invocationTimeoutSeconds: input.invocationTimeoutSeconds,
+    attempts: 0,
+  };
+  const written = queue.put(record).then(() => record);
+  accepting.set(record.inferenceId, written);
+  try {
+    await written;
+  } finally {
+    accepting.delete(record.inferenceId);
+  }
+  options.log.info({ inferenceId: record.inferenceId, inputLocation: record.inputLocation }, "async request queued");
+  options.onQueued();
+  return record;
+}
+
+function answerRepeat(options: GatewayOptions, input: AsyncInvocationInput, existing: AsyncRequestRecord): AsyncRequestRecord {
+  const same =
+    existing.inputLocation === input.inputLocation &&
+    existing.contentType === input.contentType &&
+    existing.accept === input.accept &&
+    existing.customAttributes === input.customAttributes &&
+    existing.requestTtlSeconds === input.requestTtlSeconds &&
+    existing.invocationTimeoutSeconds === input.invocationTimeoutSeconds;
+  if (!same) {
+    throw validationError("inferenceId", input.inferenceId, "An earlier request used this inference id with other parameters; use a new inference id");
+  }
+  options.log.info({ inferenceId: input.inferenceId, status: existing.status }, "repeated async request; answering with the first one");
+  return existing;
+}
+
+function toRealtimeError(error: unknown, signal: AbortSignal, config: GatewayOptions["config"]): unknown {
+  const logStreamArn = `arn:aws:logs:${config.region}:${config.accountId}:log-group:/aws/sagemaker/Endpoints/${config.endpointName}`;
+  const see = `See ${logStreamArn} in account ${config.accountId} for more information.`;
+  if (signal.aborted && signal.reason instanceof InferenceTimeoutError) {
+    const original = "Your invocation timed out while waiting for a response from container primary.";
+    return new RuntimeApiError("ModelError", 424, `Received server error (0) from primary with message "${original}". ${see}`, {
+      OriginalStatusCode: 0,
+      OriginalMessage: original,
+      LogStreamArn: logStreamArn,
+    });
+  }
+  if (error instanceof ModelInvocationError) {
+    const kind = error.statusCode < 500 ? "client" : "server";
+    return new RuntimeApiError("ModelError", 424, `Received ${kind} error (${error.statusCode}) from primary with message "${error.originalMessage}". ${see}`, {
+      OriginalStatusCode: error.statusCode,
+      OriginalMessage: error.body.toString("utf8"),
+      LogStreamArn: logStreamArn,
+    });
+  }
+  if (error instanceof InvokerUnavailableError) return new RuntimeApiError("ServiceUnavailable", 503, error.message);
+  return error;
+}
+
+/**
+ * The one place that answers gateway errors: {@link RuntimeApiError}s in the restJson1 shape
+ * (`x-amzn-ErrorType` header, `Message` and the type's members in the body); anything else is an
+ * InternalFailure whose real cause goes to the log.
+ */
+function sendApiError(response: Response, error: unknown, log: Logger): void {
+  const requestId = randomUUID();
+  const known =
+    error instanceof RuntimeApiError
+      ? error
+      : isInferenceError(error) && error.statusCode < 500
+        ? new RuntimeApiError("ValidationError", 400, error.message)
+        : new RuntimeApiError("InternalFailure", 500, `An internal failure occurred; see the gateway log for request id ${requestId}.`);
+  if (known.statusCode >= 500) log.error({ err: error, requestId, errorType: known.errorType }, "gateway request failed");
+  else log.warn({ requestId, errorType: known.errorType, reason: known.message }, "gateway request rejected");
+  if (response.headersSent) {
+    response.destroy();
+    return;
+  }
+  response.status(known.statusCode);
+  response.setHeader("x-amzn-errortype", known.errorType);
+  response.setHeader("x-amzn-requestid", requestId);
+  response.json({ Message: known.message, ...known.members });
+}

@@ -1,0 +1,98 @@
+import type { Logger } from "pino";
+import type { Codec, EncodedBody } from "../codecs/codec.js";
+
+/**
+ * What `modelFn` is given besides the model directory.
+ *
+ * @example
+ * ```ts
+ * export async function modelFn(modelDir: string, ctx: ModelContext) {
+ *   ctx.log.info({ modelDir }, "loading");
+ *   return ctx.loadOnnxModels(modelDir);
+ * }
+ * ```
+ */
+export interface ModelContext {
+  /** Logger for load-time messages. */
+  readonly log: Logger;
+  /** Index of the worker loading this copy of the model (0-based); each worker loads its own. */
+  readonly workerId: number;
+  /**
+   * Loads every `.onnx` file directly in `dir` (subdirectories are not searched) with the configured execution providers and session
+   * options: one file gives its session, several give a record keyed by file name without `.onnx`.
+   */
+  loadOnnxModels(dir: string): Promise<unknown>;
+}
+
+/**
+ * Per-request facts and controls, passed to `inputFn`, `predictFn`, `outputFn` and `transformFn`.
+ *
+ * @example
+ * ```ts
+ * export function outputFn(prediction: number[], accept: string, ctx: RequestContext) {
+ *   ctx.responseCustomAttributes = `model-version=3`;
+ *   return { body: JSON.stringify(prediction), contentType: "application/json" };
+ * }
+ * ```
+ */
+export interface RequestContext {
+  /** The request's Content-Type as sent (the default content type when absent). */
+  readonly contentType: string;
+  /** The request's Accept as sent (the default accept when absent or `*\/*`). */
+  readonly accept: string;
+  /** `X-Amzn-SageMaker-Custom-Attributes` of the request, opaque, if any. */
+  readonly customAttributes: string | undefined;
+  /**
+   * Set to send `X-Amzn-SageMaker-Custom-Attributes` back to the client
+   * (at most 1024 visible ASCII characters; docs/sagemaker-contract.md).
+   */
+  responseCustomAttributes: string | undefined;
+  /** `X-Amzn-SageMaker-Inference-Id`, or one the toolkit generated when absent. */
+  readonly inferenceId: string;
+  /** `X-Amzn-SageMaker-Target-Model` (multi-model endpoints), if any. */
+  readonly targetModel: string | undefined;
+  /** `X-Amzn-SageMaker-Target-Variant`, if any. */
+  readonly targetVariant: string | undefined;
+  /** `X-Amzn-SageMaker-Session-Id` (stateful sessions), if any. */
+  readonly sessionId: string | undefined;
+  /** Logger bound to this request's inference id. Never log payloads at info. */
+  readonly log: Logger;
+  /** Fires when the response time limit passes or the client goes away. */
+  readonly signal: AbortSignal;
+}
+
+/** What `outputFn` and `transformFn` return: a body, or a body with its content type. */
+export type HandlerOutput = EncodedBody | { readonly body: EncodedBody; readonly contentType: string };
+
+/**
+ * The handlers module: the Node twin of sagemaker-inference-toolkit's `model_fn`, `input_fn`,
+ * `predict_fn`, `output_fn` and `transform_fn`. Export any of them; the rest use the defaults
+ * (ONNX models in, codecs by content type and accept). `transformFn` replaces the other three
+ * request handlers and may not be combined with them.
+ *
+ * @example
+ * ```ts
+ * import type { Handlers } from "sagemaker-byoc-node";
+ * export const predictFn: Handlers["predictFn"] = async (input, model, ctx) => { ... };
+ * ```
+ */
+export interface Handlers<Model = unknown, Input = unknown, Prediction = unknown> {
+  /** Runs once per worker at start-up, before `/ping` answers 200. Default: {@link ModelContext.loadOnnxModels}. */
+  modelFn?(modelDir: string, ctx: ModelContext): Model | Promise<Model>;
+  /** Decodes the request body. Default: the codec registered for `contentType`. */
+  inputFn?(body: Buffer, contentType: string, ctx: RequestContext): Input | Promise<Input>;
+  /** Runs the model. Default: maps the input onto the ONNX session's inputs and runs it. */
+  predictFn?(input: Input, model: Model, ctx: RequestContext): Prediction | Promise<Prediction>;
+  /** Encodes the prediction. Default: the codec chosen from `accept`. */
+  outputFn?(prediction: Prediction, accept: string, ctx: RequestContext): HandlerOutput | Promise<HandlerOutput>;
+  /** Replaces `inputFn`, `predictFn` and `outputFn` with one function. */
+  transformFn?(
+    model: Model,
+    body: Buffer,
+    contentType: string,
+    accept: string,
+    ctx: RequestContext,
+  ): HandlerOutput | Promise<HandlerOutput>;
+  /** Extra codecs; one registered for a media type replaces the built-in one. */
+  codecs?: readonly Codec[];
+}

@@ -1,0 +1,137 @@
+import type { Logger } from "pino";
+import type { EncodedBody } from "../codecs/codec.js";
+import type { CodecRegistry } from "../codecs/registry.js";
+import { InferenceError } from "../errors.js";
+import type { HandlerOutput, Handlers, RequestContext } from "../handlers/types.js";
+import { parseMediaType } from "../codecs/media-type.js";
+import { predictOnnx } from "../models/onnx/predict.js";
+import type { OnnxModel } from "../models/onnx/load-models.js";
+
+/** One inference request, as the HTTP layer, the async worker or batch transform hands it over. */
+export interface InvocationRequest {
+  readonly body: Buffer;
+  /** Content-Type header as sent; `undefined` when absent. */
+  readonly contentType: string | undefined;
+  /** Accept header as sent; `undefined` when absent. */
+  readonly accept: string | undefined;
+  readonly customAttributes: string | undefined;
+  readonly inferenceId: string;
+  readonly targetModel: string | undefined;
+  readonly targetVariant: string | undefined;
+  readonly sessionId: string | undefined;
+}
+
+/** The encoded answer to an {@link InvocationRequest}. */
+export interface InvocationResult {
+  readonly body: EncodedBody;
+  readonly contentType: string;
+  /** `X-Amzn-SageMaker-Custom-Attributes` to send back, if the handlers set one. */
+  readonly customAttributes: string | undefined;
+}
+
+/** Settings the pipeline needs. */
+export interface PipelineOptions {
+  readonly defaultAccept: string;
+  readonly defaultContentType: string;
+}
+
+const maxCustomAttributesLength = 1024;
+const visibleAscii = /^[\x20-\x7e]*$/;
+
+/**
+ * decode → predict → encode, with the user's handlers or the defaults. Knows nothing of HTTP:
+ * the server, the async worker and batch transform all call {@link InferencePipeline.invoke}.
+ *
+ * @example
+ * ```ts
+ * const pipeline = new InferencePipeline(handlers, model, codecs, { defaultAccept: "application/json", defaultContentType: "application/json" });
+ * const result = await pipeline.invoke(request, { log, signal });
+ * ```
+ */
+export class InferencePipeline {
+  readonly #handlers: Handlers;
+  readonly #model: unknown;
+  readonly #codecs: CodecRegistry;
+  readonly #options: PipelineOptions;
+
+  constructor(handlers: Handlers, model: unknown, codecs: CodecRegistry, options: PipelineOptions) {
+    this.#handlers = handlers;
+    this.#model = model;
+    this.#codecs = codecs;
+    this.#options = options;
+  }
+
+  /** Runs one request through the handlers. Errors propagate as thrown (see `errors.ts`). */
+  async invoke(request: InvocationRequest, scope: { log: Logger; signal: AbortSignal }): Promise<InvocationResult> {
+    const contentType = request.contentType?.trim() || this.#options.defaultContentType;
+    const accept = normaliseAccept(request.accept, this.#options.defaultAccept);
+    const ctx: RequestContext = {
+      contentType,
+      accept,
+      customAttributes: request.customAttributes,
+      responseCustomAttributes: undefined,
+      inferenceId: request.inferenceId,
+      targetModel: request.targetModel,
+      targetVariant: request.targetVariant,
+      sessionId: request.sessionId,
+      log: scope.log,
+      signal: scope.signal,
+    };
+    const output = await this.#run(request.body, ctx);
+    return { ...this.#toResult(output, accept), customAttributes: checkedCustomAttributes(ctx.responseCustomAttributes) };
+  }
+
+  async #run(body: Buffer, ctx: RequestContext): Promise<HandlerOutput> {
+    const { transformFn, inputFn, predictFn, outputFn } = this.#handlers;
+    if (transformFn) return transformFn(this.#model, body, ctx.contentType, ctx.accept, ctx);
+    // With the default encoder, settle the response type first: a 406 should not cost an inference.
+    const responseType = outputFn ? undefined : this.#codecs.negotiate(ctx.accept, this.#options.defaultAccept);
+    const input = inputFn ? await inputFn(body, ctx.contentType, ctx) : await this.#codecs.decode(body, ctx.contentType);
+    ctx.signal.throwIfAborted();
+    const prediction = predictFn
+      ? await predictFn(input, this.#model, ctx)
+      : await predictOnnx(this.#model as OnnxModel, input, { targetModel: ctx.targetModel, signal: ctx.signal });
+    ctx.signal.throwIfAborted();
+    if (outputFn) return outputFn(prediction, ctx.accept, ctx);
+    return this.#codecs.encode(prediction, responseType as string);
+  }
+
+  /** A bare body from a user's handler is labelled with the Accept type when that names one type. */
+  #toResult(output: HandlerOutput, accept: string): { body: EncodedBody; contentType: string } {
+    if (typeof output === "string" || output instanceof Uint8Array) {
+      return { body: output, contentType: singleMediaType(accept) ?? this.#options.defaultAccept };
+    }
+    if (typeof output === "object" && output !== null && "body" in output && typeof output.contentType === "string") {
+      if (typeof output.body === "string" || output.body instanceof Uint8Array) return output;
+    }
+    throw new InferenceError(
+      "outputFn/transformFn must return a string, a Uint8Array/Buffer, or { body, contentType }",
+      { code: "INVALID_HANDLER_OUTPUT" },
+    );
+  }
+}
+
+function normaliseAccept(accept: string | undefined, defaultAccept: string): string {
+  const trimmed = accept?.trim();
+  return trimmed === undefined || trimmed === "" || trimmed === "*/*" ? defaultAccept : trimmed;
+}
+
+function singleMediaType(accept: string): string | undefined {
+  if (accept.includes(",") || accept.includes("*")) return undefined;
+  try {
+    return parseMediaType(accept).essence;
+  } catch {
+    return undefined;
+  }
+}
+
+function checkedCustomAttributes(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "string" || value.length > maxCustomAttributesLength || !visibleAscii.test(value)) {
+    throw new InferenceError(
+      `responseCustomAttributes must be at most ${maxCustomAttributesLength} visible ASCII characters`,
+      { code: "INVALID_CUSTOM_ATTRIBUTES" },
+    );
+  }
+  return value;
+}

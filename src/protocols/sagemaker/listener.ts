@@ -1,0 +1,81 @@
+import type { IncomingMessage, RequestListener } from "node:http";
+import express, { type Express, type NextFunction, type Request, type Response } from "express";
+import type { Logger } from "pino";
+import { BadRequestError, InferenceError } from "../../errors.js";
+import { createInvocationsHandler, type InvocationsOptions } from "./invocations.js";
+import { createPingHandler, type Readiness } from "./ping.js";
+import { sendError } from "../../http/send-error.js";
+
+export type { Readiness } from "./ping.js";
+
+/** Everything the HTTP layer needs; it knows nothing of workers or models. */
+export interface AppOptions extends InvocationsOptions {
+  readonly readiness: Readiness;
+}
+
+/**
+ * The server's request listener. `POST /invocations` and `GET /ping`, the two routes SageMaker
+ * calls at a high rate, are dispatched here before Express: Express's routing and its
+ * request/response prototypes cost more per request than the rest of the HTTP layer together.
+ * Every other request goes to the Express app ({@link createApp}), where new routes belong.
+ *
+ * @example
+ * ```ts
+ * const listener = createRequestListener({ invoke, readiness: pool, log, timeoutMs: 60_000, maxPayloadBytes: 6 << 20, maxConcurrentRequests: 256 });
+ * http.createServer(listener).listen(8080);
+ * ```
+ */
+export function createRequestListener(options: AppOptions): RequestListener {
+  const ping = createPingHandler(options.readiness, options.log);
+  const invocations = createInvocationsHandler(options);
+  const app = createApp(options);
+  return (request, response) => {
+    const path = pathOf(request);
+    if (path === "/invocations" && request.method === "POST") {
+      invocations(request, response).catch((error: unknown) => sendError(response, error, "-", options.log));
+    } else if (path === "/ping" && (request.method === "GET" || request.method === "HEAD")) {
+      ping(request, response);
+    } else {
+      app(request, response);
+    }
+  };
+}
+
+/**
+ * The Express app behind {@link createRequestListener}: JSON 405 and 404 answers, and the place
+ * for routes beyond the two hot ones.
+ *
+ * @example
+ * ```ts
+ * const app = createApp(options);
+ * ```
+ */
+export function createApp(options: AppOptions): Express {
+  const app = express();
+  app.disable("x-powered-by");
+  app.disable("etag");
+  app.set("query parser", false);
+
+  app.all(["/ping", "/invocations"], (request, response) => {
+    const allowed = request.path === "/ping" ? "GET" : "POST";
+    response.setHeader("allow", allowed);
+    response.status(405).json({ error: { code: "METHOD_NOT_ALLOWED", message: `${request.method} ${request.path} is not allowed; use ${allowed}` } });
+  });
+  app.use((request, response) => {
+    response.status(404).json({ error: { code: "NOT_FOUND", message: `No route for ${request.method} ${request.path}` } });
+  });
+  app.use((error: unknown, _request: Request, response: Response, _next: NextFunction) => {
+    const known = error instanceof InferenceError ? error : new BadRequestError(`Malformed request: ${(error as Error).message}`);
+    sendError(response, known, "-", options.log);
+  });
+  return app;
+}
+
+function pathOf(request: IncomingMessage): string | undefined {
+  const url = request.url;
+  if (url === undefined) return undefined;
+  // Absolute-form request targets (`POST http://host/invocations`, as some proxies send) are rare.
+  if (url.charCodeAt(0) !== 47 /* "/" */) return URL.canParse(url) ? new URL(url).pathname : undefined;
+  const query = url.indexOf("?");
+  return query === -1 ? url : url.slice(0, query);
+}

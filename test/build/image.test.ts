@@ -1,0 +1,300 @@
+/**
+ * The real proof, on a machine with no Docker engine and no internet: the `build` command makes
+ * the bundled iris example's image with buildah from the generated Dockerfile, on a Debian base
+ * made offline (scripts/make-base-image.sh, passed as the BASE_IMAGE build argument); the image
+ * runs under `buildah run` the way SageMaker runs it (`docker run IMAGE serve`: the ENTRYPOINT
+ * with `serve` appended), answers /ping and a real prediction, and stops cleanly on SIGTERM; the
+ * `push` command sends it to a real local registry (Debian's docker-registry), whose manifest is
+ * read back. The ECR API is the only stand-in (helpers/ecr-stand-in.ts): no AWS account here.
+ */
+import assert from "node:assert/strict";
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test, type TestContext } from "node:test";
+import { promisify } from "node:util";
+import { buildImage } from "../../src/build/build.js";
+import { loadBuildOptions } from "../../src/build/options.js";
+import { irisModelDir, setosaRow } from "../helpers/server.js";
+import { startEcrStandIn } from "./helpers/ecr-stand-in.js";
+import { collectingRunner, makeProject, packToolkit, repoRoot, toolEnv } from "./helpers/project.js";
+import { freePort } from "../helpers/free-port.js";
+import { danglingImages, removeImages, startRegistry } from "./helpers/registry.js";
+
+const execFileAsync = promisify(execFile);
+/** A tool run with a deadline: one that hangs fails the test instead of stalling the run. */
+const run = (command: string, args: string[], options: { env: Record<string, string> }) => execFileAsync(command, args, { ...options, timeout: 300_000, killSignal: "SIGKILL" });
+const baseImage = "localhost/sagemaker-byoc-base:bookworm-node24";
+const cli = join(repoRoot, "dist", "cli.js");
+const root = await mkdtemp(join(tmpdir(), "byoc-image-"));
+const projectName = `iris-e2e-${process.pid}`;
+const version = "1.0.0";
+const image = `${projectName}:${version}`;
+/** The same image under a name of the user's choosing (build --tag). */
+const customImage = `${projectName}-custom:dev`;
+const figures: Record<string, string> = {};
+let danglingBefore = new Set<string>();
+let projectDir = "";
+let revision = "";
+
+interface CliRun {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+  readonly ms: number;
+}
+
+/** Runs the toolkit's CLI as a user would (`npx sagemaker-byoc ...`), from the project's folder. */
+async function sagemakerByoc(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
+  const started = performance.now();
+  const child = spawn(process.execPath, [cli, ...args], { cwd: projectDir, env: { ...toolEnv, ...env }, timeout: 300_000, killSignal: "SIGKILL" });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  const [code] = (await once(child, "exit")) as [number | null];
+  return { code, stdout, stderr, ms: performance.now() - started };
+}
+
+function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(1)} s`;
+}
+
+/** The times the CLI printed for its steps (`==> title` ... `done in N s`). */
+function stepTimes(stderr: string): Record<string, string> {
+  const times: Record<string, string> = {};
+  let title = "";
+  for (const line of stderr.split("\n")) {
+    if (line.startsWith("==> ")) title = line.slice(4);
+    const done = /^ {4}done in (.+)$/.exec(line);
+    if (done?.[1] !== undefined) times[title] = done[1];
+  }
+  return times;
+}
+
+/** Every process under `pid`, with its command line. */
+async function descendants(pid: number): Promise<{ pid: number; command: string }[]> {
+  const parents = new Map<number, number[]>();
+  for (const entry of await readdir("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, "utf8").catch(() => "");
+    const parent = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+    parents.set(parent, [...(parents.get(parent) ?? []), Number(entry)]);
+  }
+  const found: { pid: number; command: string }[] = [];
+  const visit = async (parent: number) => {
+    for (const child of parents.get(parent) ?? []) {
+      const command = (await readFile(`/proc/${child}/cmdline`, "utf8").catch(() => "")).split("\0").join(" ").trim();
+      found.push({ pid: child, command });
+      await visit(child);
+    }
+  };
+  await visit(pid);
+  return found;
+}
+
+function killQuietly(pid: number): void {
+  try {
+    process.kill(pid, "SIGKILL");
+  } catch {
+    // already gone
+  }
+}
+
+before(async () => {
+  danglingBefore = await danglingImages();
+  const started = performance.now();
+  const made = await run("sh", [join(repoRoot, "scripts", "make-base-image.sh"), baseImage], { env: toolEnv });
+  figures["base image"] = made.stderr.includes("exists") ? "cached in buildah's storage" : `${seconds(performance.now() - started)} (${made.stderr.trim().split("\n").join("; ")})`;
+
+  const toolkit = await packToolkit(root);
+  projectDir = join(root, "iris");
+  // The bundled iris example as a user's project: no handlers file, the model baked in.
+  await makeProject(projectDir, { name: projectName, version, dependencies: { "sagemaker-byoc-node": `file:${toolkit}` } });
+  const git = (...args: string[]) => run("git", ["-C", projectDir, ...args], { env: { ...toolEnv, GIT_AUTHOR_NAME: "ci", GIT_AUTHOR_EMAIL: "ci@example.com", GIT_COMMITTER_NAME: "ci", GIT_COMMITTER_EMAIL: "ci@example.com" } });
+  await git("init", "-q");
+  await git("add", "package.json", "package-lock.json");
+  await git("commit", "-q", "-m", "iris endpoint");
+  revision = (await git("rev-parse", "--short=7", "HEAD")).stdout.trim();
+});
+
+after(async () => {
+  await removeImages([image, `${image}-${revision}`, customImage], danglingBefore);
+  await rm(root, { recursive: true, force: true });
+});
+
+test("build, run as SageMaker does, SIGTERM, push: the iris image end to end", { timeout: 600_000 }, async (t: TestContext) => {
+  // build: the real command, buildah (named: a machine with a Docker engine would pick docker), the offline base as BASE_IMAGE.
+  const built = await sagemakerByoc(["build", projectDir, "--model", irisModelDir, "--base-image", baseImage, "--engine", "buildah"]);
+  assert.equal(built.code, 0, built.stderr);
+  assert.deepEqual(built.stdout.trim().split("\n"), [image, `${image}-${revision}`]);
+  assert.match(built.stderr, /^engine: buildah \(--engine buildah\)$/m);
+  assert.match(built.stderr, /^ {2}sagemaker-byoc push$/m, "push finds <package>:<version> from the project's folder by itself");
+  assert.doesNotMatch(built.stderr, /^warning:/m);
+  assert.match(built.stderr, new RegExp(`^\\$ buildah build --platform linux/amd64 --layers -f \\S+/Dockerfile --build-arg BASE_IMAGE=${baseImage} -t ${image} -t ${image}-${revision} `, "m"));
+  const steps = stepTimes(built.stderr);
+  const step = (prefix: string) => Object.entries(steps).find(([title]) => title.startsWith(prefix))?.[1] ?? "?";
+  figures["build command"] = `${seconds(built.ms)} in all; production dependencies ${step("Installing")}, model ${step("Copying")}, image build ${step("Building")}`;
+
+  // The same build in-process, from an unchanged project: buildah reuses every layer, so the
+  // image is identical (content-addressed context copies, npm ci from the same lockfile).
+  const imageId = async () => (await run("buildah", ["images", "--quiet", "--no-trunc", image], { env: toolEnv })).stdout.trim();
+  const firstId = await imageId();
+  const { runner, lines } = collectingRunner();
+  const rebuilt = await buildImage(loadBuildOptions({ project: projectDir, model: irisModelDir, "base-image": baseImage, engine: "buildah" }, projectDir), runner);
+  assert.equal(rebuilt.engine, "buildah");
+  assert.deepEqual(rebuilt.tags, [image, `${image}-${revision}`]);
+  assert.equal(await imageId(), firstId);
+  assert.ok(lines.includes(`project: ${projectName}@${version} in ${projectDir} (git ${revision})`));
+  assert.ok(lines.some((line) => line.startsWith("  buildah run --isolation chroot --network host --env SAGEMAKER_BIND_TO_PORT=8080 ")), "how to run it is printed");
+
+  // Under a name of the user's choosing, push cannot find the image by the package's name: the
+  // printed command names it (and is run as printed below).
+  const { runner: customRunner, lines: customLines } = collectingRunner();
+  await buildImage(loadBuildOptions({ project: projectDir, model: irisModelDir, "base-image": baseImage, engine: "buildah", tag: [customImage] }, projectDir), customRunner);
+  assert.equal(await imageId(), firstId);
+  const printedPush = customLines.find((line) => line.startsWith("  sagemaker-byoc push"));
+  assert.equal(printedPush, `  sagemaker-byoc push ${projectDir} --image ${customImage}`);
+
+  const inspected = JSON.parse((await run("buildah", ["inspect", "--type", "image", image], { env: toolEnv })).stdout) as {
+    OCIv1: { config: { Entrypoint: string[]; Labels: Record<string, string>; Env: string[] } };
+  };
+  const { Entrypoint: entrypoint, Labels: labels } = inspected.OCIv1.config;
+  assert.deepEqual(entrypoint, ["/opt/program/serve"]);
+  assert.equal(labels["com.amazonaws.sagemaker.capabilities.accept-bind-to-port"], "true");
+  assert.equal(labels["com.amazonaws.sagemaker.capabilities.multi-models"], undefined);
+  assert.equal(labels["org.opencontainers.image.revision"], revision);
+  const [listed] = JSON.parse((await run("buildah", ["images", "--json", image], { env: toolEnv })).stdout) as { size: string }[];
+  figures["image size"] = `${listed?.size ?? "?"} (the offline base: ${(JSON.parse((await run("buildah", ["images", "--json", baseImage], { env: toolEnv })).stdout) as { size: string }[])[0]?.size ?? "?"})`;
+
+  const container = (await run("buildah", ["from", image], { env: toolEnv })).stdout.trim();
+  let server: ChildProcess | undefined;
+  let serverExited: Promise<unknown> = Promise.resolve();
+  try {
+    const runArgs = ["run", "--isolation", "chroot", "--network", "host"];
+    // An unknown argument fails loudly, as SageMaker's contract asks.
+    const refused = await run("buildah", [...runArgs, container, "--", ...entrypoint, "train"], { env: toolEnv }).then(
+      () => assert.fail("train must be refused"),
+      (error: { code: number; stderr: string }) => error,
+    );
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /unknown command "train"\. This image serves inference/);
+
+    // buildah run does not apply the ENTRYPOINT: append `serve` to it, as `docker run IMAGE serve` does.
+    const port = await freePort();
+    const started = performance.now();
+    const serving = spawn("buildah", [...runArgs, "--env", `SAGEMAKER_BIND_TO_PORT=${port}`, container, "--", ...entrypoint, "serve"], { env: toolEnv });
+    server = serving;
+    let log = "";
+    serving.stdout.on("data", (chunk: Buffer) => (log += chunk.toString()));
+    serving.stderr.on("data", (chunk: Buffer) => (log += chunk.toString()));
+    const exited = once(serving, "exit") as Promise<[number | null, NodeJS.Signals | null]>;
+    serverExited = exited.catch(() => undefined);
+    const url = `http://127.0.0.1:${port}`;
+    let ping = 0;
+    while (ping !== 200 && serving.exitCode === null && performance.now() - started < 60_000) {
+      // Each ping has its own deadline too: a server that accepts and never answers must not stall the loop.
+      ping = await fetch(`${url}/ping`, { signal: AbortSignal.timeout(2_000) }).then(
+        (response) => response.status,
+        () => 0,
+      );
+      if (ping !== 200) await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    assert.equal(ping, 200, log);
+    figures["container start to /ping 200"] = seconds(performance.now() - started);
+
+    const response = await fetch(`${url}/invocations`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ instances: [setosaRow] }),
+      signal: AbortSignal.timeout(30_000),
+    });
+    assert.equal(response.status, 200);
+    const [probabilities] = ((await response.json()) as { predictions: number[][] }).predictions;
+    assert.ok(probabilities !== undefined && probabilities.length === 3);
+    assert.equal(probabilities.indexOf(Math.max(...probabilities)), 0, "setosa");
+    assert.ok((probabilities[0] ?? 0) > 0.99);
+
+    // SIGTERM goes to the container's main process, as `docker stop` sends it: node itself,
+    // since the entrypoint exec'd into it (no shell in between).
+    const processes = await descendants(serving.pid ?? -1);
+    const node = processes.find((process) => process.command.startsWith("node /opt/program/node_modules/sagemaker-byoc-node/dist/cli.js serve"));
+    assert.ok(node !== undefined, JSON.stringify(processes));
+    assert.ok(!processes.some((process) => process.command.includes("/opt/program/serve serve") && process.command.startsWith("/bin/sh")), "no shell left");
+    process.kill(node.pid, "SIGTERM");
+    const [code, signal] = await Promise.race([
+      exited,
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`the server did not stop within 60 s of SIGTERM:\n${log}`)), 60_000).unref()),
+    ]);
+    assert.equal(signal, null);
+    assert.equal(code, 0, log);
+    assert.match(log, /"signal":"SIGTERM"/);
+    assert.match(log, /"msg":"stopped"/);
+  } finally {
+    // Whatever failed above, buildah run and the node it started in the chroot go before the
+    // container does: left running, they would keep this test file from ever ending.
+    if (server?.pid !== undefined && server.exitCode === null && server.signalCode === null) {
+      const tree = await descendants(server.pid);
+      for (const pid of [server.pid, ...tree.map((entry) => entry.pid)]) killQuietly(pid);
+      await serverExited;
+    }
+    await run("buildah", ["rm", container], { env: toolEnv });
+  }
+
+  // push: the real command, to a real registry, with the ECR API answered by the stand-in.
+  const registry = await startRegistry();
+  const ecr = await startEcrStandIn({ registry: registry.host, password: registry.password });
+  try {
+    const pushed = await sagemakerByoc(
+      ["push", projectDir, "--engine", "buildah", "--region", "us-east-1", "--ecr-endpoint", ecr.url, "--tls-verify=false"],
+      { AWS_ACCESS_KEY_ID: "AKIATEST", AWS_SECRET_ACCESS_KEY: "test-secret" },
+    );
+    assert.equal(pushed.code, 0, pushed.stderr);
+    figures["push (two tags, empty registry)"] = seconds(pushed.ms);
+    const uri = `${registry.host}/${projectName}:${version}-${revision}`;
+    assert.match(pushed.stdout, new RegExp(`^Image URI: ${uri}$`, "m"));
+    const digest = /^Digest: (sha256:[0-9a-f]{64})$/m.exec(pushed.stdout)?.[1];
+    assert.ok(digest !== undefined, pushed.stdout);
+    assert.match(pushed.stdout, new RegExp(`--primary-container Image=${uri}$`, "m"), "the model is baked in: no ModelDataUrl");
+    assert.match(pushed.stdout, /aws sagemaker create-endpoint-config/);
+    assert.match(pushed.stderr, /created: /);
+    assert.deepEqual(
+      ecr.calls.map((call) => call.operation),
+      ["DescribeRepositories", "CreateRepository", "GetAuthorizationToken"],
+    );
+
+    const manifestResponse = await registry.get(`/v2/${projectName}/manifests/${version}-${revision}`, "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json");
+    assert.equal(manifestResponse.status, 200);
+    assert.equal(manifestResponse.headers.get("docker-content-digest"), digest);
+    const manifest = (await manifestResponse.json()) as { config: { digest: string }; layers: { size: number }[] };
+    assert.ok(manifest.layers.length >= 2, "base layers and the application's");
+    const config = (await (await registry.get(`/v2/${projectName}/blobs/${manifest.config.digest}`)).json()) as { config: { Entrypoint: string[]; Labels: Record<string, string> } };
+    assert.deepEqual(config.config.Entrypoint, ["/opt/program/serve"]);
+    assert.equal(config.config.Labels["com.amazonaws.sagemaker.capabilities.accept-bind-to-port"], "true");
+    assert.equal(config.config.Labels["org.opencontainers.image.version"], version);
+    const versionTag = await registry.get(`/v2/${projectName}/manifests/${version}`, "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json");
+    assert.equal(versionTag.headers.get("docker-content-digest"), digest);
+
+    // The push command build printed for the image under its custom name, as printed: it finds it.
+    ecr.calls.length = 0;
+    const printedArgs = printedPush.trim().split(" ").slice(1);
+    const pushedCustom = await sagemakerByoc([...printedArgs, "--engine", "buildah", "--region", "us-east-1", "--ecr-endpoint", ecr.url, "--tls-verify=false"], {
+      AWS_ACCESS_KEY_ID: "AKIATEST",
+      AWS_SECRET_ACCESS_KEY: "test-secret",
+    });
+    assert.equal(pushedCustom.code, 0, pushedCustom.stderr);
+    assert.match(pushedCustom.stdout, new RegExp(`^Image URI: ${uri}$`, "m"), "tagged from the image's labels, as build made it");
+    assert.match(pushedCustom.stdout, new RegExp(`^Digest: ${digest}$`, "m"), "the same image");
+    assert.deepEqual(
+      ecr.calls.map((call) => call.operation),
+      ["DescribeRepositories", "GetAuthorizationToken"],
+    );
+    figures["pushed layers"] = `${manifest.layers.length}, ${(manifest.layers.reduce((sum, layer) => sum + layer.size, 0) / 1024 / 1024).toFixed(1)} MiB compressed`;
+  } finally {
+    await ecr.close();
+    await registry.stop();
+  }
+  for (const [name, value] of Object.entries(figures)) t.diagnostic(`${name}: ${value}`);
+});

@@ -1,0 +1,77 @@
+import assert from "node:assert/strict";
+import { availableParallelism } from "node:os";
+import { describe, test } from "node:test";
+import { defaultConfig, loadConfig } from "../../src/config/server-config.js";
+import { ConfigurationError } from "../../src/errors.js";
+
+describe("loadConfig", () => {
+  test("with no environment: the documented defaults", () => {
+    const config = loadConfig({});
+    assert.equal(config.port, 8080);
+    assert.equal(config.host, "0.0.0.0");
+    assert.equal(config.modelDir, "/opt/ml/model");
+    assert.equal(config.timeoutMs, 60_000);
+    assert.equal(config.maxPayloadBytes, 6 * 1024 * 1024);
+    assert.equal(config.defaultAccept, "application/json");
+    assert.equal(config.logLevel, "info");
+    assert.deepEqual(config.onnx.executionProviders, ["cpu"]);
+  });
+
+  test("one worker fewer than the cores, at least one; intra-op threads split the cores between them", () => {
+    const cores = availableParallelism();
+    const config = loadConfig({});
+    assert.equal(config.workers, Math.max(1, cores - 1));
+    assert.equal(config.onnx.intraOpNumThreads, Math.max(1, Math.floor(cores / config.workers)));
+    assert.equal(loadConfig({ SAGEMAKER_MODEL_SERVER_WORKERS: "1" }).onnx.intraOpNumThreads, cores);
+    assert.equal(loadConfig({ SAGEMAKER_MODEL_SERVER_WORKERS: String(cores * 4) }).onnx.intraOpNumThreads, 1);
+  });
+
+  test("reads every kind of variable, and flags override the environment", () => {
+    const config = loadConfig(
+      {
+        SAGEMAKER_BIND_TO_PORT: "9000",
+        SAGEMAKER_MODEL_SERVER_TIMEOUT: "1.5",
+        SAGEMAKER_CONTAINER_LOG_LEVEL: "warning",
+        BYOC_ONNX_PROVIDERS: " CUDA, cpu ",
+        BYOC_ONNX_GRAPH_OPTIMIZATION: "Basic",
+        BYOC_ONNX_CPU_MEM_ARENA: "off",
+        BYOC_ONNX_WARM_UP: "yes",
+        BYOC_ONNX_INTRA_OP_THREADS: "3",
+        BYOC_ARCHIVE_MAX_ENTRIES: "10",
+        SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT: "Text/CSV",
+        BYOC_HOST: "  ",
+      },
+      { port: 9100, onnx: { deviceId: 2 } },
+    );
+    assert.equal(config.port, 9100, "the flag wins");
+    assert.equal(config.timeoutMs, 1_500, "seconds, fractions allowed");
+    assert.equal(config.logLevel, "warn");
+    assert.deepEqual(config.onnx.executionProviders, ["cuda", "cpu"]);
+    assert.equal(config.onnx.graphOptimizationLevel, "basic");
+    assert.equal(config.onnx.enableCpuMemArena, false);
+    assert.equal(config.onnx.warmUp, true);
+    assert.equal(config.onnx.intraOpNumThreads, 3);
+    assert.equal(config.onnx.deviceId, 2);
+    assert.deepEqual(config.archive, { maxEntries: 10 });
+    assert.equal(config.defaultAccept, "text/csv");
+    assert.equal(config.host, defaultConfig.host, "a blank variable counts as unset");
+  });
+
+  const invalid: [Record<string, string>, RegExp][] = [
+    [{ SAGEMAKER_BIND_TO_PORT: "70000" }, /SAGEMAKER_BIND_TO_PORT="70000" must be a whole number from 0 to 65535/],
+    [{ SAGEMAKER_MODEL_SERVER_WORKERS: "1.5" }, /SAGEMAKER_MODEL_SERVER_WORKERS="1.5" must be a whole number/],
+    [{ SAGEMAKER_MODEL_SERVER_TIMEOUT: "-1" }, /SAGEMAKER_MODEL_SERVER_TIMEOUT="-1" must be a positive number of seconds/],
+    [{ SAGEMAKER_MODEL_SERVER_TIMEOUT: "soon" }, /must be a positive number of seconds/],
+    [{ BYOC_ONNX_WARM_UP: "maybe" }, /BYOC_ONNX_WARM_UP="maybe" must be true or false/],
+    [{ BYOC_ONNX_EXECUTION_MODE: "fast" }, /BYOC_ONNX_EXECUTION_MODE="fast" must be one of sequential, parallel/],
+    [{ BYOC_ONNX_PROVIDERS: "cuda,rocm" }, /BYOC_ONNX_PROVIDERS="cuda,rocm" must list some of cuda, tensorrt, webgpu, cpu/],
+    [{ BYOC_ONNX_PROVIDERS: "," }, /must list some of/],
+    [{ SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT: "json" }, /SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT="json" must be a media type/],
+    [{ SAGEMAKER_CONTAINER_LOG_LEVEL: "loud" }, /SAGEMAKER_CONTAINER_LOG_LEVEL="loud" is not a log level/],
+  ];
+  for (const [env, message] of invalid) {
+    test(`refuses ${JSON.stringify(env)} naming the variable and what it accepts`, () => {
+      assert.throws(() => loadConfig(env), (error: unknown) => error instanceof ConfigurationError && message.test(error.message));
+    });
+  }
+});
