@@ -158,7 +158,7 @@ async function measureLatency(url: URL, requests: number, warmUpRequests: number
 
 function runAutocannon(options: autocannon.Options, onLatency: (ms: number) => void): Promise<autocannon.Result> {
   return new Promise((resolve, reject) => {
-    const instance = autocannon(options, (error: unknown, result) => (error ? reject(error as Error) : resolve(result)));
+    const instance = autocannon(options, (error: Error | null, result) => (error ? reject(error) : resolve(result)));
     instance.on("response", (_client, statusCode, _bytes, responseTime) => {
       if (statusCode >= 200 && statusCode < 300) onLatency(responseTime);
     });

@@ -41,5 +41,5 @@ export function isIrisPrediction(body: string): boolean {
   if (!Array.isArray(rows) || rows.length !== 1) return false;
   const [row] = rows as unknown[];
   if (!Array.isArray(row) || row.length !== 3 || !row.every((value) => typeof value === "number")) return false;
-  return Math.abs((row as number[]).reduce((sum, value) => sum + value, 0) - 1) < 1e-4;
+  return Math.abs((row).reduce((sum, value) => sum + value, 0) - 1) < 1e-4;
 }

@@ -22,6 +22,7 @@ echo "testing on node $(node --version)"
 
 npx tsc -p tsconfig.json
 npx tsc -p tsconfig.test.json
+npx eslint .
 # The published shape: exports map, types, files, bin.
 npx publint --strict
 exec node --import tsx --test --test-concurrency=2 \

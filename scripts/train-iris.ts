@@ -76,7 +76,7 @@ interface Standardisation {
 export function loadIris(): IrisDataset {
   const classNames = getDistinctClasses();
   const labels = getClasses().map((name) => {
-    const label = classNames.indexOf(name as (typeof classNames)[number]);
+    const label = classNames.indexOf(name);
     if (label < 0) throw new Error(`Unknown iris species "${name}"`);
     return label;
   });

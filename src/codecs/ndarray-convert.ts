@@ -6,7 +6,7 @@ import { BadRequestError, InferenceError, NotAcceptableError } from "../errors.j
 import { float16Bits, float16Value } from "../tensor/float16.js";
 import { flattenNested, leadingShape } from "../tensor/nested-array.js";
 import { elementCount, isNDArray, storageConstructors } from "../tensor/ndarray.js";
-import type { DType, DTypeStorage, NDArray, NumericDType, NumericStorage, StorageConstructor } from "../tensor/ndarray.js";
+import type { NDArray, NumericStorage, StorageConstructor } from "../tensor/ndarray.js";
 
 /** One element of an array as a plain JS value. */
 export type Element = number | bigint | boolean | string;

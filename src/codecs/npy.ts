@@ -185,7 +185,7 @@ export function decodeNpy(bytes: Uint8Array): NDArray {
   let data = readStorage(bytes.subarray(dataStart), dtype, count, header.descr.startsWith(">"));
   if (dtype === "bool") data = normaliseBools(data as Uint8Array);
   if (header.fortranOrder) data = fortranToRowMajor(data, dtype, header.shape);
-  return { dtype, shape: header.shape, data } as NDArray;
+  return { dtype, shape: header.shape, data };
 }
 
 function invalid(problem: string): BadRequestError {

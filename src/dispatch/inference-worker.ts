@@ -60,7 +60,7 @@ async function invoke(pipeline: InferencePipeline, message: Extract<ToWorker, { 
     );
     // Copy, then transfer the copy: the handler may still hold the bytes it returned.
     const body = typeof result.body === "string" ? result.body : new Uint8Array(result.body);
-    send({ type: "result", id: message.id, ...result, body }, typeof body === "string" ? [] : [body.buffer as ArrayBuffer]);
+    send({ type: "result", id: message.id, ...result, body }, typeof body === "string" ? [] : [body.buffer]);
   } catch (error) {
     send({ type: "error", id: message.id, error: serializeError(error) });
   } finally {

@@ -220,7 +220,7 @@ export class WorkerPool {
           this.#settle(slot, message);
         }
       });
-      worker.on("error", (error) => {
+      worker.on("error", (error: Error) => {
         this.#options.log.error({ err: error, worker: workerId }, "worker crashed");
         reject(error);
       });

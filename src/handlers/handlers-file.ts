@@ -119,7 +119,7 @@ export function validateHandlers(source: string, exported: Record<string, unknow
   }
   const codecs = exported["codecs"];
   if (codecs !== undefined) handlers["codecs"] = validateCodecs(source, codecs);
-  return handlers as Handlers;
+  return handlers;
 }
 
 function validateCodecs(source: string, codecs: unknown): readonly Codec[] {

@@ -78,21 +78,21 @@ export type HandlerOutput = EncodedBody | { readonly body: EncodedBody; readonly
  */
 export interface Handlers<Model = unknown, Input = unknown, Prediction = unknown> {
   /** Runs once per worker at start-up, before `/ping` answers 200. Default: {@link ModelContext.loadOnnxModels}. */
-  modelFn?(modelDir: string, ctx: ModelContext): Model | Promise<Model>;
+  modelFn?: (modelDir: string, ctx: ModelContext) => Model | Promise<Model>;
   /** Decodes the request body. Default: the codec registered for `contentType`. */
-  inputFn?(body: Buffer, contentType: string, ctx: RequestContext): Input | Promise<Input>;
+  inputFn?: (body: Buffer, contentType: string, ctx: RequestContext) => Input | Promise<Input>;
   /** Runs the model. Default: maps the input onto the ONNX session's inputs and runs it. */
-  predictFn?(input: Input, model: Model, ctx: RequestContext): Prediction | Promise<Prediction>;
+  predictFn?: (input: Input, model: Model, ctx: RequestContext) => Prediction | Promise<Prediction>;
   /** Encodes the prediction. Default: the codec chosen from `accept`. */
-  outputFn?(prediction: Prediction, accept: string, ctx: RequestContext): HandlerOutput | Promise<HandlerOutput>;
+  outputFn?: (prediction: Prediction, accept: string, ctx: RequestContext) => HandlerOutput | Promise<HandlerOutput>;
   /** Replaces `inputFn`, `predictFn` and `outputFn` with one function. */
-  transformFn?(
+  transformFn?: (
     model: Model,
     body: Buffer,
     contentType: string,
     accept: string,
     ctx: RequestContext,
-  ): HandlerOutput | Promise<HandlerOutput>;
+  ) => HandlerOutput | Promise<HandlerOutput>;
   /** Extra codecs; one registered for a media type replaces the built-in one. */
   codecs?: readonly Codec[];
 }

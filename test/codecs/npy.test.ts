@@ -277,7 +277,7 @@ describe(".npy properties", () => {
       const length = shape.reduce((product, dim) => product * dim, 1) * DTYPE_SIZES[dtype];
       return fc.uint8Array({ minLength: length, maxLength: length }).map((bytes): NDArray => {
         const data = dtype === "bool" ? bytes.map((byte) => byte & 1) : bytes;
-        return { dtype, shape, data: new STORAGE[dtype](data.buffer, 0, data.length / DTYPE_SIZES[dtype]) } as NDArray;
+        return { dtype, shape, data: new STORAGE[dtype](data.buffer, 0, data.length / DTYPE_SIZES[dtype]) };
       });
     });
 

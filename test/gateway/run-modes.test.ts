@@ -63,7 +63,7 @@ test("in the model server's process: `serve --async` settings are checked before
   await assert.rejects(fetch(`${alone.url}/ping`));
 
   const busy = await startTestServer();
-  const taken = { ...(config as NonNullable<typeof config>), port: busy.port };
+  const taken = { ...(config), port: busy.port };
   await assert.rejects(startAsyncForServe(taken, busy), /EADDRINUSE/);
   await assert.rejects(fetch(`${busy.url}/ping`), "a gateway that cannot start stops the server");
   await rm(queueDir, { recursive: true, force: true });

@@ -1,6 +1,5 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import type { IncomingMessage } from "node:http";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CreateBucketCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
@@ -45,7 +44,7 @@ export async function startTestS3(bucket = "async-bucket"): Promise<TestS3> {
     running.httpServer.on("request", (request: IncomingMessage) => requests.push({ method: request.method ?? "", url: request.url ?? "" }));
   };
   let server = new S3rver({ address: "127.0.0.1", port: 0, silent: true, directory });
-  const { port } = (await server.run()) as AddressInfo;
+  const { port } = (await server.run());
   record(server);
   const endpoint = `http://127.0.0.1:${port}`;
   const client = new S3Client({ endpoint, forcePathStyle: true, region: "us-east-1", credentials: s3Credentials, maxAttempts: 1 });

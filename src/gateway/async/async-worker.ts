@@ -246,7 +246,7 @@ export class AsyncWorker {
   #onInvocationError(record: AsyncRequestRecord, error: unknown): Promise<void> {
     if (error instanceof InferenceTimeoutError) return this.#fail(record, `ClientError: ${error.message}`, jsonFailure(error.code, error.message));
     const notNow = error instanceof InvokerUnavailableError || (error instanceof ModelInvocationError && retriedStatuses.has(error.statusCode));
-    if (notNow) return this.#requeue(record, (error as Error).message);
+    if (notNow) return this.#requeue(record, (error).message);
     if (error instanceof InvocationDroppedError) {
       const dropped = (record.droppedInvocations ?? 0) + 1;
       if (dropped < maxDroppedInvocations) return this.#requeue({ ...record, droppedInvocations: dropped }, error.message);

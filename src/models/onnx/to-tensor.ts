@@ -128,7 +128,7 @@ function toInputArray(metadata: InferenceSession.ValueMetadata, value: unknown):
   if (leading.length !== rank && leading.length !== rank - 1) throw shapeMismatch(metadata, leading, label);
   const leaves = flattenNested(value, leading, label);
   const shape = fitShape(metadata, leading, label);
-  return { metadata, array: { dtype, shape, data: castElements(leaves, dtype, leading, label) } as NDArray };
+  return { metadata, array: { dtype, shape, data: castElements(leaves, dtype, leading, label) } };
 }
 
 function fitShape(metadata: TensorMetadata, shape: readonly number[], label: string): readonly number[] {

@@ -1,6 +1,5 @@
 import type { IncomingMessage, RequestListener } from "node:http";
 import express, { type Express, type NextFunction, type Request, type Response } from "express";
-import type { Logger } from "pino";
 import { BadRequestError, InferenceError } from "../../errors.js";
 import { createInvocationsHandler, type InvocationsOptions } from "./invocations.js";
 import { createPingHandler, type Readiness } from "./ping.js";

@@ -31,8 +31,8 @@ describe("POST /invocations with the default handlers (iris, no handlers file)",
     assert.equal(response.headers.get("content-type"), "text/csv");
     const rows = (await response.text()).trim().split("\n").map((line) => line.split(",").map(Number));
     assert.equal(rows.length, 2);
-    assert.equal(rows[0]?.indexOf(Math.max(...(rows[0] as number[]))), 0);
-    assert.equal(rows[1]?.indexOf(Math.max(...(rows[1] as number[]))), 2);
+    assert.equal(rows[0]?.indexOf(Math.max(...(rows[0]))), 0);
+    assert.equal(rows[1]?.indexOf(Math.max(...(rows[1]))), 2);
   });
 
   test("Accept q-values pick the preferred type", async () => {
@@ -179,7 +179,7 @@ describe("POST /invocations with user handlers", () => {
       body: stalled,
       headers: { "content-type": "text/plain" },
       duplex: "half",
-    } as RequestInit);
+    });
     assert.equal(response.status, 504);
   });
 
@@ -239,7 +239,7 @@ describe("admission control and body limits", () => {
       body: chunks,
       headers: { "content-type": "text/plain" },
       duplex: "half",
-    } as RequestInit);
+    });
     assert.equal(response.status, 413);
   });
 
