@@ -27,7 +27,7 @@ export { defaultConfig, loadConfig, type ConfigOverrides, type LogLevel, type Se
 export { InferencePipeline, type InvocationRequest, type InvocationResult, type PipelineOptions } from "./pipeline/inference-pipeline.js";
 export { startServer, type RunningServer } from "./server.js";
 export { predictOnnx } from "./models/onnx/predict.js";
-export { loadOnnxModels, releaseOnnxModels, type OnnxModel } from "./models/onnx/load-models.js";
+export { loadOnnxModels, releaseOnnxModels, type OnnxSessions } from "./models/onnx/load-models.js";
 export { defaultOnnxSessionConfig, type ExecutionProviderName, type OnnxSessionConfig } from "./models/onnx/session-config.js";
 export { extractModelArchive, defaultArchiveLimits, type ArchiveLimits } from "./models/artifacts/model-archive.js";
 

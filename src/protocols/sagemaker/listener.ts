@@ -2,10 +2,10 @@ import type { IncomingMessage, RequestListener } from "node:http";
 import express, { type Express, type NextFunction, type Request, type Response } from "express";
 import { BadRequestError, InferenceError } from "../../errors.js";
 import { createInvocationsHandler, type InvocationsOptions } from "./invocations.js";
-import { createPingHandler, type Readiness } from "./ping.js";
+import type { Readiness } from "../../dispatch/readiness.js";
+import { createPingHandler } from "./ping.js";
 import { sendError } from "../../http/send-error.js";
 
-export type { Readiness } from "./ping.js";
 
 /** Everything the HTTP layer needs; it knows nothing of workers or models. */
 export interface AppOptions extends InvocationsOptions {
