@@ -3,6 +3,7 @@ import type { Logger } from "pino";
 import { loadConfig, type ConfigOverrides, type ServerConfig } from "./config/server-config.js";
 import { notReadyError, type Readiness } from "./dispatch/readiness.js";
 import { WorkerPool, type InvokeOptions } from "./dispatch/worker-pool.js";
+import { Connections } from "./http/connections.js";
 import { listen } from "./http/listen.js";
 import { createLogger, flushLog } from "./logger.js";
 import { resolveModelSource } from "./models/model-source.js";
@@ -28,6 +29,12 @@ export interface RunningServer {
   /** Stops accepting, lets in-flight requests finish (up to the shutdown timeout), releases the models and stops the workers. */
   close(): Promise<void>;
 }
+
+/**
+ * A client must send its request headers within this time. The request body is bounded by the
+ * invocation time limit instead (Node's own `requestTimeout` would cut it at 300 s regardless).
+ */
+const headersTimeoutMs = 20_000;
 
 /** The name the single model of a server goes by, in logs and in the worker pool. */
 const modelName = "model";
@@ -55,7 +62,7 @@ export async function startServer(overrides: ConfigOverrides = {}, env: NodeJS.P
   let failure: Error | undefined;
   const readiness: Readiness = {
     get ready() {
-      return pool.hosts(modelName);
+      return pool.serves(modelName);
     },
     get failure() {
       return failure;
@@ -65,15 +72,20 @@ export async function startServer(overrides: ConfigOverrides = {}, env: NodeJS.P
     if (!readiness.ready) return Promise.reject(notReadyError(readiness));
     return pool.invoke(modelName, request, signal, options);
   };
+  const server = createServer({ headersTimeout: headersTimeoutMs, requestTimeout: 0 });
+  const connections = new Connections(server, { maxConnections: config.maxConnections, log });
   const listener = createRequestListener({
+    connections,
     readiness,
     log,
     timeoutMs: config.timeoutMs,
     maxPayloadBytes: config.maxPayloadBytes,
     maxConcurrentRequests: config.maxConcurrentRequests,
-    invoke: (request, signal) => invoke(request, signal),
+    maxInFlightBytes: config.maxInFlightBytes,
+    // The HTTP layer is done with the body once it is handed over: move it rather than copy it.
+    invoke: (request, signal) => invoke(request, signal, { transferBody: true }),
   });
-  const server = createServer(listener);
+  server.on("request", listener);
   const { port, url } = await listen(server, config.port, config.host);
   log.info({ port, host: config.host, workers: config.workers, timeoutMs: config.timeoutMs }, "listening");
 
@@ -102,9 +114,7 @@ export async function startServer(overrides: ConfigOverrides = {}, env: NodeJS.P
   const close = (): Promise<void> => {
     closing ??= (async () => {
       log.info({ timeoutMs: config.shutdownTimeoutMs }, "shutting down: draining in-flight requests");
-      const deadline = setTimeout(() => server.closeAllConnections(), config.shutdownTimeoutMs);
-      await Promise.all([new Promise<void>((resolve) => server.close(() => resolve())), loaded]);
-      clearTimeout(deadline);
+      await Promise.all([connections.drain(config.shutdownTimeoutMs), loaded]);
       await pool.close(1_000);
       log.info("stopped");
       await flushLog(log);

@@ -39,6 +39,10 @@ export interface ServerConfig {
   readonly maxPayloadBytes: number;
   /** Requests in flight or queued before new ones get 503. `BYOC_MAX_CONCURRENT_REQUESTS`. */
   readonly maxConcurrentRequests: number;
+  /** Request bodies in flight, in bytes; past it, requests wait unread. `BYOC_MAX_IN_FLIGHT_BYTES`; default 256 MiB. */
+  readonly maxInFlightBytes: number;
+  /** Open connections; past it the longest-idle one is closed, or the new one refused with 503. `BYOC_MAX_CONNECTIONS`; default 4096. */
+  readonly maxConnections: number;
   /** Response type for a missing or `*\/*` Accept. `SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT`. */
   readonly defaultAccept: string;
   /** Request type assumed for a missing Content-Type. `BYOC_DEFAULT_CONTENT_TYPE`. */
@@ -76,6 +80,8 @@ export const defaultConfig: ServerConfig = {
   timeoutMs: 60_000,
   maxPayloadBytes: 6 * MiB,
   maxConcurrentRequests: 256,
+  maxInFlightBytes: 256 * MiB,
+  maxConnections: 4096,
   defaultAccept: "application/json",
   defaultContentType: "application/json",
   logLevel: "info",
@@ -124,6 +130,8 @@ export function loadConfig(env: Env = process.env, overrides: ConfigOverrides = 
     timeoutMs: read.seconds("SAGEMAKER_MODEL_SERVER_TIMEOUT", defaultConfig.timeoutMs),
     maxPayloadBytes: read.integer("BYOC_MAX_PAYLOAD_BYTES", defaultConfig.maxPayloadBytes, 1, Number.MAX_SAFE_INTEGER),
     maxConcurrentRequests: read.integer("BYOC_MAX_CONCURRENT_REQUESTS", defaultConfig.maxConcurrentRequests, 1, 1_000_000),
+    maxInFlightBytes: read.integer("BYOC_MAX_IN_FLIGHT_BYTES", defaultConfig.maxInFlightBytes, 1, Number.MAX_SAFE_INTEGER),
+    maxConnections: read.integer("BYOC_MAX_CONNECTIONS", defaultConfig.maxConnections, 1, 1_000_000),
     defaultAccept: read.mediaType("SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT", defaultConfig.defaultAccept),
     defaultContentType: read.mediaType("BYOC_DEFAULT_CONTENT_TYPE", defaultConfig.defaultContentType),
     logLevel: parseLogLevel("SAGEMAKER_CONTAINER_LOG_LEVEL", env["SAGEMAKER_CONTAINER_LOG_LEVEL"]) ?? defaultConfig.logLevel,

@@ -15,6 +15,7 @@ const setup = workerData as WorkerSetup;
 const log = createLogger(setup.config.logLevel, { worker: setup.workerId });
 const runtime = new ModelRuntime({ workerId: setup.workerId, config: setup.config, log });
 const inFlight = new Map<number, AbortController>();
+const maxStringResultLength = 64 * 1024;
 
 function send(message: FromWorker, transfer: ArrayBuffer[] = []): void {
   port?.postMessage(message, transfer);
@@ -37,14 +38,25 @@ async function invoke(message: Extract<ToWorker, { type: "invoke" }>): Promise<v
       { ...message.request, body: toBuffer(message.body) },
       { log: log.child({ inferenceId: message.request.inferenceId }), signal: controller.signal },
     );
-    // Copy, then transfer the copy: the handler may still hold the bytes it returned.
-    const body = typeof result.body === "string" ? result.body : new Uint8Array(result.body);
-    send({ type: "result", id: message.id, ...result, body }, typeof body === "string" ? [] : [body.buffer]);
+    const body = transferableBody(result.body);
+    send({ type: "result", id: message.id, ...result, body }, typeof body === "string" ? [] : [body.buffer as ArrayBuffer]);
   } catch (error) {
     send({ type: "error", id: message.id, error: serializeError(error) });
   } finally {
     inFlight.delete(message.id);
   }
+}
+
+/**
+ * Large string bodies are encoded here and their bytes transferred: a multi-megabyte string
+ * posted to the HTTP thread is copied into its heap and UTF-8-encoded there at write time, and
+ * with many in flight its garbage collector paused `/ping` for over a second. Short strings stay
+ * strings (one write with the headers). Bytes are copied before the transfer: the handler may
+ * still hold what it returned.
+ */
+function transferableBody(body: string | Uint8Array): string | Uint8Array {
+  if (typeof body !== "string") return new Uint8Array(body);
+  return body.length <= maxStringResultLength ? body : Buffer.from(body, "utf8");
 }
 
 function toBuffer(body: Uint8Array | string): Buffer {
@@ -71,6 +83,9 @@ port.on("message", (message: ToWorker) => {
         return { type: "unloaded", id: message.id };
       });
       break;
+    case "probe":
+      send({ type: "alive", id: message.id });
+      break;
     case "abort":
       inFlight.get(message.id)?.abort(new DOMException(`Request ${message.reason}`, "AbortError"));
       break;
@@ -78,5 +93,11 @@ port.on("message", (message: ToWorker) => {
       void shutdown();
       break;
   }
+});
+// A promise a handler dropped that later rejects would end the thread (Node's default) and every
+// request on it with it. It cannot be traced back to its request, so it is logged and the worker
+// goes on; the request that dropped it ends as its own handlers decide (or at its time limit).
+process.on("unhandledRejection", (reason) => {
+  log.error({ err: reason, inFlight: inFlight.size }, "a handler left a promise rejection unhandled; the worker goes on");
 });
 send({ type: "started" });

@@ -58,6 +58,15 @@ interface Slot {
   readonly inFlight: Map<number, Pending>;
   readonly commands: Map<number, Command>;
   recycleTimer: NodeJS.Timeout | undefined;
+  /** A probe sent before recycling, waiting for the worker's `alive`. */
+  probe: { readonly id: number; readonly timer: NodeJS.Timeout } | undefined;
+  /** Set while this worker replaces a crashed one and loads its models. */
+  replacing: Replacement | undefined;
+}
+
+/** The models a replacement worker is still to load. */
+interface Replacement {
+  readonly models: Set<string>;
 }
 
 interface HostedModel {
@@ -81,15 +90,25 @@ const maxStringBodyBytes = 64 * 1024;
  */
 const maxInFlightPerWorker = 4;
 const maxRespawnDelayMs = 30_000;
+/** How long a worker has to answer a probe before it counts as blocked. */
+const probeTimeoutMs = 1_000;
+/** Replacements that fail in a row before a model stops counting as served (and `/ping` turns 503). */
+const maxFailedReplacements = 3;
 const workerFile = new URL(`./inference-worker${import.meta.url.endsWith(".ts") ? ".ts" : ".js"}`, import.meta.url);
 
 /**
  * Worker threads that host models and run requests off the main thread, so `/ping` answers
  * while inference runs. A model is loaded on every worker or on some (see {@link Replicas});
  * each request goes to the least busy worker that hosts its model. Model loads run one at a time
- * across the pool, so the memory each worker measures belongs to the model it loaded. A worker
- * that overruns an abandoned request by {@link WorkerPoolOptions.recycleMs} is terminated and
- * replaced, and so is one that crashes; the replacement loads the models the old one hosted.
+ * across the pool, so the memory each worker measures belongs to the model it loaded.
+ *
+ * Supervision: a worker that crashes is replaced at once (then with backoff if it keeps
+ * crashing), and the replacement loads the models the old one hosted; meanwhile their requests
+ * wait in the queue and the model still counts as served ({@link WorkerPool.serves}), so one
+ * crash does not turn `/ping` to 503. A worker still running an abandoned (timed-out) request
+ * after {@link WorkerPoolOptions.recycleMs} is probed: if its event loop answers, the handler is
+ * merely waiting on a promise that never settles, and the worker keeps serving; if it does not, a
+ * run is blocking it, and it is replaced.
  *
  * @example
  * ```ts
@@ -107,7 +126,9 @@ export class WorkerPool {
   #nextId = 1;
   #nextWorkerId = 0;
   #state: "idle" | "running" | "stopped" = "idle";
-  #respawnDelayMs = 1000;
+  #respawnDelayMs = 0;
+  #failedReplacements = 0;
+  readonly #replacements = new Set<Replacement>();
   /** Loads run one after another (see the class comment). */
   #loading: Promise<unknown> = Promise.resolve();
 
@@ -130,6 +151,18 @@ export class WorkerPool {
   /** True while `model` is loaded in at least one live worker. */
   hosts(model: string): boolean {
     for (const slot of this.#slots.values()) if (slot.started && slot.models.has(model)) return true;
+    return false;
+  }
+
+  /**
+   * True while `model` can take requests: loaded in a live worker, or being reloaded in the
+   * replacement of one that crashed (its requests wait meanwhile).
+   */
+  serves(model: string): boolean {
+    if (!this.#models.has(model)) return false;
+    if (this.hosts(model)) return true;
+    if (this.#failedReplacements >= maxFailedReplacements) return false;
+    for (const replacement of this.#replacements) if (replacement.models.has(model)) return true;
     return false;
   }
 
@@ -324,7 +357,18 @@ export class WorkerPool {
     const workerId = this.#nextWorkerId++;
     const setup: WorkerSetup = { ...this.#options.setup, workerId };
     const worker = new Worker(workerFile, { workerData: setup });
-    const slot: Slot = { workerId, worker, started: false, models: new Set(), assigned: new Set(), inFlight: new Map(), commands: new Map(), recycleTimer: undefined };
+    const slot: Slot = {
+      workerId,
+      worker,
+      started: false,
+      models: new Set(),
+      assigned: new Set(),
+      inFlight: new Map(),
+      commands: new Map(),
+      recycleTimer: undefined,
+      probe: undefined,
+      replacing: undefined,
+    };
     this.#slots.set(workerId, slot);
     return new Promise<Slot>((resolve, reject) => {
       worker.on("message", (message: FromWorker) => {
@@ -347,6 +391,10 @@ export class WorkerPool {
   }
 
   #settle(slot: Slot, message: Exclude<FromWorker, { type: "started" }>): void {
+    if (message.type === "alive") {
+      this.#onAlive(slot, message.id);
+      return;
+    }
     const command = slot.commands.get(message.id);
     if (command !== undefined) {
       slot.commands.delete(message.id);
@@ -372,16 +420,38 @@ export class WorkerPool {
     this.#dispatch(pending.model);
   }
 
+  /** The abandoned requests outlived `recycleMs`: probe the worker before deciding its fate. */
   #recycle(slot: Slot): void {
+    slot.recycleTimer = undefined;
+    const id = this.#nextId++;
+    const timer = setTimeout(() => {
+      this.#options.log.warn(
+        { worker: slot.workerId, recycleMs: this.#options.recycleMs, probeTimeoutMs },
+        "worker blocked by an abandoned request (no answer to a probe); replacing it",
+      );
+      void slot.worker.terminate();
+    }, probeTimeoutMs);
+    slot.probe = { id, timer };
+    slot.worker.postMessage({ type: "probe", id } satisfies ToWorker);
+  }
+
+  /** The worker answered: not blocked. Its abandoned requests stop counting against it. */
+  #onAlive(slot: Slot, id: number): void {
+    if (slot.probe?.id !== id) return;
+    clearTimeout(slot.probe.timer);
+    slot.probe = undefined;
+    const abandoned = [...slot.inFlight].filter(([, pending]) => pending.abandoned);
+    for (const [requestId] of abandoned) slot.inFlight.delete(requestId);
     this.#options.log.warn(
-      { worker: slot.workerId, recycleMs: this.#options.recycleMs },
-      "worker still busy with an abandoned request; replacing it",
+      { worker: slot.workerId, abandoned: abandoned.length, recycleMs: this.#options.recycleMs },
+      "abandoned requests still pending in a responsive worker (a handler awaits a promise that never settles); the worker keeps serving",
     );
-    void slot.worker.terminate();
+    this.#dispatchAll();
   }
 
   #onExit(slot: Slot, code: number): void {
     if (slot.recycleTimer !== undefined) clearTimeout(slot.recycleTimer);
+    if (slot.probe !== undefined) clearTimeout(slot.probe.timer);
     this.#slots.delete(slot.workerId);
     const stopped = new InferenceError(`Inference worker ${slot.workerId} stopped (exit code ${code}) while running this request`);
     for (const pending of slot.inFlight.values()) if (!pending.abandoned) pending.reject(stopped);
@@ -389,36 +459,55 @@ export class WorkerPool {
     if (this.#state !== "running" || !slot.started) return;
     const lostModels = [...slot.assigned].filter((model) => this.#models.has(model));
     this.#options.log.warn({ worker: slot.workerId, code, delayMs: this.#respawnDelayMs, models: lostModels }, "worker exited; starting a replacement");
-    const delay = this.#respawnDelayMs;
-    this.#respawnDelayMs = Math.min(this.#respawnDelayMs * 2, maxRespawnDelayMs);
-    setTimeout(() => void this.#replace(lostModels), delay).unref();
+    this.#scheduleReplacement({ models: new Set(lostModels) });
+    if (slot.replacing !== undefined) this.#replacements.delete(slot.replacing);
     this.#dispatchAll();
   }
 
-  /** Starts a worker in place of one that exited and loads its models; a failure ends it, which schedules the next attempt. */
-  async #replace(models: readonly string[]): Promise<void> {
-    if (this.#state !== "running") return;
+  #scheduleReplacement(replacement: Replacement): void {
+    this.#replacements.add(replacement);
+    const delay = this.#respawnDelayMs;
+    this.#respawnDelayMs = Math.min(Math.max(this.#respawnDelayMs * 2, 1000), maxRespawnDelayMs);
+    setTimeout(() => void this.#replace(replacement), delay).unref();
+  }
+
+  /**
+   * Starts a worker in place of one that exited and loads its models. A load that fails ends the
+   * new worker, which schedules the next attempt; a worker that cannot even start is retried.
+   */
+  async #replace(replacement: Replacement): Promise<void> {
+    if (this.#state !== "running") {
+      this.#replacements.delete(replacement);
+      return;
+    }
     let slot: Slot | undefined;
     try {
       slot = await this.#spawn();
-      for (const name of models) if (this.#models.has(name)) slot.assigned.add(name);
+      slot.replacing = replacement;
+      for (const name of replacement.models) if (this.#models.has(name)) slot.assigned.add(name);
       for (const name of [...slot.assigned]) {
         const hosted = this.#models.get(name);
         if (hosted === undefined) continue;
         await this.#loadOn(slot, hosted.source);
         slot.models.add(name);
+        replacement.models.delete(name);
         this.#dispatch(name);
       }
-      this.#respawnDelayMs = 1000;
+      slot.replacing = undefined;
+      this.#replacements.delete(replacement);
+      this.#options.log.info({ worker: slot.workerId, models: [...slot.models] }, "replacement worker loaded its models");
+      this.#respawnDelayMs = 0;
+      this.#failedReplacements = 0;
     } catch (error) {
-      this.#options.log.error({ err: error, models }, "replacement worker failed to load its models");
+      this.#failedReplacements++;
+      this.#options.log.error({ err: error, models: [...replacement.models], failedInARow: this.#failedReplacements }, "replacement worker failed to load its models");
+      // Ending the new worker schedules the next attempt (and retires this one) from #onExit.
       if (slot !== undefined) {
         void slot.worker.terminate();
-        return;
+      } else {
+        this.#replacements.delete(replacement);
+        this.#scheduleReplacement(replacement);
       }
-      const delay = this.#respawnDelayMs;
-      this.#respawnDelayMs = Math.min(this.#respawnDelayMs * 2, maxRespawnDelayMs);
-      setTimeout(() => void this.#replace(models), delay).unref();
     }
   }
 

@@ -42,6 +42,8 @@ export type ToWorker =
       readonly body: Uint8Array | string;
     }
   | { readonly type: "abort"; readonly id: number; readonly reason: "timeout" | "client-closed" }
+  /** Asks whether the worker's event loop is free: it answers `alive` unless a run blocks it. */
+  | { readonly type: "probe"; readonly id: number }
   | { readonly type: "shutdown" };
 
 /** Worker → main thread. */
@@ -49,6 +51,7 @@ export type FromWorker =
   | { readonly type: "started" }
   | { readonly type: "loaded"; readonly id: number; readonly report: LoadReport }
   | { readonly type: "unloaded"; readonly id: number }
+  | { readonly type: "alive"; readonly id: number }
   | {
       readonly type: "result";
       readonly id: number;

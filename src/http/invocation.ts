@@ -1,6 +1,8 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { InferenceTimeoutError } from "../errors.js";
 import type { InvocationRequest, InvocationResult } from "../pipeline/inference-pipeline.js";
+import type { Admission } from "./admission.js";
+import { lingerAfterAnswer } from "./lingering-close.js";
 import { readBody } from "./read-body.js";
 import { invocationRequestFrom } from "./sagemaker-headers.js";
 
@@ -17,6 +19,8 @@ import { invocationRequestFrom } from "./sagemaker-headers.js";
 export interface InvocationRoute {
   readonly timeoutMs: number;
   readonly maxPayloadBytes: number;
+  /** Bounds requests and body bytes in flight; none for a route that needs no bound. */
+  readonly admission?: Admission;
   invoke(request: InvocationRequest, signal: AbortSignal): Promise<InvocationResult>;
   /**
    * Answers a failure the protocol's way. Past the time limit the error is an
@@ -43,7 +47,8 @@ export interface InvocationOutcome {
 }
 
 /**
- * Serves one invocation: reads the body within `maxPayloadBytes` (declared and streamed), maps the
+ * Serves one invocation: waits for admission (requests and body bytes in flight), reads the body
+ * within `maxPayloadBytes` (declared and streamed), maps the
  * SageMaker headers, runs it under one abort signal that fires at the time limit (with an
  * {@link InferenceTimeoutError}) or when the client goes away, and answers with the result or
  * through `route.sendError`. When the client left, nothing is sent.
@@ -70,17 +75,29 @@ export async function serveInvocation(route: InvocationRoute, request: IncomingM
   response.once("close", onClose);
   let requestBytes = 0;
   let responseBytes = 0;
+  let release: (() => void) | undefined;
   try {
+    release = await route.admission?.acquire(admittedBytes(request, route.maxPayloadBytes), abort.signal);
     const body = await readBody(request, route.maxPayloadBytes, abort.signal);
     requestBytes = body.length;
     const result = await route.invoke(invocationRequestFrom(request.headers, body, inferenceId), abort.signal);
     responseBytes = sendResult(response, result, route.resultHeaders?.(inferenceId));
   } catch (error) {
-    if (!clientGone) route.sendError(response, error, inferenceId);
+    if (!clientGone) {
+      if (!request.complete) lingerAfterAnswer(request, response);
+      route.sendError(response, error, inferenceId);
+    }
   } finally {
     clearTimeout(timer);
+    release?.();
   }
   return { requestBytes, responseBytes, clientGone };
+}
+
+/** What a request may hold: its declared length, or the payload limit when it declares none (chunked). */
+function admittedBytes(request: IncomingMessage, maxPayloadBytes: number): number {
+  const declared = Number(request.headers["content-length"]);
+  return Number.isSafeInteger(declared) && declared >= 0 ? Math.min(declared, maxPayloadBytes) : maxPayloadBytes;
 }
 
 /**

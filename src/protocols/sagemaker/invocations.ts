@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "pino";
-import { OverloadedError } from "../../errors.js";
+import { Admission } from "../../http/admission.js";
 import { serveInvocation, type InvocationRoute } from "../../http/invocation.js";
 import { sendError } from "../../http/send-error.js";
 import type { InvocationRequest, InvocationResult } from "../../pipeline/inference-pipeline.js";
@@ -16,14 +16,15 @@ export interface InvocationsOptions {
   readonly timeoutMs: number;
   readonly maxPayloadBytes: number;
   readonly maxConcurrentRequests: number;
+  readonly maxInFlightBytes: number;
 }
 
 const inferenceIdPattern = /^[\x21-\x7e]{1,64}$/;
 
 /**
- * The `POST /invocations` handler: admission control, then {@link serveInvocation} (body limit,
- * time limit, the SageMaker headers in and out), and one log line per request. Payloads are
- * never logged.
+ * The `POST /invocations` handler: {@link serveInvocation} (admission by count and by body bytes,
+ * body limit, time limit, the SageMaker headers in and out), and one log line per request.
+ * Payloads are never logged.
  *
  * @example
  * ```ts
@@ -31,10 +32,10 @@ const inferenceIdPattern = /^[\x21-\x7e]{1,64}$/;
  * ```
  */
 export function createInvocationsHandler(options: InvocationsOptions) {
-  let inFlight = 0;
   const route: InvocationRoute = {
     timeoutMs: options.timeoutMs,
     maxPayloadBytes: options.maxPayloadBytes,
+    admission: new Admission({ maxRequests: options.maxConcurrentRequests, maxBytes: options.maxInFlightBytes }),
     invoke: options.invoke,
     sendError: (response, error, inferenceId) => sendError(response, error, inferenceId, options.log),
   };
@@ -58,18 +59,9 @@ export function createInvocationsHandler(options: InvocationsOptions) {
         "invocation",
       );
     });
-    if (inFlight >= options.maxConcurrentRequests) {
-      sendError(response, new OverloadedError(`More than ${options.maxConcurrentRequests} requests in flight; retry shortly`), inferenceId, options.log);
-      return;
-    }
-    inFlight++;
-    try {
-      const outcome = await serveInvocation(route, request, response, inferenceId);
-      ({ requestBytes, responseBytes } = outcome);
-      if (outcome.clientGone) options.log.info({ inferenceId }, "client closed the connection before the answer");
-    } finally {
-      inFlight--;
-    }
+    const outcome = await serveInvocation(route, request, response, inferenceId);
+    ({ requestBytes, responseBytes } = outcome);
+    if (outcome.clientGone) options.log.info({ inferenceId }, "client closed the connection before the answer");
   };
 }
 

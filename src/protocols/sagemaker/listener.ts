@@ -4,12 +4,14 @@ import { BadRequestError, InferenceError } from "../../errors.js";
 import { createInvocationsHandler, type InvocationsOptions } from "./invocations.js";
 import type { Readiness } from "../../dispatch/readiness.js";
 import { createPingHandler } from "./ping.js";
+import type { Connections } from "../../http/connections.js";
 import { sendError } from "../../http/send-error.js";
-
 
 /** Everything the HTTP layer needs; it knows nothing of workers or models. */
 export interface AppOptions extends InvocationsOptions {
   readonly readiness: Readiness;
+  /** Told of every request first: connection accounting and `Connection: close` while draining. */
+  readonly connections: Pick<Connections, "prepare">;
 }
 
 /**
@@ -29,6 +31,7 @@ export function createRequestListener(options: AppOptions): RequestListener {
   const invocations = createInvocationsHandler(options);
   const app = createApp(options);
   return (request, response) => {
+    options.connections.prepare(request, response);
     const path = pathOf(request);
     if (path === "/invocations" && request.method === "POST") {
       invocations(request, response).catch((error: unknown) => sendError(response, error, "-", options.log));
