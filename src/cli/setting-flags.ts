@@ -63,8 +63,8 @@ export function settingFlagUsage(groups: readonly SettingsGroup[], command: Comm
         declared.repeatable ? "repeatable" : undefined,
       ].filter((note) => note !== undefined);
       const head = `  ${flag}`;
-      // Descriptions mark code with backticks for the Markdown tables; a terminal shows it plain.
-      const text = `${setting.description}${notes.length === 0 ? "" : ` (${notes.join(", ")})`}`.replaceAll("`", "");
+      // Descriptions mark code and emphasis for the Markdown tables; a terminal shows them plain.
+      const text = `${setting.description}${notes.length === 0 ? "" : ` (${notes.join(", ")})`}`.replace(/`|\*\*/g, "");
       return head.length < usageColumn - 1 ? wrap(head.padEnd(usageColumn - 1), text) : `${head}\n${wrap(" ".repeat(usageColumn - 1), text)}`;
     })
     .join("\n");

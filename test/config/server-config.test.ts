@@ -74,4 +74,36 @@ describe("loadConfig", () => {
       assert.throws(() => loadConfig(env), (error: unknown) => error instanceof ConfigurationError && message.test(error.message));
     });
   }
+
+  test("overrides given in code are checked like the environment: each problem named by its option, with what it accepts", () => {
+    assert.throws(
+      () => loadConfig({}, { workers: 0, port: 70000, timeoutMs: -5, defaultAccept: "json" }),
+      (error: unknown) => {
+        assert.ok(error instanceof ConfigurationError);
+        assert.equal(
+          error.message,
+          [
+            "4 invalid settings:",
+            "  workers=0 must be a whole number from 1 to 1024",
+            "  port=70000 must be a whole number from 0 to 65535",
+            "  timeoutMs=-5 must be a positive whole number of milliseconds up to 2147483000",
+            '  defaultAccept="json" must be a media type such as application/json',
+          ].join("\n"),
+        );
+        return true;
+      },
+    );
+  });
+
+  test("overrides reach nested settings one by one, and the environment fills the rest", () => {
+    const config = loadConfig({ BYOC_ONNX_DEVICE_ID: "1", BYOC_MULTIPART_MAX_FILES: "3" }, { onnx: { executionProviders: ["cuda", "cpu"] }, multipart: { maxFields: 5 } });
+    assert.deepEqual(config.onnx.executionProviders, ["cuda", "cpu"]);
+    assert.equal(config.onnx.deviceId, 1);
+    assert.deepEqual(config.multipart, { maxFiles: 3, maxFileBytes: defaultConfig.multipart.maxFileBytes, maxFields: 5 });
+  });
+
+  test("a value loadConfig returned is accepted back as overrides unchanged", () => {
+    const config = loadConfig({ SAGEMAKER_MODEL_SERVER_WORKERS: "3", SAGEMAKER_MODEL_SERVER_TIMEOUT: "2.5" });
+    assert.deepEqual(loadConfig({}, config), config);
+  });
 });
