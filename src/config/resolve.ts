@@ -59,10 +59,10 @@ type GivenValues = Map<Setting<unknown>, Given>;
  */
 export function resolveSettings<Tree extends SettingTree>(group: SettingsGroup<Tree>, sources: SettingSources): SettingsValues<Tree> {
   const problems = new Set<string>();
-  const fromEnv = sources.env === undefined ? new Map<Setting<unknown>, Given>() : readEnv(group, sources.env, problems);
+  const fromEnv = readEnv(group, sources.env ?? {}, problems);
   const fromFlags = sources.flags === undefined ? new Map<Setting<unknown>, Given>() : readFlags(group, sources.flags.command, sources.flags.values, problems);
   const fromCode = new Map<Setting<unknown>, Given>();
-  if (sources.overrides !== undefined) readOverrides(group.tree, sources.overrides, "", fromCode, problems);
+  readOverrides(group.tree, sources.overrides ?? {}, "", fromCode, problems);
   throwIfAny(problems);
 
   const given = (setting: Setting<unknown>): Given | undefined => fromCode.get(setting) ?? fromFlags.get(setting) ?? fromEnv.get(setting);
