@@ -50,6 +50,7 @@ export const errorCodes = {
   INVALID_PREDICTION: { status: 500, when: "the prediction cannot be encoded (a circular reference, not a valid NDArray)" },
   INVALID_HANDLER_OUTPUT: { status: 500, when: "`outputFn` or `transformFn` returned something other than a string, bytes or `{ body, contentType }`" },
   INVALID_CUSTOM_ATTRIBUTES: { status: 500, when: "`ctx.responseCustomAttributes` is not at most 1024 visible ASCII characters" },
+  NO_PREDICT_STEP: { status: 500, when: "a model served by `transformFn` was asked for a separate predict step (it decodes, predicts and encodes in one call)" },
   MODEL_NOT_READY: { status: 503, when: "the model is loading or failed to load (also `/ping`)" },
   OVERLOADED: { status: 503, when: "more than `BYOC_MAX_CONCURRENT_REQUESTS` in flight; `Retry-After: 1`" },
   TIMEOUT: { status: 504, when: "past the time limit; the handler's `ctx.signal` fires; in async failure objects, past InvocationTimeoutSeconds" },

@@ -68,6 +68,7 @@ test("the package entry exports what a handlers file needs, by name, and nothing
     "PayloadTooLargeError",
     "UnsupportedMediaTypeError",
     "elementCount",
+    "isErrorStatusCode",
     "isInferenceError",
     "isNDArray",
     "negotiateAccept",
