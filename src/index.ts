@@ -12,12 +12,14 @@ export {
   ConfigurationError,
   InferenceError,
   InferenceTimeoutError,
+  isErrorStatusCode,
   isInferenceError,
   ModelNotReadyError,
   NotAcceptableError,
   OverloadedError,
   PayloadTooLargeError,
   UnsupportedMediaTypeError,
+  type ErrorStatusCode,
 } from "./errors.js";
 export { elementCount, isNDArray, type DType, type DTypeStorage, type NDArray } from "./tensor/ndarray.js";
 export type { Codec, DecodeOptions, EncodedBody, EncodeOptions } from "./codecs/codec.js";

@@ -67,7 +67,7 @@ export class InProcessInvoker implements Invoker {
       // went wrong from the client, so the real error and its stack are logged here, as
       // /invocations logs them.
       const answer = toErrorResponse(error, request.inferenceId);
-      if (answer.unexpected) this.#log.error({ err: error, inferenceId: request.inferenceId }, "the handlers failed");
+      if (answer.unexpected) this.#log.error({ err: error, inferenceId: request.inferenceId, handlerStatusCode: answer.rejectedStatusCode }, "the handlers failed");
       throw new ModelInvocationError(answer.statusCode, Buffer.from(JSON.stringify(answer.body)), "application/json");
     }
   }

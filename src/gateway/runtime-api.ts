@@ -4,6 +4,7 @@ import express, { type Express, type NextFunction, type Request, type Response }
 import type { Logger } from "pino";
 import { InferenceTimeoutError, isInferenceError, PayloadTooLargeError } from "../errors.js";
 import { serveInvocation, type InvocationRoute } from "../http/invocation.js";
+import { lingerAfterAnswer } from "../http/lingering-close.js";
 import { readBody } from "../http/read-body.js";
 import type { AsyncConfig } from "../config/async-config.js";
 import { inlineBodyRefused, InvokerUnavailableError, ModelInvocationError, RuntimeApiError, validationError } from "./errors.js";
@@ -91,8 +92,7 @@ export function createGatewayApp(options: GatewayOptions): Express {
     endpoint(request);
     const body = await readBody(request, asyncMaxBodyBytes).catch((error: unknown) => {
       if (!(error instanceof PayloadTooLargeError)) throw error;
-      // The rest of the body is not read: close the connection rather than drain it.
-      response.setHeader("connection", "close");
+      lingerAfterAnswer(request, response);
       throw inlineBodyRefused(`more than ${asyncMaxBodyBytes} bytes`);
     });
     const input = parseAsyncInvocation(

@@ -3,8 +3,9 @@ import { InferenceTimeoutError } from "../errors.js";
 import type { InvocationRequest, InvocationResult } from "../pipeline/inference-pipeline.js";
 import type { Admission } from "./admission.js";
 import { lingerAfterAnswer } from "./lingering-close.js";
+import { decodeContentEncoding } from "./content-encoding.js";
 import { readBody } from "./read-body.js";
-import { invocationRequestFrom } from "./sagemaker-headers.js";
+import { headerValue, invocationRequestFrom } from "./sagemaker-headers.js";
 
 /**
  * One protocol's way of answering an invocation over HTTP: the container's `/invocations`, the
@@ -48,7 +49,7 @@ export interface InvocationOutcome {
 
 /**
  * Serves one invocation: waits for admission (requests and body bytes in flight), reads the body
- * within `maxPayloadBytes` (declared and streamed), maps the
+ * within `maxPayloadBytes` (declared and streamed) and undoes its Content-Encoding, maps the
  * SageMaker headers, runs it under one abort signal that fires at the time limit (with an
  * {@link InferenceTimeoutError}) or when the client goes away, and answers with the result or
  * through `route.sendError`. When the client left, nothing is sent.
@@ -78,7 +79,8 @@ export async function serveInvocation(route: InvocationRoute, request: IncomingM
   let release: (() => void) | undefined;
   try {
     release = await route.admission?.acquire(admittedBytes(request, route.maxPayloadBytes), abort.signal);
-    const body = await readBody(request, route.maxPayloadBytes, abort.signal);
+    const raw = await readBody(request, route.maxPayloadBytes, abort.signal);
+    const body = await decodeContentEncoding(raw, headerValue(request.headers, "content-encoding"), route.maxPayloadBytes);
     requestBytes = body.length;
     const result = await route.invoke(invocationRequestFrom(request.headers, body, inferenceId), abort.signal);
     responseBytes = sendResult(response, result, route.resultHeaders?.(inferenceId));

@@ -50,7 +50,7 @@ test("NDArray data follows its dtype", () => {
 
 test("users can throw InferenceError with a status and a code", () => {
   const error = new api.InferenceError("too dark", { statusCode: 422, code: "TOO_DARK" });
-  expectTypeOf(error.statusCode).toEqualTypeOf<number>();
+  expectTypeOf(error.statusCode).toEqualTypeOf<api.ErrorStatusCode>();
   assert.equal(error.statusCode, 422);
   assert.equal(new api.BadRequestError("x").statusCode, 400);
   assert.ok(api.isInferenceError(error));
@@ -68,6 +68,7 @@ test("the package entry exports what a handlers file needs, by name, and nothing
     "PayloadTooLargeError",
     "UnsupportedMediaTypeError",
     "elementCount",
+    "isErrorStatusCode",
     "isInferenceError",
     "isNDArray",
     "negotiateAccept",
