@@ -4,7 +4,7 @@ import type { Logger } from "pino";
 import { Admission } from "../../http/admission.js";
 import { serveInvocation, type InvocationRoute } from "../../http/invocation.js";
 import { sendError } from "../../http/send-error.js";
-import type { InvocationRequest, InvocationResult } from "../../pipeline/inference-pipeline.js";
+import type { InvocationRequest, InvocationResult, StageTimings } from "../../pipeline/inference-pipeline.js";
 
 /** Runs an invocation somewhere (the worker pool in production). */
 export type Invoke = (request: InvocationRequest, signal: AbortSignal) => Promise<InvocationResult>;
@@ -45,6 +45,7 @@ export function createInvocationsHandler(options: InvocationsOptions) {
     const inferenceId = validInferenceId(headers["x-amzn-sagemaker-inference-id"]) ?? randomUUID();
     let requestBytes = 0;
     let responseBytes = 0;
+    let timings: StageTimings | undefined;
     response.once("finish", () => {
       options.log.info(
         {
@@ -55,14 +56,20 @@ export function createInvocationsHandler(options: InvocationsOptions) {
           responseBytes,
           contentType: headers["content-type"],
           accept: headers["accept"],
+          ...(timings === undefined ? {} : roundedTimings(timings)),
         },
         "invocation",
       );
     });
     const outcome = await serveInvocation(route, request, response, inferenceId);
-    ({ requestBytes, responseBytes } = outcome);
+    ({ requestBytes, responseBytes, timings } = outcome);
     if (outcome.clientGone) options.log.info({ inferenceId }, "client closed the connection before the answer");
   };
+}
+
+function roundedTimings(timings: StageTimings): StageTimings {
+  const round = (ms: number): number => Math.round(ms * 100) / 100;
+  return { queueMs: round(timings.queueMs), decodeMs: round(timings.decodeMs), predictMs: round(timings.predictMs), encodeMs: round(timings.encodeMs) };
 }
 
 function validInferenceId(value: string | string[] | undefined): string | undefined {
