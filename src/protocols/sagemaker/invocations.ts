@@ -62,7 +62,9 @@ export function createInvocationsHandler(options: InvocationsOptions) {
       );
     });
     const outcome = await serveInvocation(route, request, response, inferenceId);
-    ({ requestBytes, responseBytes, timings } = outcome);
+    requestBytes = outcome.requestBytes;
+    responseBytes = outcome.responseBytes;
+    timings = outcome.timings;
     if (outcome.clientGone) options.log.info({ inferenceId }, "client closed the connection before the answer");
   };
 }
