@@ -43,29 +43,27 @@ export function createInvocationsHandler(options: InvocationsOptions) {
     const started = performance.now();
     const headers = request.headers;
     const inferenceId = validInferenceId(headers["x-amzn-sagemaker-inference-id"]) ?? randomUUID();
-    let requestBytes = 0;
-    let responseBytes = 0;
-    let timings: StageTimings | undefined;
-    response.once("finish", () => {
+    const outcome = await serveInvocation(route, request, response, inferenceId);
+    if (outcome.clientGone) {
+      options.log.info({ inferenceId }, "client closed the connection before the answer");
+      return;
+    }
+    const logLine = (): void =>
       options.log.info(
         {
           inferenceId,
           status: response.statusCode,
           ms: Math.round((performance.now() - started) * 100) / 100,
-          requestBytes,
-          responseBytes,
+          requestBytes: outcome.requestBytes,
+          responseBytes: outcome.responseBytes,
           contentType: headers["content-type"],
           accept: headers["accept"],
-          ...(timings === undefined ? {} : roundedTimings(timings)),
+          ...(outcome.timings === undefined ? {} : roundedTimings(outcome.timings)),
         },
         "invocation",
       );
-    });
-    const outcome = await serveInvocation(route, request, response, inferenceId);
-    requestBytes = outcome.requestBytes;
-    responseBytes = outcome.responseBytes;
-    timings = outcome.timings;
-    if (outcome.clientGone) options.log.info({ inferenceId }, "client closed the connection before the answer");
+    if (response.writableFinished) logLine();
+    else response.once("finish", logLine);
   };
 }
 
