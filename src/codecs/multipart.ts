@@ -43,8 +43,8 @@ export const defaultMultipartLimits: MultipartLimits = Object.freeze({
 });
 
 /**
- * RFC 2046 caps a boundary at 70 characters (README.md, "Content types"). The boundary search costs up to its length per
- * body byte in the worst case, so the cap also keeps parsing linear in the body size.
+ * RFC 2046 caps a boundary at 70 characters (README.md, "Content types"). The boundary search
+ * costs up to its length per body byte in the worst case, so the cap also keeps parsing linear.
  */
 const MAX_BOUNDARY_LENGTH = 70;
 
