@@ -148,6 +148,13 @@ export class AsyncWorker {
 
   async #process(picked: AsyncRequestRecord): Promise<void> {
     const { log } = this.#options;
+    const input = parseInputLocation(picked.inputLocation);
+    const output = parseS3Uri(picked.outputLocation);
+    if (input === undefined || output === undefined) {
+      // Only a record queued by an older version, which took ids with '/' and '..' in locations.
+      const message = `Refusing the locations of this request (input ${picked.inputLocation}, output ${picked.outputLocation}): a key with a '.' or '..' segment could be written outside its bucket`;
+      return this.#fail(picked, `ClientError: ${message}`, jsonFailure("UNSAFE_LOCATION", message));
+    }
     if (!this.#recovered.has(picked.inferenceId) && this.#options.now() >= expiresAt(picked)) return this.#expire(picked);
     const readiness = await this.#awaitReadiness(picked);
     if (readiness === "stopped") return;
@@ -158,7 +165,6 @@ export class AsyncWorker {
     this.#recovered.delete(record.inferenceId);
     log.info({ inferenceId: record.inferenceId, attempt: record.attempts, inputLocation: record.inputLocation }, "async inference started");
 
-    const input = parseInputLocation(record.inputLocation) as S3Location;
     let body: Buffer;
     try {
       ({ body } = await downloadObject(this.#options.s3, input, this.#options.config.maxPayloadBytes, this.#stop.signal));
@@ -178,7 +184,6 @@ export class AsyncWorker {
       return this.#onInvocationError(record, error);
     }
 
-    const output = parseS3Uri(record.outputLocation) as S3Location;
     try {
       await this.#write(record, output, result.body, result.contentType);
     } catch (error) {
@@ -276,6 +281,9 @@ export class AsyncWorker {
 
   async #fail(record: AsyncRequestRecord, failureReason: string, failure: FailureBody): Promise<void> {
     const location = record.failureLocation === undefined ? undefined : parseS3Uri(record.failureLocation);
+    if (record.failureLocation !== undefined && location === undefined) {
+      this.#options.log.error({ inferenceId: record.inferenceId, failureLocation: record.failureLocation }, "refusing to write the failure object: its key has a '.' or '..' segment");
+    }
     if (location !== undefined) {
       try {
         await this.#write(record, location, failure.body, failure.contentType);
