@@ -61,6 +61,8 @@ export interface AsyncConfig extends AwsEndpoints {
   readonly maxConcurrentInvocations: number;
   /** Largest input object in bytes. `BYOC_ASYNC_MAX_PAYLOAD_BYTES`; default 1 GB, SageMaker's limit. */
   readonly maxPayloadBytes: number;
+  /** Most requests queued or running; beyond it InvokeEndpointAsync answers ServiceUnavailable (503). `BYOC_ASYNC_MAX_QUEUED_REQUESTS`; default 10000. */
+  readonly maxQueuedRequests: number;
   /** The durable queue's directory, locked by the gateway using it. `BYOC_ASYNC_QUEUE_DIR`, `--queue-dir`; default `<tmp>/sagemaker-byoc-async/<endpoint name>`. */
   readonly queueDir: string;
   /** How long finished requests stay listed (and their ids deduplicated), in ms. `BYOC_ASYNC_RETENTION_SECONDS`; default 7 days. */
@@ -107,6 +109,7 @@ export const defaultAsyncConfig: AsyncConfig = {
   includeInferenceResponseIn: [],
   maxConcurrentInvocations: availableParallelism(),
   maxPayloadBytes: GB,
+  maxQueuedRequests: 10_000,
   queueDir: defaultQueueDir("local-endpoint"),
   retentionMs: 7 * 24 * 3600 * 1000,
   defaultRequestTtlSeconds: 21_600,
@@ -177,6 +180,7 @@ export function loadAsyncConfig(env: Env = process.env, overrides: AsyncConfigOv
     includeInferenceResponseIn: readResponseTopics(read),
     maxConcurrentInvocations: read.integer("BYOC_ASYNC_MAX_CONCURRENT_INVOCATIONS", defaultAsyncConfig.maxConcurrentInvocations, 1, 10_000),
     maxPayloadBytes: read.integer("BYOC_ASYNC_MAX_PAYLOAD_BYTES", defaultAsyncConfig.maxPayloadBytes, 1, Number.MAX_SAFE_INTEGER),
+    maxQueuedRequests: read.integer("BYOC_ASYNC_MAX_QUEUED_REQUESTS", defaultAsyncConfig.maxQueuedRequests, 1, 10_000_000),
     queueDir: read.optionalString("BYOC_ASYNC_QUEUE_DIR"),
     retentionMs: read.seconds("BYOC_ASYNC_RETENTION_SECONDS", defaultAsyncConfig.retentionMs),
     defaultRequestTtlSeconds: read.integer(
