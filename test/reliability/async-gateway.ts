@@ -1,4 +1,4 @@
-/** A gateway child process with S3 and SNS unreachable, for the async outage attacks. */
+/** A gateway child process in front of a stand-in container, for the async attacks. */
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { cliArgs, freePort, spawnNode, waitUntilReady, type MeasuredChild } from "./harness.js";
@@ -6,8 +6,8 @@ import { cliArgs, freePort, spawnNode, waitUntilReady, type MeasuredChild } from
 export const endpointName = "reliability-endpoint";
 export const successTopic = "arn:aws:sns:us-east-1:000000000000:reliability-success";
 
-/** A gateway whose S3 and SNS endpoints are loopback ports nobody listens on. */
-export interface OutageGateway {
+/** A gateway child process and its stand-in container. */
+export interface GatewayChild {
   readonly url: string;
   readonly process: MeasuredChild;
   close(): Promise<void>;
@@ -15,10 +15,11 @@ export interface OutageGateway {
 
 /**
  * Starts `sagemaker-byoc gateway` on `queueDir` in front of a stand-in container that is always
- * ready, with S3 and SNS unreachable (connections refused: the failure that comes back fastest,
- * so the one that costs the most CPU when retried), and the default retry settings.
+ * ready (and echoes what it is sent), with the default retry settings. S3 and SNS are unreachable
+ * (connections refused: the failure that comes back fastest, so the one that costs the most CPU
+ * when retried) unless `extraEnv` points them somewhere.
  */
-export async function startOutageGateway(queueDir: string, extraEnv: Record<string, string> = {}): Promise<OutageGateway> {
+export async function startGatewayChild(queueDir: string, extraEnv: Record<string, string> = {}): Promise<GatewayChild> {
   const container = await startReadyContainer();
   const [gatewayPort, deadS3, deadSns] = [await freePort(), await freePort(), await freePort()];
   const gateway = spawnNode(

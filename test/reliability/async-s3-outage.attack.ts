@@ -1,5 +1,5 @@
 import { setTimeout as delay } from "node:timers/promises";
-import { endpointName, startOutageGateway } from "./async-gateway.js";
+import { endpointName, startGatewayChild } from "./async-gateway.js";
 import { duration, mebibytes, percentile, type Attack } from "./harness.js";
 
 const queued = 20_000;
@@ -20,7 +20,7 @@ export const attack: Attack = {
     "20,000 InvokeEndpointAsync requests queued over HTTP against a gateway whose S3 endpoint refuses connections (its queue bound raised to 20,000 for the attack), then 200 more; the gateway's CPU time, disk writes and log lines measured over a minute.",
   expectation: `under ${maxCpuPercent}% of a core while S3 is down; accepting as fast at the end as at the start; ServiceUnavailable (503) beyond the bound`,
   async run({ workDir, progress }) {
-    const gateway = await startOutageGateway(workDir, { BYOC_ASYNC_MAX_QUEUED_REQUESTS: String(queued) });
+    const gateway = await startGatewayChild(workDir, { BYOC_ASYNC_MAX_QUEUED_REQUESTS: String(queued) });
     try {
       const accept = async (id: string): Promise<{ status: number; ms: number; errorType: string | null }> => {
         const started = performance.now();

@@ -2,7 +2,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import type { AsyncRequestRecord } from "../../src/gateway/async/queue.js";
-import { endpointName, startOutageGateway, successTopic } from "./async-gateway.js";
+import { endpointName, startGatewayChild, successTopic } from "./async-gateway.js";
 import { duration, mebibytes, type Attack } from "./harness.js";
 
 const pending = 20_000;
@@ -48,7 +48,7 @@ export const attack: Attack = {
     }
 
     const started = performance.now();
-    const gateway = await startOutageGateway(workDir, { BYOC_ASYNC_SUCCESS_TOPIC: successTopic });
+    const gateway = await startGatewayChild(workDir, { BYOC_ASYNC_SUCCESS_TOPIC: successTopic });
     const startMs = performance.now() - started;
     try {
       progress(`measuring the gateway for ${windowMs / 1000} s`);
