@@ -11,9 +11,10 @@ export const instance: readonly number[] = [5.1, 3.5, 1.4, 0.2];
 export const requestBody = JSON.stringify({ instances: [instance] });
 
 /**
- * Session options of the in-process floor and the minimal server: one intra-op thread, as each
- * toolkit worker gets on 2 cores with its default 2 workers (cores / workers, `config.ts`), so
- * the three run the same kernel set-up; a 3-class MatMul gains nothing from more threads.
+ * Session options of the in-process floor and the minimal server: one intra-op thread, as a
+ * 3-class MatMul gains nothing from more. The toolkit is measured with its own defaults instead:
+ * on 2 cores that is one worker (CPU count - 1), whose session gets 2 intra-op threads (CPU count
+ * ÷ workers, src/config/server-config.ts).
  */
 export const sessionOptions: InferenceSession.SessionOptions = {
   executionProviders: ["cpu"],

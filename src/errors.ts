@@ -1,4 +1,37 @@
+import { catalogued } from "./error-codes.js";
+
 const inferenceErrorBrand = Symbol.for("sagemaker-byoc-node.InferenceError");
+
+type Digit = 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9;
+type ToNumber<Text> = Text extends `${infer Value extends number}` ? Value : never;
+
+/**
+ * An HTTP error status, 400 to 599: what an {@link InferenceError} may carry. SageMaker passes
+ * a container's 4xx/5xx on to the client as a ModelError with `OriginalStatusCode`
+ * (docs/sagemaker-contract.md); any other status would be a success, a redirect or no valid
+ * HTTP answer at all. An error that carries one anyway (from JavaScript, or computed at run time)
+ * is answered as a 500 `INTERNAL_ERROR` naming the inference id, and the log records the status
+ * it asked for.
+ *
+ * @example
+ * ```ts
+ * const status: ErrorStatusCode = 422;
+ * ```
+ */
+export type ErrorStatusCode = ToNumber<`${4 | 5}${Digit}${Digit}`>;
+
+/**
+ * True for an integer from 400 to 599, the statuses an {@link InferenceError} may carry: narrows
+ * a status known only at run time (an upstream service's answer, say).
+ *
+ * @example
+ * ```ts
+ * if (isErrorStatusCode(upstream.status)) throw new InferenceError("Upstream refused", { statusCode: upstream.status });
+ * ```
+ */
+export function isErrorStatusCode(value: unknown): value is ErrorStatusCode {
+  return typeof value === "number" && Number.isInteger(value) && value >= 400 && value <= 599;
+}
 
 /**
  * True for an {@link InferenceError} from any copy of this package: a handlers file may import
@@ -16,8 +49,8 @@ export function isInferenceError(error: unknown): error is InferenceError {
 
 /**
  * Every error the toolkit answers with. Throw {@link InferenceError} (or a subclass) from a
- * handler to choose the HTTP status and the message the client sees; any other error becomes a
- * generic 500 while the real error goes to the log.
+ * handler to choose the HTTP status (400-599, see {@link ErrorStatusCode}) and the message the
+ * client sees; any other error becomes a generic 500 while the real error goes to the log.
  *
  * @example
  * ```ts
@@ -34,13 +67,19 @@ export class InferenceError extends Error {
   readonly [inferenceErrorBrand] = true;
   /** Machine-readable code, sent to the client as `error.code`. */
   readonly code: string;
-  /** HTTP status sent to the client. */
-  readonly statusCode: number;
+  /**
+   * HTTP status sent to the client, 400-599 (default 500). The constructor does not throw on
+   * another value: an error thrown while building an error would replace the handler's own. The
+   * value is checked where errors become answers, since errors from worker threads and from other
+   * copies of this package arrive there too (see {@link ErrorStatusCode}).
+   */
+  readonly statusCode: ErrorStatusCode;
 
-  constructor(message: string, options: { statusCode?: number; code?: string; cause?: unknown } = {}) {
+  constructor(message: string, options: { statusCode?: ErrorStatusCode; code?: string; cause?: unknown } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.statusCode = options.statusCode ?? 500;
-    this.code = options.code ?? "INFERENCE_ERROR";
+    const fallback = catalogued("INFERENCE_ERROR");
+    this.statusCode = options.statusCode ?? fallback.statusCode;
+    this.code = options.code ?? fallback.code;
   }
 }
 
@@ -48,7 +87,7 @@ export class InferenceError extends Error {
 export class BadRequestError extends InferenceError {
   override name = "BadRequestError";
   constructor(message: string, options: { code?: string; cause?: unknown } = {}) {
-    super(message, { statusCode: 400, code: options.code ?? "BAD_REQUEST", cause: options.cause });
+    super(message, { ...catalogued("BAD_REQUEST"), ...(options.code === undefined ? {} : { code: options.code }), cause: options.cause });
   }
 }
 
@@ -56,7 +95,7 @@ export class BadRequestError extends InferenceError {
 export class UnsupportedMediaTypeError extends InferenceError {
   override name = "UnsupportedMediaTypeError";
   constructor(message: string) {
-    super(message, { statusCode: 415, code: "UNSUPPORTED_MEDIA_TYPE" });
+    super(message, catalogued("UNSUPPORTED_MEDIA_TYPE"));
   }
 }
 
@@ -64,7 +103,7 @@ export class UnsupportedMediaTypeError extends InferenceError {
 export class NotAcceptableError extends InferenceError {
   override name = "NotAcceptableError";
   constructor(message: string) {
-    super(message, { statusCode: 406, code: "NOT_ACCEPTABLE" });
+    super(message, catalogued("NOT_ACCEPTABLE"));
   }
 }
 
@@ -72,7 +111,7 @@ export class NotAcceptableError extends InferenceError {
 export class PayloadTooLargeError extends InferenceError {
   override name = "PayloadTooLargeError";
   constructor(message: string) {
-    super(message, { statusCode: 413, code: "PAYLOAD_TOO_LARGE" });
+    super(message, catalogued("PAYLOAD_TOO_LARGE"));
   }
 }
 
@@ -80,7 +119,7 @@ export class PayloadTooLargeError extends InferenceError {
 export class ModelNotReadyError extends InferenceError {
   override name = "ModelNotReadyError";
   constructor(message: string) {
-    super(message, { statusCode: 503, code: "MODEL_NOT_READY" });
+    super(message, catalogued("MODEL_NOT_READY"));
   }
 }
 
@@ -90,7 +129,7 @@ export class OverloadedError extends InferenceError {
   /** Seconds the client should wait before retrying. */
   readonly retryAfterSeconds: number;
   constructor(message: string, retryAfterSeconds = 1) {
-    super(message, { statusCode: 503, code: "OVERLOADED" });
+    super(message, catalogued("OVERLOADED"));
     this.retryAfterSeconds = retryAfterSeconds;
   }
 }
@@ -99,7 +138,7 @@ export class OverloadedError extends InferenceError {
 export class InferenceTimeoutError extends InferenceError {
   override name = "InferenceTimeoutError";
   constructor(message: string) {
-    super(message, { statusCode: 504, code: "TIMEOUT" });
+    super(message, catalogued("TIMEOUT"));
   }
 }
 

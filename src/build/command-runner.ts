@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { constants } from "node:fs";
 import { access } from "node:fs/promises";
 import { delimiter, join } from "node:path";
-import type { Env } from "../config/env-reader.js";
+import type { Env } from "../config/resolve.js";
 import { CommandFailedError } from "./errors.js";
 import { interruptCleanup } from "./interrupt-cleanup.js";
 import { formatSeconds } from "./timed-step.js";

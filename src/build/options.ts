@@ -1,45 +1,12 @@
 import { join, resolve } from "node:path";
-import { ConfigurationError } from "../errors.js";
-import { EnvReader, type Env } from "../config/env-reader.js";
+import { buildSettings, type BuildTarget, type EngineChoice } from "../config/build-settings.js";
+import { pushSettings } from "../config/push-settings.js";
+import { resolveSettings, type Env, type FlagValues } from "../config/resolve.js";
 
-/** Image targets: `cpu` (slim Node base) or `gpu` (CUDA 12 + cuDNN 9 base, CUDA provider). */
-export const buildTargets = ["cpu", "gpu"] as const;
-/**
- * The kind of image `build` makes.
- *
- * @example
- * ```ts
- * const target: BuildTarget = "gpu";
- * ```
- */
-export type BuildTarget = (typeof buildTargets)[number];
-
-/** `--engine` values: `auto` picks docker when an engine answers, else buildah. */
-export const engineChoices = ["auto", "docker", "buildah"] as const;
-/**
- * Which tool builds and pushes.
- *
- * @example
- * ```ts
- * const engine: EngineChoice = "buildah";
- * ```
- */
-export type EngineChoice = (typeof engineChoices)[number];
-
-/**
- * Base image of each target, used when `--base-image` is not given. The GPU base carries the CUDA
- * 12 runtime and cuDNN 9 that onnxruntime-node 1.30's CUDA provider links against.
- */
-export const defaultBaseImages: Readonly<Record<BuildTarget, string>> = {
-  cpu: "node:24-bookworm-slim",
-  gpu: "nvidia/cuda:12.8.1-cudnn-runtime-ubuntu22.04",
-};
-
-/** Where the GPU image copies Node from (`--node-image`). */
-export const defaultNodeImage = "node:24-bookworm-slim";
+export type { BuildTarget, EngineChoice } from "../config/build-settings.js";
 
 /** The build context folder, relative to the project, when `--output` is not given. */
-export const defaultOutputFolder = join(".sagemaker-byoc", "build");
+const defaultOutputFolder = join(".sagemaker-byoc", "build");
 
 /**
  * Everything `sagemaker-byoc build` needs, after defaults and validation.
@@ -73,30 +40,19 @@ export interface BuildOptions {
 }
 
 /**
- * The `build` flags as the CLI parses them; paths are relative to the working directory.
+ * The `build` flags as the CLI parses them (keyed by flag name, see src/config/build-settings.ts),
+ * and the project folder; paths are relative to the working directory.
  *
  * @example
  * ```ts
  * const flags: BuildFlags = { project: ".", model: "model.tar.gz", tag: ["iris:dev"] };
  * ```
  */
-export interface BuildFlags {
-  readonly project?: string | undefined;
-  readonly output?: string | undefined;
-  readonly handlers?: string | undefined;
-  readonly model?: string | undefined;
-  readonly target?: string | undefined;
-  readonly "base-image"?: string | undefined;
-  readonly "node-image"?: string | undefined;
-  readonly "multi-model"?: boolean | undefined;
-  readonly tag?: readonly string[] | undefined;
-  readonly engine?: string | undefined;
-  readonly "no-build"?: boolean | undefined;
-}
+export type BuildFlags = FlagValues & { readonly project?: string | undefined };
 
 /**
- * Validates the `build` flags and fills in the defaults. Throws {@link ConfigurationError} naming
- * the flag and the accepted values.
+ * Validates the `build` flags and fills in the defaults. Throws a `ConfigurationError` naming
+ * each invalid flag and the accepted values.
  *
  * @example
  * ```ts
@@ -104,21 +60,21 @@ export interface BuildFlags {
  * ```
  */
 export function loadBuildOptions(flags: BuildFlags, cwd: string): BuildOptions {
-  const projectDir = resolve(cwd, flags.project ?? ".");
-  const target = choice("--target", flags.target, buildTargets, "cpu");
-  const tags = flags.tag?.map((tag) => imageReference("--tag", tag));
+  const { project, ...values } = flags;
+  const settings = resolveSettings(buildSettings, { flags: { command: "build", values } });
+  const projectDir = resolve(cwd, project ?? ".");
   return {
     projectDir,
-    outputDir: flags.output === undefined ? join(projectDir, defaultOutputFolder) : resolve(cwd, flags.output),
-    handlersPath: flags.handlers === undefined ? undefined : resolve(cwd, flags.handlers),
-    modelPath: flags.model === undefined ? undefined : resolve(cwd, flags.model),
-    target,
-    baseImage: imageReference("--base-image", flags["base-image"] ?? defaultBaseImages[target]),
-    nodeImage: imageReference("--node-image", flags["node-image"] ?? defaultNodeImage),
-    multiModel: flags["multi-model"] ?? false,
-    tags: tags === undefined || tags.length === 0 ? undefined : tags,
-    engine: choice("--engine", flags.engine, engineChoices, "auto"),
-    build: !(flags["no-build"] ?? false),
+    outputDir: settings.output === undefined ? join(projectDir, defaultOutputFolder) : resolve(cwd, settings.output),
+    handlersPath: settings.handlers === undefined ? undefined : resolve(cwd, settings.handlers),
+    modelPath: settings.model === undefined ? undefined : resolve(cwd, settings.model),
+    target: settings.target,
+    baseImage: settings.baseImage,
+    nodeImage: settings.nodeImage,
+    multiModel: settings.multiModel,
+    tags: settings.tags,
+    engine: settings.engine,
+    build: settings.build,
   };
 }
 
@@ -202,32 +158,19 @@ export interface PushOptions {
 }
 
 /**
- * The `push` flags as the CLI parses them.
+ * The `push` flags as the CLI parses them (keyed by flag name, see src/config/push-settings.ts),
+ * and the project folder.
  *
  * @example
  * ```ts
  * const flags: PushFlags = { registry: "localhost:5000", "tls-verify": "false" };
  * ```
  */
-export interface PushFlags {
-  readonly project?: string | undefined;
-  readonly image?: string | undefined;
-  readonly repository?: string | undefined;
-  readonly tag?: readonly string[] | undefined;
-  readonly engine?: string | undefined;
-  readonly region?: string | undefined;
-  readonly "ecr-endpoint"?: string | undefined;
-  readonly registry?: string | undefined;
-  readonly "tls-verify"?: string | undefined;
-  readonly "role-arn"?: string | undefined;
-  readonly "model-data"?: string | undefined;
-  readonly "instance-type"?: string | undefined;
-  readonly name?: string | undefined;
-}
+export type PushFlags = FlagValues & { readonly project?: string | undefined };
 
 /**
  * Validates the `push` flags, reads the AWS and registry settings from the environment and fills
- * in the defaults. Throws {@link ConfigurationError} naming the flag or variable.
+ * in the defaults. Throws a `ConfigurationError` naming each invalid flag or variable.
  *
  * @example
  * ```ts
@@ -235,149 +178,30 @@ export interface PushFlags {
  * ```
  */
 export function loadPushOptions(flags: PushFlags, env: Env, cwd: string): PushOptions {
-  const read = new EnvReader(env);
-  const tags = flags.tag?.map((tag) => tagName("--tag", tag));
+  const { project, ...values } = flags;
+  const settings = resolveSettings(pushSettings, { env, flags: { command: "push", values } });
+  const { awsAccessKeyId, awsSecretAccessKey, awsSessionToken, registryUsername, registryPassword } = settings;
   return {
-    projectDir: resolve(cwd, flags.project ?? "."),
-    image: flags.image === undefined ? undefined : imageReference("--image", flags.image),
-    repository: flags.repository === undefined ? undefined : repositoryPath("--repository", flags.repository),
-    tags: tags === undefined || tags.length === 0 ? undefined : tags,
-    engine: choice("--engine", flags.engine, engineChoices, "auto"),
-    region: flags.region ?? read.optionalString("AWS_REGION") ?? read.optionalString("AWS_DEFAULT_REGION"),
-    ecrEndpoint: flags["ecr-endpoint"] === undefined ? undefined : httpUrl("--ecr-endpoint", flags["ecr-endpoint"]),
-    registry: flags.registry === undefined ? undefined : registryHost("--registry", flags.registry),
-    tlsVerify: booleanFlag("--tls-verify", flags["tls-verify"], true),
-    awsCredentials: awsCredentials(read),
-    registryCredentials: registryCredentials(read),
+    projectDir: resolve(cwd, project ?? "."),
+    image: settings.image,
+    repository: settings.repository,
+    tags: settings.tags,
+    engine: settings.engine,
+    region: settings.region,
+    ecrEndpoint: settings.ecrEndpoint,
+    registry: settings.registry,
+    tlsVerify: settings.tlsVerify,
+    // The schema's rules make both of a pair set or neither.
+    awsCredentials:
+      awsAccessKeyId === undefined || awsSecretAccessKey === undefined
+        ? undefined
+        : { accessKeyId: awsAccessKeyId, secretAccessKey: awsSecretAccessKey, ...(awsSessionToken === undefined ? {} : { sessionToken: awsSessionToken }) },
+    registryCredentials: registryUsername === undefined || registryPassword === undefined ? undefined : { username: registryUsername, password: registryPassword },
     deploy: {
-      roleArn: flags["role-arn"] === undefined ? undefined : roleArn("--role-arn", flags["role-arn"]),
-      modelDataUrl: flags["model-data"] === undefined ? undefined : s3Url("--model-data", flags["model-data"]),
-      instanceType: flags["instance-type"] === undefined ? undefined : instanceType("--instance-type", flags["instance-type"]),
-      name: flags.name === undefined ? undefined : resourceName("--name", flags.name),
+      roleArn: settings.roleArn,
+      modelDataUrl: settings.modelDataUrl,
+      instanceType: settings.instanceType,
+      name: settings.name,
     },
   };
 }
-
-function awsCredentials(read: EnvReader): AwsCredentials | undefined {
-  const accessKeyId = read.optionalString("AWS_ACCESS_KEY_ID");
-  const secretAccessKey = read.optionalString("AWS_SECRET_ACCESS_KEY");
-  if (accessKeyId === undefined && secretAccessKey === undefined) return undefined;
-  if (accessKeyId === undefined || secretAccessKey === undefined) {
-    const missing = accessKeyId === undefined ? "AWS_ACCESS_KEY_ID" : "AWS_SECRET_ACCESS_KEY";
-    throw new ConfigurationError(`${missing} is not set: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY go together`);
-  }
-  const sessionToken = read.optionalString("AWS_SESSION_TOKEN");
-  return sessionToken === undefined ? { accessKeyId, secretAccessKey } : { accessKeyId, secretAccessKey, sessionToken };
-}
-
-function registryCredentials(read: EnvReader): RegistryCredentials | undefined {
-  const username = read.optionalString("BYOC_REGISTRY_USERNAME");
-  const password = read.optionalString("BYOC_REGISTRY_PASSWORD");
-  if (username === undefined && password === undefined) return undefined;
-  if (username === undefined || password === undefined) {
-    const missing = username === undefined ? "BYOC_REGISTRY_USERNAME" : "BYOC_REGISTRY_PASSWORD";
-    throw new ConfigurationError(`${missing} is not set: BYOC_REGISTRY_USERNAME and BYOC_REGISTRY_PASSWORD go together`);
-  }
-  return { username, password };
-}
-
-function choice<T extends string>(flag: string, value: string | undefined, choices: readonly T[], fallback: T): T {
-  if (value === undefined) return fallback;
-  const match = choices.find((candidate) => candidate === value.trim().toLowerCase());
-  if (match === undefined) throw new ConfigurationError(`${flag} ${JSON.stringify(value)} is not one of ${choices.join(", ")}`);
-  return match;
-}
-
-function booleanFlag(flag: string, value: string | undefined, fallback: boolean): boolean {
-  if (value === undefined) return fallback;
-  const normalised = value.trim().toLowerCase();
-  if (normalised === "true") return true;
-  if (normalised === "false") return false;
-  throw new ConfigurationError(`${flag}=${JSON.stringify(value)} must be true or false`);
-}
-
-/** An image reference as docker and buildah accept it: `[registry/]name[:tag][@digest]`. */
-function imageReference(flag: string, value: string): string {
-  const trimmed = value.trim();
-  if (!/^[a-z0-9][a-z0-9._/:@-]*$/i.test(trimmed) || trimmed.endsWith(":") || trimmed.endsWith("/")) {
-    throw new ConfigurationError(`${flag} ${JSON.stringify(value)} is not an image reference such as node:24-bookworm-slim or registry:5000/team/app:1.0.0`);
-  }
-  return trimmed;
-}
-
-function tagName(flag: string, value: string): string {
-  if (!/^[\w][\w.-]{0,127}$/.test(value)) {
-    throw new ConfigurationError(`${flag} ${JSON.stringify(value)} is not an image tag: letters, digits, _ . - (up to 128, not starting with . or -)`);
-  }
-  return value;
-}
-
-function repositoryPath(flag: string, value: string): string {
-  if (!/^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$/.test(value) || value.length > 256) {
-    throw new ConfigurationError(`${flag} ${JSON.stringify(value)} is not a repository name: lowercase letters, digits, . _ - and / between parts`);
-  }
-  return value;
-}
-
-function registryHost(flag: string, value: string): string {
-  const host = value.trim().replace(/^[a-z]+:\/\//i, "").replace(/\/+$/, "");
-  if (!/^[a-z0-9.-]+(?::\d{1,5})?$/i.test(host) && !/^\[[0-9a-f:]+\](?::\d{1,5})?$/i.test(host)) {
-    throw new ConfigurationError(`${flag} ${JSON.stringify(value)} is not a registry host such as registry.example.com or 127.0.0.1:5000`);
-  }
-  return host;
-}
-
-function httpUrl(flag: string, value: string): string {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new ConfigurationError(`${flag} ${JSON.stringify(value)} is not a URL such as https://api.ecr.eu-west-1.amazonaws.com`);
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new ConfigurationError(`${flag} ${JSON.stringify(value)} must be an http:// or https:// URL`);
-  }
-  return value;
-}
-
-/**
- * An IAM role ARN as SageMaker's ExecutionRoleArn accepts it: partition, 12-digit account, an
- * optional path and a role name of IAM's characters. Strict, since it is printed into shell
- * commands the user copies.
- */
-function roleArn(flag: string, value: string): string {
-  if (!/^arn:aws(?:-[a-z]+)*:iam::\d{12}:role\/(?:[\w+=,.@-]+\/)*[\w+=,.@-]{1,64}$/.test(value) || value.length > 2048) {
-    throw new ConfigurationError(`${flag} ${JSON.stringify(value)} must be an IAM role ARN such as arn:aws:iam::123456789012:role/sagemaker-execution`);
-  }
-  return value;
-}
-
-/**
- * An `s3://bucket[/key]` URL: a bucket name as S3 allows it (lowercase letters, digits, dots and
- * hyphens, 3 to 63) and a key of S3's safe characters (letters, digits, ! - _ . * ' ( ) and /),
- * at most 1024 characters as ModelDataUrl allows. Keys with other characters work in S3 but need
- * encoding in places; they are refused here rather than printed into shell commands.
- */
-function s3Url(flag: string, value: string): string {
-  const bucket = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:\/[\w!.*'()/-]*)?$/.exec(value)?.[1];
-  if (bucket === undefined || bucket.includes("..") || value.length > 1024) {
-    throw new ConfigurationError(
-      `${flag} ${JSON.stringify(value)} must be an s3:// URL such as s3://my-bucket/iris/model.tar.gz: a bucket name ` +
-        "(lowercase letters, digits, . and -) and a key of letters, digits and ! - _ . * ' ( ) /",
-    );
-  }
-  return value;
-}
-
-function instanceType(flag: string, value: string): string {
-  if (!/^ml\.[a-z0-9-]+\.[a-z0-9]+$/.test(value)) throw new ConfigurationError(`${flag} ${JSON.stringify(value)} must be a SageMaker instance type such as ml.m5.large`);
-  return value;
-}
-
-function resourceName(flag: string, value: string): string {
-  if (!/^[a-zA-Z0-9](?:-*[a-zA-Z0-9]){0,62}$/.test(value)) {
-    throw new ConfigurationError(`${flag} ${JSON.stringify(value)} is not a SageMaker name: letters, digits and hyphens, up to 63`);
-  }
-  return value;
-}
-

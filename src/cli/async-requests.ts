@@ -1,9 +1,11 @@
 import { parseArgs } from "node:util";
-import { loadAsyncConfig } from "../config/async-config.js";
+import { asyncSettings } from "../config/async-config.js";
+import { listOf } from "../config/kinds.js";
+import { parseFlagValue, resolveSettings } from "../config/resolve.js";
 import { asyncRequestStatuses, publicView, readQueueDirectory, type AsyncRequestRecord } from "../gateway/async/queue.js";
-import { parseList } from "../config/env-reader.js";
 import type { CliCommand } from "./command.js";
 import { processIo, writeAll, type CommandIo } from "./io.js";
+import { settingFlagOptions, settingFlagUsage } from "./setting-flags.js";
 
 const usage = `Usage: sagemaker-byoc async-requests [list | show <inference id>] [options]
 
@@ -11,17 +13,13 @@ Lists the async requests of a queue directory (pending and finished), or shows o
 files only, so it works while the gateway runs and after it stopped.
 
 Options:
-  --queue-dir <dir>          the queue directory (default $BYOC_ASYNC_QUEUE_DIR or
-                             <tmp>/sagemaker-byoc-async/<endpoint name>)
-  --endpoint-name <name>     the endpoint whose default queue directory to read
-                             (default $BYOC_ASYNC_ENDPOINT_NAME or local-endpoint)
+${settingFlagUsage([asyncSettings], "async-requests")}
   --status <list>            only these statuses: queued, running, completed, failed
   --json                     JSON instead of a table (list)
   -h, --help                 this text`;
 
 const options = {
-  "queue-dir": { type: "string" },
-  "endpoint-name": { type: "string" },
+  ...settingFlagOptions([asyncSettings], "async-requests"),
   status: { type: "string" },
   json: { type: "boolean" },
   help: { type: "boolean", short: "h" },
@@ -46,8 +44,8 @@ export async function runAsyncRequests(argv: string[], env: NodeJS.ProcessEnv, i
     await writeAll(io.stderr, `sagemaker-byoc async-requests: use "list" or "show <inference id>"\n\n${usage}\n`);
     return 2;
   }
-  const { queueDir } = loadAsyncConfig(env, { queueDir: values["queue-dir"], endpointName: values["endpoint-name"] });
-  const wanted = values.status === undefined ? undefined : parseList("--status", values.status, asyncRequestStatuses);
+  const { queueDir } = resolveSettings(asyncSettings, { env, flags: { command: "async-requests", values } });
+  const wanted = parseFlagValue("--status", values.status, listOf(asyncRequestStatuses));
   const records = (await readQueueDirectory(queueDir)).filter((record) => wanted === undefined || wanted.includes(record.status));
   if (action === "show") {
     const record = records.find((candidate) => candidate.inferenceId === id);

@@ -1,12 +1,11 @@
 import { parseArgs } from "node:util";
-import { loadAsyncConfig } from "../config/async-config.js";
+import { asyncSettings } from "../config/async-config.js";
+import { resolveSettings } from "../config/resolve.js";
 import { startAsyncGateway, type RunningAsyncGateway } from "../gateway/index.js";
 import { HttpInvoker } from "../gateway/invoker.js";
-import { parseLogLevel } from "../config/server-config.js";
 import { ConfigurationError } from "../errors.js";
-import { asyncFlagOptions, asyncFlagUsage, asyncOverridesFrom } from "./async-flags.js";
 import type { CliCommand } from "./command.js";
-import { integerFlag } from "./flags.js";
+import { settingFlagOptions, settingFlagUsage } from "./setting-flags.js";
 
 const usage = `Usage: sagemaker-byoc gateway --invocations-url <url> [options]
 
@@ -14,22 +13,11 @@ A local SageMaker asynchronous endpoint in front of any SageMaker-compatible con
 the SageMaker Runtime API (InvokeEndpoint, InvokeEndpointAsync) and forwards each inference to the
 container's /invocations, with S3 payloads, SNS notifications and a durable queue.
 
-Options (each also has an environment variable; see docs/async.md):
-  --invocations-url <url>    the container's /invocations, e.g. http://localhost:8080/invocations
-  --port <n>                 gateway port (default $BYOC_ASYNC_PORT or 8081)
-  --host <addr>              interface (default 0.0.0.0)
-${asyncFlagUsage}
-  --log-level <level>        trace, debug, info, warn, error (default info)
+Options (docs/async.md lists every setting and its variable):
+${settingFlagUsage([asyncSettings], "gateway")}
   -h, --help                 this text`;
 
-const options = {
-  "invocations-url": { type: "string" },
-  port: { type: "string" },
-  host: { type: "string" },
-  "log-level": { type: "string" },
-  ...asyncFlagOptions,
-  help: { type: "boolean", short: "h" },
-} as const;
+const options = { ...settingFlagOptions([asyncSettings], "gateway"), help: { type: "boolean", short: "h" } } as const;
 
 /**
  * Starts the gateway the flags describe, or prints the usage for `--help` (then `undefined`).
@@ -41,17 +29,11 @@ const options = {
  */
 export async function startGatewayFromFlags(argv: string[], env: NodeJS.ProcessEnv): Promise<RunningAsyncGateway | undefined> {
   const { values } = parseArgs({ args: argv, options, allowPositionals: false, strict: true });
-  if (values.help) {
+  if (values.help === true) {
     console.log(usage);
     return undefined;
   }
-  const config = loadAsyncConfig(env, {
-    ...asyncOverridesFrom(values),
-    invocationsUrl: values["invocations-url"],
-    port: integerFlag("port", values.port, 0),
-    host: values.host,
-    logLevel: parseLogLevel("--log-level", values["log-level"]),
-  });
+  const config = resolveSettings(asyncSettings, { env, flags: { command: "gateway", values } });
   if (config.invocationsUrl === undefined) throw new ConfigurationError("gateway needs --invocations-url (or BYOC_ASYNC_INVOCATIONS_URL): the container's /invocations URL");
   return startAsyncGateway({ config, invoker: new HttpInvoker(config.invocationsUrl) });
 }

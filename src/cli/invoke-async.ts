@@ -6,14 +6,16 @@ import { parseArgs } from "node:util";
 import { GetObjectCommand, HeadObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { InvokeEndpointAsyncCommand, SageMakerRuntimeClient } from "@aws-sdk/client-sagemaker-runtime";
 import { Upload } from "@aws-sdk/lib-storage";
-import { loadAsyncConfig } from "../config/async-config.js";
+import { asyncSettings } from "../config/async-config.js";
+import { integer, maxTimerSeconds, seconds } from "../config/kinds.js";
+import { parseFlagValue, resolveSettings } from "../config/resolve.js";
 import { formatS3Uri, parseInputLocation, parseS3Uri, type S3Location } from "../gateway/async/s3-location.js";
 import { createS3Client } from "../gateway/async/s3-transfer.js";
 import { sleep } from "../gateway/async/retry.js";
 import type { CliCommand } from "./command.js";
-import { integerFlag, secondsFlag } from "./flags.js";
 import { processIo, readInput, writeAll, type CommandIo } from "./io.js";
 import { startProgress } from "./progress.js";
+import { settingFlagOptions, settingFlagUsage } from "./setting-flags.js";
 
 const usage = `Usage: sagemaker-byoc invoke-async --input-location s3://bucket/key [options] [file]
 
@@ -24,11 +26,7 @@ a failure without a failure object (no S3FailurePath) ends the wait at once.
 
 Options:
   --input-location <uri>     where the payload is (or goes): s3://bucket/key
-  --endpoint-name <name>     endpoint to call (default $BYOC_ASYNC_ENDPOINT_NAME or local-endpoint)
-  --endpoint-url <url>       SageMaker Runtime endpoint, e.g. the local gateway http://localhost:8081
-                             (default $AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME, else AWS in the region)
-  --s3-endpoint <url>        S3 endpoint, e.g. LocalStack's http://localhost:4566 (default $BYOC_ASYNC_S3_ENDPOINT)
-  --region <region>          AWS region (default $AWS_REGION or us-east-1)
+${settingFlagUsage([asyncSettings], "invoke-async")}
   --content-type <type>      X-Amzn-SageMaker-Content-Type (default application/json)
   --accept <type>            X-Amzn-SageMaker-Accept
   --custom-attributes <s>    X-Amzn-SageMaker-Custom-Attributes
@@ -43,11 +41,8 @@ Options:
 Exit codes: 0 success, 1 the inference failed (or no result in time), 2 usage error.`;
 
 const options = {
+  ...settingFlagOptions([asyncSettings], "invoke-async"),
   "input-location": { type: "string" },
-  "endpoint-name": { type: "string" },
-  "endpoint-url": { type: "string" },
-  "s3-endpoint": { type: "string" },
-  region: { type: "string" },
   "content-type": { type: "string", default: "application/json" },
   accept: { type: "string" },
   "custom-attributes": { type: "string" },
@@ -84,15 +79,11 @@ export async function runInvokeAsync(argv: string[], env: NodeJS.ProcessEnv, io:
     await writeAll(io.stderr, `sagemaker-byoc invoke-async: give --input-location s3://bucket/key and at most one file\n\n${usage}\n`);
     return 2;
   }
-  const waitMs = secondsFlag("wait-timeout", values["wait-timeout"]) ?? 3_600_000;
-  const requestTtl = integerFlag("request-ttl", values["request-ttl"], 1);
-  const invocationTimeout = integerFlag("invocation-timeout", values["invocation-timeout"], 1);
-  const config = loadAsyncConfig(env, {
-    endpointName: values["endpoint-name"],
-    region: values.region,
-    runtimeEndpoint: values["endpoint-url"],
-    s3Endpoint: values["s3-endpoint"],
-  });
+  const waitMs = parseFlagValue("--wait-timeout", values["wait-timeout"], seconds({ max: maxTimerSeconds })) ?? 3_600_000;
+  // Only whole numbers are checked here: the service answers a value out of its range itself.
+  const requestTtl = parseFlagValue("--request-ttl", values["request-ttl"], integer({ min: 1, unit: "seconds" }));
+  const invocationTimeout = parseFlagValue("--invocation-timeout", values["invocation-timeout"], integer({ min: 1, unit: "seconds" }));
+  const config = resolveSettings(asyncSettings, { env, flags: { command: "invoke-async", values } });
   const s3 = createS3Client(config);
   const runtime = new SageMakerRuntimeClient({ region: config.region, ...(config.runtimeEndpoint === undefined ? {} : { endpoint: config.runtimeEndpoint }) });
   try {

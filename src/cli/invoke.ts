@@ -1,9 +1,11 @@
 import { writeFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { InvokeEndpointCommand, SageMakerRuntimeClient } from "@aws-sdk/client-sagemaker-runtime";
-import { loadAsyncConfig } from "../config/async-config.js";
+import { asyncSettings, type AsyncConfig } from "../config/async-config.js";
+import { resolveSettings } from "../config/resolve.js";
 import type { CliCommand } from "./command.js";
 import { processIo, readInput, writeAll, type CommandIo } from "./io.js";
+import { settingFlagOptions, settingFlagUsage } from "./setting-flags.js";
 
 const usage = `Usage: sagemaker-byoc invoke [options] [file]
 
@@ -11,11 +13,8 @@ Sends one real-time request (InvokeEndpoint) and prints the response body. The b
 or standard input for "-" or no file.
 
 Options:
-  --endpoint-name <name>     endpoint to call (default $BYOC_ASYNC_ENDPOINT_NAME or local-endpoint)
-  --endpoint-url <url>       SageMaker Runtime endpoint, e.g. the local gateway http://localhost:8081
-                             (default $AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME, else AWS in the region)
+${settingFlagUsage([asyncSettings], "invoke")}
   --container-url <url>      POST to a container's /invocations directly instead, e.g. http://localhost:8080
-  --region <region>          AWS region (default $AWS_REGION or us-east-1)
   --content-type <type>      request Content-Type (default application/json)
   --accept <type>            response types accepted
   --custom-attributes <s>    X-Amzn-SageMaker-Custom-Attributes
@@ -26,10 +25,8 @@ Options:
 Exit codes: 0 success, 1 the model or the service answered an error, 2 usage error.`;
 
 const options = {
-  "endpoint-name": { type: "string" },
-  "endpoint-url": { type: "string" },
+  ...settingFlagOptions([asyncSettings], "invoke"),
   "container-url": { type: "string" },
-  region: { type: "string" },
   "content-type": { type: "string", default: "application/json" },
   accept: { type: "string" },
   "custom-attributes": { type: "string" },
@@ -64,7 +61,7 @@ export async function runInvoke(argv: string[], env: NodeJS.ProcessEnv, io: Comm
     await writeAll(io.stderr, `sagemaker-byoc invoke: one input file at most, got ${positionals.length}\n\n${usage}\n`);
     return 2;
   }
-  const config = loadAsyncConfig(env, { endpointName: values["endpoint-name"], region: values.region, runtimeEndpoint: values["endpoint-url"] });
+  const config = resolveSettings(asyncSettings, { env, flags: { command: "invoke", values } });
   const body = await readInput(positionals[0], io.stdin);
   const headers = {
     contentType: values["content-type"],
@@ -94,7 +91,7 @@ interface Headers {
   readonly inferenceId: string | undefined;
 }
 
-async function throughRuntime(config: ReturnType<typeof loadAsyncConfig>, body: Buffer, headers: Headers): Promise<Answer> {
+async function throughRuntime(config: AsyncConfig, body: Buffer, headers: Headers): Promise<Answer> {
   const client = new SageMakerRuntimeClient({ region: config.region, ...(config.runtimeEndpoint === undefined ? {} : { endpoint: config.runtimeEndpoint }) });
   try {
     const answer = await client.send(

@@ -12,7 +12,7 @@ export interface MediaType {
 
 /**
  * Parses a Content-Type header value. Matching is case-insensitive and ignores parameters
- * (docs/sagemaker-contract.md: SageMaker forwards `text/csv; charset=utf-8` as the client sent it).
+ * (docs/sagemaker-contract.md: SageMaker passes the client's value on, `text/csv; charset=utf-8` included).
  *
  * @example
  * ```ts
@@ -49,8 +49,8 @@ export function negotiateAccept(
 ): string | undefined {
   const trimmed = accept?.trim();
   if (trimmed === undefined || trimmed === "" || trimmed === "*/*") return defaultAccept;
-  // Negotiator only matches a range with parameters to a type with the same parameters;
-  // docs/sagemaker-contract.md says to ignore them, so keep only the q-value.
+  // Negotiator only matches a range with parameters to a type with the same parameters; the
+  // toolkit ignores them (docs/sagemaker-contract.md, Content-Type and Accept), so keep only the q-value.
   const ranges = trimmed
     .split(",")
     .map((range) => {

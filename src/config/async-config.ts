@@ -1,135 +1,239 @@
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseLogLevel, type LogLevel } from "./server-config.js";
 import { ConfigurationError } from "../errors.js";
-import { EnvReader, parseList, type Env } from "./env-reader.js";
-import { parseS3Uri } from "../gateway/async/s3-location.js";
+import { boolean, httpUrl, integer, listOf, matching, maxTimerSeconds, region, s3Uri, sagemakerName, seconds, text } from "./kinds.js";
+import { resolveSettings, type Env } from "./resolve.js";
+import { defineSettings, flag, setting, type SettingsOverrides, type SettingsValues } from "./setting.js";
+import { logLevelSetting, shutdownTimeoutSetting } from "./server-config.js";
 
 /** Which notification carries the inference response inline (`IncludeInferenceResponseIn`). */
 export type InferenceResponseTopic = "SUCCESS_NOTIFICATION_TOPIC" | "ERROR_NOTIFICATION_TOPIC";
+
+/** SageMaker's limits on the per-request headers (docs/async.md). */
+export const requestTtlLimits = { min: 60, max: 21_600 } as const;
+export const invocationTimeoutLimits = { min: 1, max: 3600 } as const;
+
+const s3Endpoint = setting({
+  kind: httpUrl(),
+  env: ["BYOC_ASYNC_S3_ENDPOINT", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"],
+  flag: flag("--s3-endpoint", ["invoke-async"]),
+  unset: "AWS",
+  description: "S3 endpoint override (LocalStack, MinIO)",
+});
+
+/** Where the AWS clients go: the region and the S3, SNS and SageMaker Runtime endpoints. */
+export const awsEndpointSettings = defineSettings({
+  region: setting({
+    kind: region(),
+    env: ["BYOC_ASYNC_REGION", "AWS_REGION", "SAGEMAKER_REGION", "AWS_DEFAULT_REGION"],
+    flag: flag("--region", ["invoke", "invoke-async"]),
+    default: "us-east-1",
+    description: "region of the clients and of `awsRegion` in notifications",
+  }),
+  s3Endpoint,
+  s3ForcePathStyle: setting({
+    kind: boolean(),
+    env: "BYOC_ASYNC_S3_FORCE_PATH_STYLE",
+    derive: { text: "true with an S3 endpoint override", from: (read) => read(s3Endpoint) !== undefined },
+    description: "path-style S3 URLs (`http://host/bucket/key`)",
+  }),
+  snsEndpoint: setting({
+    kind: httpUrl(),
+    env: ["BYOC_ASYNC_SNS_ENDPOINT", "AWS_ENDPOINT_URL_SNS", "AWS_ENDPOINT_URL"],
+    unset: "AWS",
+    description: "SNS endpoint override",
+  }),
+  runtimeEndpoint: setting({
+    kind: httpUrl(),
+    env: "AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME",
+    flag: flag("--endpoint-url", ["invoke", "invoke-async"]),
+    unset: "AWS",
+    description: "where the CLI sends `InvokeEndpoint(Async)`, such as the local gateway",
+  }),
+});
 
 /**
  * Where the AWS clients go: the region and the S3 and SNS endpoints (LocalStack, MinIO, s3rver...).
  *
  * @example
  * ```ts
- * const endpoints = loadAwsEndpoints({ AWS_REGION: "eu-west-1", BYOC_ASYNC_S3_ENDPOINT: "http://localhost:4566" });
+ * const endpoints: AwsEndpoints = loadAwsEndpoints({ AWS_REGION: "eu-west-1", BYOC_ASYNC_S3_ENDPOINT: "http://localhost:4566" });
  * endpoints.s3ForcePathStyle; // true
  * ```
  */
-export interface AwsEndpoints {
-  /** `BYOC_ASYNC_REGION`, else `AWS_REGION`, `SAGEMAKER_REGION`, `AWS_DEFAULT_REGION`; default `us-east-1`. */
-  readonly region: string;
-  /** S3 endpoint override. `BYOC_ASYNC_S3_ENDPOINT`, else `AWS_ENDPOINT_URL_S3`, `AWS_ENDPOINT_URL`. */
-  readonly s3Endpoint: string | undefined;
-  /** Path-style S3 URLs (`http://host/bucket/key`). `BYOC_ASYNC_S3_FORCE_PATH_STYLE`; default: true with an endpoint override. */
-  readonly s3ForcePathStyle: boolean;
-  /** SNS endpoint override. `BYOC_ASYNC_SNS_ENDPOINT`, else `AWS_ENDPOINT_URL_SNS`, `AWS_ENDPOINT_URL`. */
-  readonly snsEndpoint: string | undefined;
-  /** SageMaker Runtime endpoint for the CLI's `invoke` commands (e.g. the local gateway). `AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME`, `--endpoint-url`. */
-  readonly runtimeEndpoint: string | undefined;
-}
+export type AwsEndpoints = SettingsValues<typeof awsEndpointSettings.tree>;
+
+const endpointName = setting({
+  kind: sagemakerName(),
+  env: "BYOC_ASYNC_ENDPOINT_NAME",
+  flag: flag("--endpoint-name", ["serve", "gateway", "invoke", "invoke-async", "async-requests"]),
+  default: "local-endpoint",
+  description: "the endpoint name clients call; other names get \"not found\"",
+});
+const topicArn = matching(/^arn:aws[a-z-]*:sns:[a-z0-9-]*:[0-9]{12}:[a-zA-Z0-9_.-]+$/, "an SNS topic ARN such as arn:aws:sns:us-east-1:000000000000:name", {
+  placeholder: "<arn>",
+});
+const retryBaseMs = setting({
+  kind: seconds({ max: maxTimerSeconds }),
+  env: "BYOC_ASYNC_RETRY_BASE_SECONDS",
+  default: 500,
+  description: "first retry delay ceiling for transient S3, SNS and container errors",
+});
+const retryMaxMs = setting({
+  kind: seconds({ max: maxTimerSeconds }),
+  env: "BYOC_ASYNC_RETRY_MAX_SECONDS",
+  default: 30_000,
+  description: "longest retry delay",
+});
+
+/** Turns the async gateway on beside `serve`; not part of {@link AsyncConfig}, which is read only when it is on. */
+export const asyncModeSettings = defineSettings({
+  enabled: setting({
+    kind: boolean(),
+    env: "BYOC_ASYNC_ENABLED",
+    flag: flag("--async", ["serve"], { sets: true }),
+    default: false,
+    description: "run the async gateway in the model server's process",
+  }),
+});
+
+/**
+ * Every async setting, declared once: the gateway, the durable queue, the worker and the
+ * notifications. docs/async.md's table is generated from it.
+ */
+export const asyncSettings = defineSettings(
+  {
+    endpointName,
+    s3OutputPath: setting({
+      kind: s3Uri(),
+      env: "BYOC_ASYNC_S3_OUTPUT_PATH",
+      flag: flag("--s3-output-path", ["serve", "gateway"]),
+      unset: "none; required to start",
+      description: "`S3OutputPath`: outputs go to `<path>/<inference-id>.out`",
+    }),
+    s3FailurePath: setting({
+      kind: s3Uri(),
+      env: "BYOC_ASYNC_S3_FAILURE_PATH",
+      flag: flag("--s3-failure-path", ["serve", "gateway"]),
+      unset: "none",
+      description: "`S3FailurePath`: failures go to `<path>/<inference-id>-error.out`",
+    }),
+    successTopic: setting({ kind: topicArn, env: "BYOC_ASYNC_SUCCESS_TOPIC", unset: "none", description: "`SuccessTopic` ARN; no success notification without it" }),
+    errorTopic: setting({ kind: topicArn, env: "BYOC_ASYNC_ERROR_TOPIC", unset: "none", description: "`ErrorTopic` ARN; no error notification without it" }),
+    includeInferenceResponseIn: setting({
+      kind: listOf<InferenceResponseTopic>(["SUCCESS_NOTIFICATION_TOPIC", "ERROR_NOTIFICATION_TOPIC"], { allowEmpty: true }),
+      env: "BYOC_ASYNC_INCLUDE_INFERENCE_RESPONSE_IN",
+      default: [],
+      description: "`IncludeInferenceResponseIn`: notifications that carry the response inline (up to 128 KB)",
+    }),
+    maxConcurrentInvocations: setting({
+      kind: integer({ min: 1, max: 10_000 }),
+      env: "BYOC_ASYNC_MAX_CONCURRENT_INVOCATIONS",
+      flag: flag("--max-concurrent-invocations", ["serve", "gateway"]),
+      derive: { text: "CPU count", from: () => availableParallelism() },
+      description: "`MaxConcurrentInvocationsPerInstance`",
+    }),
+    maxPayloadBytes: setting({
+      kind: integer({ min: 1, unit: "bytes" }),
+      env: "BYOC_ASYNC_MAX_PAYLOAD_BYTES",
+      default: 1024 ** 3,
+      description: "largest input object (SageMaker's limit is 1 GB)",
+    }),
+    maxQueuedRequests: setting({
+      kind: integer({ min: 1, max: 10_000_000 }),
+      env: "BYOC_ASYNC_MAX_QUEUED_REQUESTS",
+      default: 10_000,
+      description: "requests queued or running at once; beyond it InvokeEndpointAsync answers `ServiceUnavailable` (503)",
+    }),
+    queueDir: setting({
+      kind: text("a directory", { placeholder: "<dir>" }),
+      env: "BYOC_ASYNC_QUEUE_DIR",
+      flag: flag("--queue-dir", ["serve", "gateway", "async-requests"]),
+      derive: { text: "`$TMPDIR/sagemaker-byoc-async/<endpoint-name>`", from: (read) => defaultQueueDir(read(endpointName)) },
+      description: "the durable queue, locked by one gateway; use a persistent volume in containers",
+    }),
+    retentionMs: setting({
+      kind: seconds(),
+      env: "BYOC_ASYNC_RETENTION_SECONDS",
+      default: 7 * 24 * 3600 * 1000,
+      description: "how long finished requests stay listed and their ids deduplicated",
+    }),
+    defaultRequestTtlSeconds: setting({
+      kind: integer({ ...requestTtlLimits, unit: "seconds" }),
+      env: "BYOC_ASYNC_REQUEST_TTL_SECONDS",
+      default: 21_600,
+      description: "`RequestTTLSeconds` when the request sets none",
+    }),
+    defaultInvocationTimeoutSeconds: setting({
+      kind: integer({ ...invocationTimeoutLimits, unit: "seconds" }),
+      env: "BYOC_ASYNC_INVOCATION_TIMEOUT_SECONDS",
+      default: 900,
+      description: "`InvocationTimeoutSeconds` when the request sets none",
+    }),
+    retryBaseMs,
+    retryMaxMs,
+    port: setting({
+      kind: integer({ min: 0, max: 65535 }),
+      env: "BYOC_ASYNC_PORT",
+      flag: [flag("--async-port", ["serve"]), flag("--port", ["gateway"])],
+      default: 8081,
+      description: "gateway port",
+    }),
+    host: setting({
+      kind: text("an interface address", { placeholder: "<addr>" }),
+      env: "BYOC_ASYNC_HOST",
+      flag: flag("--host", ["gateway"]),
+      default: "0.0.0.0",
+      description: "gateway interface",
+    }),
+    invocationsUrl: setting({
+      kind: httpUrl(),
+      env: "BYOC_ASYNC_INVOCATIONS_URL",
+      flag: flag("--invocations-url", ["gateway"]),
+      unset: "none; gateway requires it",
+      description: "the container's `/invocations`, such as `http://localhost:8080/invocations`",
+    }),
+    ...awsEndpointSettings.tree,
+    accountId: setting({
+      kind: matching(/^[0-9]{12}$/, "12 digits", { placeholder: "<id>" }),
+      env: "BYOC_ASYNC_ACCOUNT_ID",
+      default: "000000000000",
+      description: "account id in \"not found\" messages and `LogStreamArn`",
+    }),
+    variantName: setting({
+      kind: sagemakerName(),
+      env: "BYOC_ASYNC_VARIANT_NAME",
+      default: "AllTraffic",
+      description: "`X-Amzn-Invoked-Production-Variant` of real-time answers",
+    }),
+    logLevel: logLevelSetting,
+    shutdownTimeoutMs: shutdownTimeoutSetting,
+  },
+  [({ read, given }) => (read(retryMaxMs) < read(retryBaseMs) ? `${given(retryMaxMs)} must not be below ${given(retryBaseMs)}` : undefined)],
+);
 
 /**
  * Every setting of async inference: the gateway, the durable queue, the worker and the
  * notifications. {@link loadAsyncConfig} fills it from defaults, the environment and overrides
- * (CLI flags), flags winning. docs/async.md lists each with its variable, default and unit.
+ * (code or CLI flags), in that order of precedence. docs/async.md lists each.
  *
  * @example
  * ```ts
- * const config = loadAsyncConfig(process.env, { s3OutputPath: "s3://bucket/out" });
+ * const config: AsyncConfig = loadAsyncConfig(process.env, { s3OutputPath: "s3://bucket/out" });
  * ```
  */
-export interface AsyncConfig extends AwsEndpoints {
-  /** The endpoint name clients call. `BYOC_ASYNC_ENDPOINT_NAME`, `--endpoint-name`; default `local-endpoint`. */
-  readonly endpointName: string;
-  /** Account id in error messages ("Endpoint X of account Y not found."). `BYOC_ASYNC_ACCOUNT_ID`; default `000000000000`. */
-  readonly accountId: string;
-  /** `X-Amzn-Invoked-Production-Variant` of real-time answers. `BYOC_ASYNC_VARIANT_NAME`; default `AllTraffic`. */
-  readonly variantName: string;
-  /** `S3OutputPath`: where outputs go, as `<path>/<inference id>.out`. `BYOC_ASYNC_S3_OUTPUT_PATH`, `--s3-output-path`. Required to start. */
-  readonly s3OutputPath: string | undefined;
-  /** `S3FailurePath`: where failures go, as `<path>/<inference id>-error.out`. `BYOC_ASYNC_S3_FAILURE_PATH`, `--s3-failure-path`. */
-  readonly s3FailurePath: string | undefined;
-  /** `SuccessTopic` ARN. `BYOC_ASYNC_SUCCESS_TOPIC`. */
-  readonly successTopic: string | undefined;
-  /** `ErrorTopic` ARN. `BYOC_ASYNC_ERROR_TOPIC`. */
-  readonly errorTopic: string | undefined;
-  /** `IncludeInferenceResponseIn`: comma-separated `SUCCESS_NOTIFICATION_TOPIC`, `ERROR_NOTIFICATION_TOPIC`. `BYOC_ASYNC_INCLUDE_INFERENCE_RESPONSE_IN`. */
-  readonly includeInferenceResponseIn: readonly InferenceResponseTopic[];
-  /** `MaxConcurrentInvocationsPerInstance`. `BYOC_ASYNC_MAX_CONCURRENT_INVOCATIONS`, `--max-concurrent-invocations`; default: CPU count. */
-  readonly maxConcurrentInvocations: number;
-  /** Largest input object in bytes. `BYOC_ASYNC_MAX_PAYLOAD_BYTES`; default 1 GB, SageMaker's limit. */
-  readonly maxPayloadBytes: number;
-  /** Most requests queued or running; beyond it InvokeEndpointAsync answers ServiceUnavailable (503). `BYOC_ASYNC_MAX_QUEUED_REQUESTS`; default 10000. */
-  readonly maxQueuedRequests: number;
-  /** The durable queue's directory, locked by the gateway using it. `BYOC_ASYNC_QUEUE_DIR`, `--queue-dir`; default `<tmp>/sagemaker-byoc-async/<endpoint name>`. */
-  readonly queueDir: string;
-  /** How long finished requests stay listed (and their ids deduplicated), in ms. `BYOC_ASYNC_RETENTION_SECONDS`; default 7 days. */
-  readonly retentionMs: number;
-  /** `RequestTTLSeconds` when the request sets none. `BYOC_ASYNC_REQUEST_TTL_SECONDS`; default 21600 (60-21600). */
-  readonly defaultRequestTtlSeconds: number;
-  /** `InvocationTimeoutSeconds` when the request sets none. `BYOC_ASYNC_INVOCATION_TIMEOUT_SECONDS`; default 900 (1-3600). */
-  readonly defaultInvocationTimeoutSeconds: number;
-  /** First retry delay for transient S3/SNS/container errors, in ms. `BYOC_ASYNC_RETRY_BASE_SECONDS`; default 0.5 s. */
-  readonly retryBaseMs: number;
-  /** Longest retry delay, in ms. `BYOC_ASYNC_RETRY_MAX_SECONDS`; default 30 s. */
-  readonly retryMaxMs: number;
-  /** Gateway port. `BYOC_ASYNC_PORT`, `--async-port` (`serve`) or `--port` (`gateway`); default 8081. */
-  readonly port: number;
-  /** Gateway interface. `BYOC_ASYNC_HOST`; default `0.0.0.0`. */
-  readonly host: string;
-  /** The container's `/invocations` URL when the gateway runs beside it. `BYOC_ASYNC_INVOCATIONS_URL`, `--invocations-url`. */
-  readonly invocationsUrl: string | undefined;
-  /** `SAGEMAKER_CONTAINER_LOG_LEVEL`, `--log-level`. */
-  readonly logLevel: LogLevel;
-  /** How long SIGTERM waits for running invocations, in ms (`BYOC_SHUTDOWN_TIMEOUT_SECONDS`). */
-  readonly shutdownTimeoutMs: number;
-}
+export type AsyncConfig = SettingsValues<typeof asyncSettings.tree>;
 
-/** Settings a caller (CLI flags, tests, embedding code) may override. */
-export type AsyncConfigOverrides = { -readonly [K in keyof AsyncConfig]?: AsyncConfig[K] | undefined };
-
-const GB = 1024 * 1024 * 1024;
-
-/** The defaults, before the environment and overrides. */
-export const defaultAsyncConfig: AsyncConfig = {
-  endpointName: "local-endpoint",
-  accountId: "000000000000",
-  variantName: "AllTraffic",
-  region: "us-east-1",
-  s3Endpoint: undefined,
-  s3ForcePathStyle: false,
-  snsEndpoint: undefined,
-  runtimeEndpoint: undefined,
-  s3OutputPath: undefined,
-  s3FailurePath: undefined,
-  successTopic: undefined,
-  errorTopic: undefined,
-  includeInferenceResponseIn: [],
-  maxConcurrentInvocations: availableParallelism(),
-  maxPayloadBytes: GB,
-  maxQueuedRequests: 10_000,
-  queueDir: defaultQueueDir("local-endpoint"),
-  retentionMs: 7 * 24 * 3600 * 1000,
-  defaultRequestTtlSeconds: 21_600,
-  defaultInvocationTimeoutSeconds: 900,
-  retryBaseMs: 500,
-  retryMaxMs: 30_000,
-  port: 8081,
-  host: "0.0.0.0",
-  invocationsUrl: undefined,
-  logLevel: "info",
-  shutdownTimeoutMs: 25_000,
-};
-
-/** SageMaker's limits on the per-request headers (docs/async.md). */
-export const requestTtlLimits = { min: 60, max: 21_600 } as const;
-export const invocationTimeoutLimits = { min: 1, max: 3600 } as const;
-
-const endpointNamePattern = /^[a-zA-Z0-9](-*[a-zA-Z0-9])*$/;
-const topicArnPattern = /^arn:aws[a-z-]*:sns:[a-z0-9-]*:[0-9]{12}:[a-zA-Z0-9_.-]+$/;
-const responseTopics: readonly InferenceResponseTopic[] = ["SUCCESS_NOTIFICATION_TOPIC", "ERROR_NOTIFICATION_TOPIC"];
+/**
+ * Settings a caller (tests, embedding code) may override; `undefined` leaves a setting to the
+ * environment. Durations are in milliseconds (`retryBaseMs`) unless the name says seconds.
+ *
+ * @example
+ * ```ts
+ * const overrides: AsyncConfigOverrides = { queueDir: "/var/lib/byoc-async", retryMaxMs: 10_000 };
+ * ```
+ */
+export type AsyncConfigOverrides = SettingsOverrides<typeof asyncSettings.tree>;
 
 /**
  * Reads the region and endpoint overrides, for the gateway and the CLI clients alike.
@@ -139,26 +243,14 @@ const responseTopics: readonly InferenceResponseTopic[] = ["SUCCESS_NOTIFICATION
  * const { region, s3Endpoint } = loadAwsEndpoints(process.env);
  * ```
  */
-export function loadAwsEndpoints(env: Env = process.env, overrides: Partial<AwsEndpoints> = {}): AwsEndpoints {
-  const read = new EnvReader(env);
-  const region =
-    overrides.region ??
-    read.optionalString("BYOC_ASYNC_REGION") ??
-    read.optionalString("AWS_REGION") ??
-    read.optionalString("SAGEMAKER_REGION") ??
-    read.optionalString("AWS_DEFAULT_REGION") ??
-    defaultAsyncConfig.region;
-  const s3Endpoint = overrides.s3Endpoint ?? endpointUrl(read, ["BYOC_ASYNC_S3_ENDPOINT", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"]);
-  const snsEndpoint = overrides.snsEndpoint ?? endpointUrl(read, ["BYOC_ASYNC_SNS_ENDPOINT", "AWS_ENDPOINT_URL_SNS", "AWS_ENDPOINT_URL"]);
-  const s3ForcePathStyle = overrides.s3ForcePathStyle ?? read.boolean("BYOC_ASYNC_S3_FORCE_PATH_STYLE", s3Endpoint !== undefined);
-  const runtimeEndpoint = overrides.runtimeEndpoint ?? endpointUrl(read, ["AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME"]);
-  return { region, s3Endpoint, s3ForcePathStyle, snsEndpoint, runtimeEndpoint };
+export function loadAwsEndpoints(env: Env = process.env, overrides: SettingsOverrides<typeof awsEndpointSettings.tree> = {}): AwsEndpoints {
+  return resolveSettings(awsEndpointSettings, { env, overrides });
 }
 
 /**
- * Reads the environment, applies `overrides` and validates, throwing a {@link ConfigurationError}
- * that names the variable and what it accepts. `s3OutputPath` may be absent here (listing the
- * queue needs none); starting the gateway requires it ({@link requireOutputPath}).
+ * Reads the environment, applies `overrides` and validates, throwing one {@link ConfigurationError}
+ * that names each invalid setting and what it accepts. `s3OutputPath` may be absent here (listing
+ * the queue needs none); starting the gateway requires it ({@link requireOutputPath}).
  *
  * @example
  * ```ts
@@ -166,48 +258,18 @@ export function loadAwsEndpoints(env: Env = process.env, overrides: Partial<AwsE
  * ```
  */
 export function loadAsyncConfig(env: Env = process.env, overrides: AsyncConfigOverrides = {}): AsyncConfig {
-  const read = new EnvReader(env);
-  const defined = Object.fromEntries(Object.entries(overrides).filter(([, value]) => value !== undefined)) as Partial<AsyncConfig>;
-  const fromEnv: Omit<AsyncConfig, "queueDir"> & { readonly queueDir: string | undefined } = {
-    ...loadAwsEndpoints(env, defined),
-    endpointName: read.string("BYOC_ASYNC_ENDPOINT_NAME", defaultAsyncConfig.endpointName),
-    accountId: read.string("BYOC_ASYNC_ACCOUNT_ID", defaultAsyncConfig.accountId),
-    variantName: read.string("BYOC_ASYNC_VARIANT_NAME", defaultAsyncConfig.variantName),
-    s3OutputPath: read.optionalString("BYOC_ASYNC_S3_OUTPUT_PATH"),
-    s3FailurePath: read.optionalString("BYOC_ASYNC_S3_FAILURE_PATH"),
-    successTopic: read.optionalString("BYOC_ASYNC_SUCCESS_TOPIC"),
-    errorTopic: read.optionalString("BYOC_ASYNC_ERROR_TOPIC"),
-    includeInferenceResponseIn: readResponseTopics(read),
-    maxConcurrentInvocations: read.integer("BYOC_ASYNC_MAX_CONCURRENT_INVOCATIONS", defaultAsyncConfig.maxConcurrentInvocations, 1, 10_000),
-    maxPayloadBytes: read.integer("BYOC_ASYNC_MAX_PAYLOAD_BYTES", defaultAsyncConfig.maxPayloadBytes, 1, Number.MAX_SAFE_INTEGER),
-    maxQueuedRequests: read.integer("BYOC_ASYNC_MAX_QUEUED_REQUESTS", defaultAsyncConfig.maxQueuedRequests, 1, 10_000_000),
-    queueDir: read.optionalString("BYOC_ASYNC_QUEUE_DIR"),
-    retentionMs: read.seconds("BYOC_ASYNC_RETENTION_SECONDS", defaultAsyncConfig.retentionMs),
-    defaultRequestTtlSeconds: read.integer(
-      "BYOC_ASYNC_REQUEST_TTL_SECONDS",
-      defaultAsyncConfig.defaultRequestTtlSeconds,
-      requestTtlLimits.min,
-      requestTtlLimits.max,
-    ),
-    defaultInvocationTimeoutSeconds: read.integer(
-      "BYOC_ASYNC_INVOCATION_TIMEOUT_SECONDS",
-      defaultAsyncConfig.defaultInvocationTimeoutSeconds,
-      invocationTimeoutLimits.min,
-      invocationTimeoutLimits.max,
-    ),
-    retryBaseMs: read.seconds("BYOC_ASYNC_RETRY_BASE_SECONDS", defaultAsyncConfig.retryBaseMs),
-    retryMaxMs: read.seconds("BYOC_ASYNC_RETRY_MAX_SECONDS", defaultAsyncConfig.retryMaxMs),
-    port: read.integer("BYOC_ASYNC_PORT", defaultAsyncConfig.port, 0, 65535),
-    host: read.string("BYOC_ASYNC_HOST", defaultAsyncConfig.host),
-    invocationsUrl: endpointUrl(read, ["BYOC_ASYNC_INVOCATIONS_URL"]),
-    logLevel: parseLogLevel("SAGEMAKER_CONTAINER_LOG_LEVEL", env["SAGEMAKER_CONTAINER_LOG_LEVEL"]) ?? defaultAsyncConfig.logLevel,
-    shutdownTimeoutMs: read.seconds("BYOC_SHUTDOWN_TIMEOUT_SECONDS", defaultAsyncConfig.shutdownTimeoutMs),
-  };
-  const merged = { ...fromEnv, ...defined };
-  const config: AsyncConfig = { ...merged, queueDir: merged.queueDir ?? defaultQueueDir(merged.endpointName) };
-  validate(config);
-  return config;
+  return resolveSettings(asyncSettings, { env, overrides });
 }
+
+/**
+ * The defaults, with no environment and no overrides, on this machine.
+ *
+ * @example
+ * ```ts
+ * defaultAsyncConfig.port; // 8081
+ * ```
+ */
+export const defaultAsyncConfig: AsyncConfig = loadAsyncConfig({});
 
 /**
  * The queue directory when none is set: one per endpoint name under the OS's temporary
@@ -247,62 +309,5 @@ export function requireOutputPath(config: AsyncConfig): string {
  * ```
  */
 export function asyncModeEnabled(env: Env): boolean {
-  return new EnvReader(env).boolean("BYOC_ASYNC_ENABLED", false);
-}
-
-function readResponseTopics(read: EnvReader): InferenceResponseTopic[] {
-  const raw = read.optionalString("BYOC_ASYNC_INCLUDE_INFERENCE_RESPONSE_IN");
-  if (raw === undefined) return [];
-  return parseList("BYOC_ASYNC_INCLUDE_INFERENCE_RESPONSE_IN", raw.toLowerCase(), responseTopics.map((topic) => topic.toLowerCase())).map(
-    (topic) => topic.toUpperCase() as InferenceResponseTopic,
-  );
-}
-
-function endpointUrl(read: EnvReader, names: readonly string[]): string | undefined {
-  for (const name of names) {
-    const value = read.optionalString(name);
-    if (value === undefined) continue;
-    checkUrl(name, value);
-    return value;
-  }
-  return undefined;
-}
-
-function checkUrl(name: string, value: string): void {
-  let protocol: string;
-  try {
-    protocol = new URL(value).protocol;
-  } catch {
-    protocol = "";
-  }
-  if (protocol !== "http:" && protocol !== "https:") throw new ConfigurationError(`${name}=${JSON.stringify(value)} must be an http:// or https:// URL`);
-}
-
-function validate(config: AsyncConfig): void {
-  if (!endpointNamePattern.test(config.endpointName) || config.endpointName.length > 63) {
-    throw new ConfigurationError(
-      `BYOC_ASYNC_ENDPOINT_NAME=${JSON.stringify(config.endpointName)} must be 1-63 letters, digits and hyphens, starting and ending with a letter or digit`,
-    );
-  }
-  if (!/^[0-9]{12}$/.test(config.accountId)) throw new ConfigurationError(`BYOC_ASYNC_ACCOUNT_ID=${JSON.stringify(config.accountId)} must be 12 digits`);
-  for (const [name, value] of [
-    ["BYOC_ASYNC_S3_OUTPUT_PATH", config.s3OutputPath],
-    ["BYOC_ASYNC_S3_FAILURE_PATH", config.s3FailurePath],
-  ] as const) {
-    if (value !== undefined && (!value.startsWith("s3://") || parseS3Uri(value) === undefined)) {
-      throw new ConfigurationError(`${name}=${JSON.stringify(value)} must be an S3 URI such as s3://bucket/prefix`);
-    }
-  }
-  for (const [name, value] of [
-    ["BYOC_ASYNC_SUCCESS_TOPIC", config.successTopic],
-    ["BYOC_ASYNC_ERROR_TOPIC", config.errorTopic],
-  ] as const) {
-    if (value !== undefined && !topicArnPattern.test(value)) {
-      throw new ConfigurationError(`${name}=${JSON.stringify(value)} must be an SNS topic ARN such as arn:aws:sns:us-east-1:000000000000:name`);
-    }
-  }
-  if (config.invocationsUrl !== undefined) checkUrl("--invocations-url", config.invocationsUrl);
-  if (config.retryMaxMs < config.retryBaseMs) {
-    throw new ConfigurationError(`BYOC_ASYNC_RETRY_MAX_SECONDS (${config.retryMaxMs / 1000}) must not be below BYOC_ASYNC_RETRY_BASE_SECONDS (${config.retryBaseMs / 1000})`);
-  }
+  return resolveSettings(asyncModeSettings, { env }).enabled;
 }

@@ -1,110 +1,275 @@
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
-import { ConfigurationError } from "../errors.js";
-import { EnvReader, parseList, type Env } from "./env-reader.js";
-import type { ArchiveLimits } from "../models/artifacts/model-archive.js";
-import type { MultipartLimits } from "../codecs/multipart.js";
-import { defaultOnnxSessionConfig, type ExecutionProviderName, type OnnxSessionConfig } from "../models/onnx/session-config.js";
+import { defaultMultipartLimits } from "../codecs/multipart.js";
+import { defaultArchiveLimits } from "../models/artifacts/model-archive.js";
+import { defaultOnnxSessionConfig, type ExecutionProviderName } from "../models/onnx/session-config.js";
+import { boolean, integer, listOf, maxTimerSeconds, mediaType, oneOf, seconds, text } from "./kinds.js";
+import { resolveSettings, type Env } from "./resolve.js";
+import { defineSettings, flag, setting, type SettingsOverrides, type SettingsValues } from "./setting.js";
+
+const logLevels = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
 
 /** Log levels, as pino names them. */
-export type LogLevel = "trace" | "debug" | "info" | "warn" | "error" | "fatal" | "silent";
+export type LogLevel = (typeof logLevels)[number];
+
+/** The log level of the server and the gateway; SageMaker users set Python's numbers (`20` for INFO). */
+export const logLevelSetting = setting({
+  kind: oneOf(logLevels, {
+    aliases: { "0": "trace", "10": "debug", "20": "info", "30": "warn", "40": "error", "50": "fatal", warning: "warn", critical: "fatal" },
+    expected: `one of ${logLevels.join(", ")}, or Python's 10, 20, 30, 40, 50`,
+    placeholder: "<level>",
+  }),
+  env: "SAGEMAKER_CONTAINER_LOG_LEVEL",
+  flag: flag("--log-level", ["serve", "gateway"]),
+  default: "info",
+  description: "log level: `trace`…`fatal`, `silent`, or Python's numbers (`10` debug, `20` info, `30` warn, `40` error)",
+});
+
+/** How long SIGTERM waits for work in flight, for the server and the gateway alike. */
+export const shutdownTimeoutSetting = setting({
+  kind: seconds({ max: maxTimerSeconds }),
+  env: "BYOC_SHUTDOWN_TIMEOUT_SECONDS",
+  default: 25_000,
+  description: "how long SIGTERM waits for in-flight requests (SageMaker kills after 30 s)",
+});
+
+const directory = text("a directory", { placeholder: "<dir>" });
+const threadCount = integer({ min: 1, max: 1024 });
+const providers: readonly ExecutionProviderName[] = ["cuda", "tensorrt", "webgpu", "cpu"];
+
+const workers = setting({
+  kind: integer({ min: 1, max: 1024 }),
+  env: "SAGEMAKER_MODEL_SERVER_WORKERS",
+  flag: flag("--workers", ["serve"]),
+  derive: { text: "CPU count − 1, at least 1", from: () => defaultWorkers(availableParallelism()) },
+  description: "inference worker threads, each with its own copy of the model; one core stays with the HTTP thread",
+});
+
+/**
+ * Every server setting, declared once: the environment, the flags, code overrides, the README's
+ * table and the usage text all come from here.
+ */
+export const serverSettings = defineSettings({
+  port: setting({
+    kind: integer({ min: 0, max: 65535 }),
+    env: "SAGEMAKER_BIND_TO_PORT",
+    flag: flag("--port", ["serve"]),
+    default: 8080,
+    description: "TCP port",
+  }),
+  host: setting({
+    kind: text("an interface address", { placeholder: "<addr>" }),
+    env: "BYOC_HOST",
+    flag: flag("--host", ["serve"]),
+    default: "0.0.0.0",
+    description: "interface to listen on",
+  }),
+  modelDir: setting({
+    kind: directory,
+    env: "BYOC_MODEL_DIR",
+    flag: flag("--model-dir", ["serve"]),
+    default: "/opt/ml/model",
+    description: "model artifacts (read-only)",
+  }),
+  extractDir: setting({
+    kind: directory,
+    env: "BYOC_EXTRACT_DIR",
+    derive: { text: "`$TMPDIR/sagemaker-byoc-model`", from: () => join(tmpdir(), "sagemaker-byoc-model") },
+    description: "where a `model.tar.gz` found in the model directory is unpacked",
+  }),
+  handlersPath: setting({
+    kind: text("a file", { placeholder: "<file>" }),
+    env: "BYOC_HANDLERS",
+    flag: flag("--handlers", ["serve"]),
+    unset: "`<model-dir>/code/inference.*`",
+    description: "handlers file, .ts or .js",
+  }),
+  sagemakerProgram: setting({
+    kind: text("a file name", { placeholder: "<file>" }),
+    env: "SAGEMAKER_PROGRAM",
+    unset: "`inference.*`",
+    description: "handlers file name under `<model-dir>/code/`",
+  }),
+  workers,
+  timeoutMs: setting({
+    kind: seconds({ max: maxTimerSeconds }),
+    env: "SAGEMAKER_MODEL_SERVER_TIMEOUT",
+    flag: flag("--timeout", ["serve"]),
+    default: 60_000,
+    description: "time limit of one request, **in seconds** (the Python toolkit's MMS read it as minutes in places; here it is seconds)",
+  }),
+  maxPayloadBytes: setting({
+    kind: integer({ min: 1, unit: "bytes" }),
+    env: "BYOC_MAX_PAYLOAD_BYTES",
+    flag: flag("--max-payload-bytes", ["serve"]),
+    default: 6 * 1024 * 1024,
+    description: "largest request body",
+  }),
+  maxConcurrentRequests: setting({
+    kind: integer({ min: 1, max: 1_000_000 }),
+    env: "BYOC_MAX_CONCURRENT_REQUESTS",
+    default: 256,
+    description: "requests in flight or queued before 503",
+  }),
+  maxInFlightBytes: setting({
+    kind: integer({ min: 1, unit: "bytes" }),
+    env: "BYOC_MAX_IN_FLIGHT_BYTES",
+    default: 256 * 1024 * 1024,
+    description: "request bodies in flight, in bytes; past it, new requests wait unread (TCP back-pressure) within their time limit",
+  }),
+  maxConnections: setting({
+    kind: integer({ min: 1, max: 1_000_000 }),
+    env: "BYOC_MAX_CONNECTIONS",
+    default: 4096,
+    description: "open connections; past it the longest-idle one is closed, or the new one refused with 503 when all are busy",
+  }),
+  defaultAccept: setting({
+    kind: mediaType(),
+    env: "SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT",
+    default: "application/json",
+    description: "response type for a missing or `*/*` Accept (must have a codec)",
+  }),
+  defaultContentType: setting({
+    kind: mediaType(),
+    env: "BYOC_DEFAULT_CONTENT_TYPE",
+    default: "application/json",
+    description: "request type for a missing Content-Type",
+  }),
+  logLevel: logLevelSetting,
+  shutdownTimeoutMs: shutdownTimeoutSetting,
+  workerRecycleMs: setting({
+    kind: seconds({ max: maxTimerSeconds }),
+    env: "BYOC_WORKER_RECYCLE_SECONDS",
+    default: 5_000,
+    description: "how long a worker may keep running a timed-out request before it is probed, and replaced if a run blocks it",
+  }),
+  onnx: {
+    executionProviders: setting({
+      kind: listOf(providers),
+      env: "BYOC_ONNX_PROVIDERS",
+      flag: flag("--providers", ["serve"]),
+      default: defaultOnnxSessionConfig.executionProviders,
+      description: "ONNX execution providers in order of preference",
+    }),
+    deviceId: setting({
+      kind: integer({ min: 0, max: 1024 }),
+      env: "BYOC_ONNX_DEVICE_ID",
+      default: defaultOnnxSessionConfig.deviceId,
+      description: "GPU for `cuda` and `tensorrt`",
+    }),
+    intraOpNumThreads: setting({
+      kind: threadCount,
+      env: "BYOC_ONNX_INTRA_OP_THREADS",
+      derive: { text: "CPU count ÷ workers", from: (read) => defaultIntraOpThreads(read(workers)) },
+      description: "ONNX Runtime intra-op threads per session",
+    }),
+    interOpNumThreads: setting({
+      kind: threadCount,
+      env: "BYOC_ONNX_INTER_OP_THREADS",
+      unset: "ONNX Runtime's",
+      description: "ONNX Runtime inter-op threads (parallel execution mode)",
+    }),
+    graphOptimizationLevel: setting({
+      kind: oneOf(["disabled", "basic", "extended", "all"]),
+      env: "BYOC_ONNX_GRAPH_OPTIMIZATION",
+      default: defaultOnnxSessionConfig.graphOptimizationLevel,
+      description: "graph optimisations applied when a session is created",
+    }),
+    executionMode: setting({
+      kind: oneOf(["sequential", "parallel"]),
+      env: "BYOC_ONNX_EXECUTION_MODE",
+      default: defaultOnnxSessionConfig.executionMode,
+      description: "`parallel` runs independent branches of the graph concurrently",
+    }),
+    enableCpuMemArena: setting({
+      kind: boolean(),
+      env: "BYOC_ONNX_CPU_MEM_ARENA",
+      default: defaultOnnxSessionConfig.enableCpuMemArena,
+      description: "CPU memory arena",
+    }),
+    enableMemPattern: setting({
+      kind: boolean(),
+      env: "BYOC_ONNX_MEM_PATTERN",
+      default: defaultOnnxSessionConfig.enableMemPattern,
+      description: "memory pattern optimisation",
+    }),
+    warmUp: setting({
+      kind: boolean(),
+      env: "BYOC_ONNX_WARM_UP",
+      default: defaultOnnxSessionConfig.warmUp,
+      description: "one run with zeros per session before `/ping` turns 200",
+    }),
+  },
+  archive: {
+    maxBytes: setting({
+      kind: integer({ min: 1, unit: "bytes" }),
+      env: "BYOC_ARCHIVE_MAX_BYTES",
+      default: defaultArchiveLimits.maxBytes,
+      description: "largest unpacked `model.tar.gz`",
+    }),
+    maxEntries: setting({
+      kind: integer({ min: 1 }),
+      env: "BYOC_ARCHIVE_MAX_ENTRIES",
+      default: defaultArchiveLimits.maxEntries,
+      description: "most entries in `model.tar.gz`",
+    }),
+    maxExpansionRatio: setting({
+      kind: integer({ min: 1 }),
+      env: "BYOC_ARCHIVE_MAX_EXPANSION_RATIO",
+      default: defaultArchiveLimits.maxExpansionRatio,
+      description: "most bytes `model.tar.gz` may unpack to per byte of the archive, past the first 64 MiB (a decompression bomb's bound)",
+    }),
+  },
+  multipart: {
+    maxFiles: setting({
+      kind: integer({ min: 0, max: 1_000_000 }),
+      env: "BYOC_MULTIPART_MAX_FILES",
+      default: defaultMultipartLimits.maxFiles,
+      description: "files in one multipart body",
+    }),
+    maxFileBytes: setting({
+      kind: integer({ min: 1, unit: "bytes" }),
+      env: "BYOC_MULTIPART_MAX_FILE_BYTES",
+      default: defaultMultipartLimits.maxFileBytes,
+      description: "size of one uploaded file",
+    }),
+    maxFields: setting({
+      kind: integer({ min: 0, max: 1_000_000 }),
+      env: "BYOC_MULTIPART_MAX_FIELDS",
+      default: defaultMultipartLimits.maxFields,
+      description: "non-file fields in one multipart body",
+    }),
+  },
+});
 
 /**
  * Every setting of the server. {@link loadConfig} fills it from defaults, the environment and
- * CLI flags, in that order of precedence (flags win). The README's settings table lists each.
+ * overrides (code or CLI flags), in that order of precedence. The README's settings table lists
+ * each with its variable, flag, accepted values and default.
  *
  * @example
  * ```ts
- * const config = loadConfig(process.env, { port: 9000 });
+ * const config: ServerConfig = loadConfig(process.env, { port: 9000 });
+ * config.timeoutMs; // 60000 unless SAGEMAKER_MODEL_SERVER_TIMEOUT says otherwise
  * ```
  */
-export interface ServerConfig {
-  /** TCP port. `SAGEMAKER_BIND_TO_PORT`, `--port`; default 8080. */
-  readonly port: number;
-  /** Interface to listen on. `BYOC_HOST`, `--host`; default `0.0.0.0`. */
-  readonly host: string;
-  /** Where the model artifacts are. `BYOC_MODEL_DIR`, `--model-dir`; default `/opt/ml/model`. */
-  readonly modelDir: string;
-  /** Where a `model.tar.gz` found in the model directory is extracted. `BYOC_EXTRACT_DIR`. */
-  readonly extractDir: string;
-  /** Handlers file; `undefined` looks in `<model dir>/code/` (see README). `--handlers`. */
-  readonly handlersPath: string | undefined;
-  /** `SAGEMAKER_PROGRAM`: handlers file name under `<model dir>/code/`. */
-  readonly sagemakerProgram: string | undefined;
-  /** Inference worker threads. `SAGEMAKER_MODEL_SERVER_WORKERS`, `--workers`; default: CPU count - 1, at least 1. */
-  readonly workers: number;
-  /** Time limit of one `/invocations` request, in milliseconds. Set in seconds by `SAGEMAKER_MODEL_SERVER_TIMEOUT` or `--timeout`. */
-  readonly timeoutMs: number;
-  /** Largest request body in bytes. `BYOC_MAX_PAYLOAD_BYTES`, `--max-payload-bytes`; default 6 MiB. */
-  readonly maxPayloadBytes: number;
-  /** Requests in flight or queued before new ones get 503. `BYOC_MAX_CONCURRENT_REQUESTS`. */
-  readonly maxConcurrentRequests: number;
-  /** Response type for a missing or `*\/*` Accept. `SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT`. */
-  readonly defaultAccept: string;
-  /** Request type assumed for a missing Content-Type. `BYOC_DEFAULT_CONTENT_TYPE`. */
-  readonly defaultContentType: string;
-  /** `SAGEMAKER_CONTAINER_LOG_LEVEL` (names or Python's numeric levels), `--log-level`. */
-  readonly logLevel: LogLevel;
-  /** How long SIGTERM waits for in-flight requests, in milliseconds (`BYOC_SHUTDOWN_TIMEOUT_SECONDS`). */
-  readonly shutdownTimeoutMs: number;
-  /** How long a worker may overrun the time limit before it is replaced, in milliseconds (`BYOC_WORKER_RECYCLE_SECONDS`). */
-  readonly workerRecycleMs: number;
-  /** ONNX Runtime session settings (`BYOC_ONNX_*`). */
-  readonly onnx: OnnxSessionConfig;
-  /** Limits for `model.tar.gz` extraction (`BYOC_ARCHIVE_*`). */
-  readonly archive: Partial<ArchiveLimits>;
-  /** Limits for multipart/form-data bodies (`BYOC_MULTIPART_*`). */
-  readonly multipart: Partial<MultipartLimits>;
-}
-
-/** Settings a caller (CLI flags, tests, embedding code) may override. */
-export type ConfigOverrides = { -readonly [K in Exclude<keyof ServerConfig, "onnx">]?: ServerConfig[K] | undefined } & {
-  onnx?: Partial<OnnxSessionConfig>;
-};
-
-const MiB = 1024 * 1024;
-
-/** The defaults, before the environment and flags. */
-export const defaultConfig: ServerConfig = {
-  port: 8080,
-  host: "0.0.0.0",
-  modelDir: "/opt/ml/model",
-  extractDir: join(tmpdir(), "sagemaker-byoc-model"),
-  handlersPath: undefined,
-  sagemakerProgram: undefined,
-  workers: defaultWorkers(availableParallelism()),
-  timeoutMs: 60_000,
-  maxPayloadBytes: 6 * MiB,
-  maxConcurrentRequests: 256,
-  defaultAccept: "application/json",
-  defaultContentType: "application/json",
-  logLevel: "info",
-  shutdownTimeoutMs: 25_000,
-  workerRecycleMs: 5_000,
-  onnx: defaultOnnxSessionConfig,
-  archive: {},
-  multipart: {},
-};
-
-const logLevels: readonly LogLevel[] = ["trace", "debug", "info", "warn", "error", "fatal", "silent"];
-const pythonLogLevels: Readonly<Record<string, LogLevel>> = {
-  "0": "trace",
-  "10": "debug",
-  "20": "info",
-  "30": "warn",
-  "40": "error",
-  "50": "fatal",
-  warning: "warn",
-  critical: "fatal",
-};
-const providers: readonly ExecutionProviderName[] = ["cuda", "tensorrt", "webgpu", "cpu"];
-const optimizationLevels = ["disabled", "basic", "extended", "all"] as const;
-const executionModes = ["sequential", "parallel"] as const;
+export type ServerConfig = SettingsValues<typeof serverSettings.tree>;
 
 /**
- * Reads the environment, applies `overrides` on top and validates everything, throwing a
- * {@link ConfigurationError} that names the variable and the accepted values. This is the only
- * place that reads environment variables.
+ * Settings a caller (tests, embedding code) may override, at any depth; `undefined` leaves a
+ * setting to the environment. Durations are in milliseconds here (`timeoutMs`).
+ *
+ * @example
+ * ```ts
+ * const overrides: ConfigOverrides = { workers: 2, onnx: { executionProviders: ["cuda", "cpu"] } };
+ * ```
+ */
+export type ConfigOverrides = SettingsOverrides<typeof serverSettings.tree>;
+
+/**
+ * Reads the environment, applies `overrides` on top and validates everything, throwing one
+ * {@link ConfigurationError} that names each invalid setting (the variable, or the option for an
+ * override) and what it accepts.
  *
  * @example
  * ```ts
@@ -112,52 +277,18 @@ const executionModes = ["sequential", "parallel"] as const;
  * ```
  */
 export function loadConfig(env: Env = process.env, overrides: ConfigOverrides = {}): ServerConfig {
-  const read = new EnvReader(env);
-  const fromEnv: ServerConfig = {
-    port: read.integer("SAGEMAKER_BIND_TO_PORT", defaultConfig.port, 0, 65535),
-    host: read.string("BYOC_HOST", defaultConfig.host),
-    modelDir: read.string("BYOC_MODEL_DIR", defaultConfig.modelDir),
-    extractDir: read.string("BYOC_EXTRACT_DIR", defaultConfig.extractDir),
-    handlersPath: read.optionalString("BYOC_HANDLERS"),
-    sagemakerProgram: read.optionalString("SAGEMAKER_PROGRAM"),
-    workers: read.integer("SAGEMAKER_MODEL_SERVER_WORKERS", defaultConfig.workers, 1, 1024),
-    timeoutMs: read.seconds("SAGEMAKER_MODEL_SERVER_TIMEOUT", defaultConfig.timeoutMs),
-    maxPayloadBytes: read.integer("BYOC_MAX_PAYLOAD_BYTES", defaultConfig.maxPayloadBytes, 1, Number.MAX_SAFE_INTEGER),
-    maxConcurrentRequests: read.integer("BYOC_MAX_CONCURRENT_REQUESTS", defaultConfig.maxConcurrentRequests, 1, 1_000_000),
-    defaultAccept: read.mediaType("SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT", defaultConfig.defaultAccept),
-    defaultContentType: read.mediaType("BYOC_DEFAULT_CONTENT_TYPE", defaultConfig.defaultContentType),
-    logLevel: parseLogLevel("SAGEMAKER_CONTAINER_LOG_LEVEL", env["SAGEMAKER_CONTAINER_LOG_LEVEL"]) ?? defaultConfig.logLevel,
-    shutdownTimeoutMs: read.seconds("BYOC_SHUTDOWN_TIMEOUT_SECONDS", defaultConfig.shutdownTimeoutMs),
-    workerRecycleMs: read.seconds("BYOC_WORKER_RECYCLE_SECONDS", defaultConfig.workerRecycleMs),
-    onnx: {
-      ...defaultOnnxSessionConfig,
-      executionProviders: read.list("BYOC_ONNX_PROVIDERS", providers) ?? defaultOnnxSessionConfig.executionProviders,
-      deviceId: read.integer("BYOC_ONNX_DEVICE_ID", defaultOnnxSessionConfig.deviceId, 0, 1024),
-      ...optional("intraOpNumThreads", read.optionalInteger("BYOC_ONNX_INTRA_OP_THREADS", 1, 1024)),
-      ...optional("interOpNumThreads", read.optionalInteger("BYOC_ONNX_INTER_OP_THREADS", 1, 1024)),
-      graphOptimizationLevel: read.choice("BYOC_ONNX_GRAPH_OPTIMIZATION", optimizationLevels, defaultOnnxSessionConfig.graphOptimizationLevel),
-      executionMode: read.choice("BYOC_ONNX_EXECUTION_MODE", executionModes, defaultOnnxSessionConfig.executionMode),
-      enableCpuMemArena: read.boolean("BYOC_ONNX_CPU_MEM_ARENA", defaultOnnxSessionConfig.enableCpuMemArena),
-      enableMemPattern: read.boolean("BYOC_ONNX_MEM_PATTERN", defaultOnnxSessionConfig.enableMemPattern),
-      warmUp: read.boolean("BYOC_ONNX_WARM_UP", defaultOnnxSessionConfig.warmUp),
-    },
-    archive: {
-      ...optional("maxBytes", read.optionalInteger("BYOC_ARCHIVE_MAX_BYTES", 1, Number.MAX_SAFE_INTEGER)),
-      ...optional("maxEntries", read.optionalInteger("BYOC_ARCHIVE_MAX_ENTRIES", 1, Number.MAX_SAFE_INTEGER)),
-    },
-    multipart: {
-      ...optional("maxFiles", read.optionalInteger("BYOC_MULTIPART_MAX_FILES", 0, 1_000_000)),
-      ...optional("maxFileBytes", read.optionalInteger("BYOC_MULTIPART_MAX_FILE_BYTES", 1, Number.MAX_SAFE_INTEGER)),
-      ...optional("maxFields", read.optionalInteger("BYOC_MULTIPART_MAX_FIELDS", 0, 1_000_000)),
-    },
-  };
-  const { onnx: onnxOverrides = {}, ...rest } = overrides;
-  const merged = { ...fromEnv } as Record<string, unknown>;
-  for (const [key, value] of Object.entries(rest)) if (value !== undefined) merged[key] = value;
-  const config = { ...(merged as unknown as ServerConfig), onnx: { ...fromEnv.onnx, ...onnxOverrides } };
-  const intraOpNumThreads = config.onnx.intraOpNumThreads ?? defaultIntraOpThreads(config.workers);
-  return { ...config, onnx: { ...config.onnx, intraOpNumThreads } };
+  return resolveSettings(serverSettings, { env, overrides });
 }
+
+/**
+ * The configuration with no environment and no overrides: the documented defaults on this machine.
+ *
+ * @example
+ * ```ts
+ * defaultConfig.port; // 8080
+ * ```
+ */
+export const defaultConfig: ServerConfig = loadConfig({});
 
 /**
  * One core stays with the HTTP thread, which parses, logs and writes every request: with a fast
@@ -177,33 +308,3 @@ function defaultWorkers(cores: number): number {
 function defaultIntraOpThreads(workers: number): number {
   return Math.max(1, Math.floor(availableParallelism() / workers));
 }
-
-/**
- * Parses a log level name or one of Python's numeric levels, which SageMaker users set in
- * `SAGEMAKER_CONTAINER_LOG_LEVEL` (e.g. `20` for INFO).
- *
- * @example
- * ```ts
- * parseLogLevel("--log-level", "20"); // "info"
- * ```
- */
-export function parseLogLevel(source: string, value: string | undefined): LogLevel | undefined {
-  if (value === undefined || value.trim() === "") return undefined;
-  const normalised = value.trim().toLowerCase();
-  const level = pythonLogLevels[normalised] ?? logLevels.find((name) => name === normalised);
-  if (level === undefined) {
-    throw new ConfigurationError(
-      `${source}=${JSON.stringify(value)} is not a log level; use one of ${logLevels.join(", ")} or 10, 20, 30, 40, 50`,
-    );
-  }
-  return level;
-}
-
-function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
-  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
-}
-
-export { parseList };
-
-/** Execution provider names, for flag parsing. */
-export const executionProviderNames = providers;

@@ -1,4 +1,4 @@
-import { InferenceError, InferenceTimeoutError, isInferenceError } from "../errors.js";
+import { InferenceError, InferenceTimeoutError, isInferenceError, type ErrorStatusCode } from "../errors.js";
 import type { SerializedError } from "./worker-protocol.js";
 
 /** Flattens an error for postMessage, keeping what the HTTP layer needs. */
@@ -28,7 +28,9 @@ export function deserializeError(serialized: SerializedError): Error {
     serialized.statusCode === undefined
       ? new Error(serialized.message)
       : new InferenceError(serialized.message, {
-          statusCode: serialized.statusCode,
+          // Whatever the handler's JavaScript set, passed on as it is: toErrorResponse answers a
+          // status outside 400-599 as a 500 and logs the one the handler asked for.
+          statusCode: serialized.statusCode as ErrorStatusCode,
           ...(serialized.code === undefined ? {} : { code: serialized.code }),
         });
   error.name = serialized.name;

@@ -1,13 +1,14 @@
 import { Worker } from "node:worker_threads";
 import type { Logger } from "pino";
 import { InferenceError, ModelNotReadyError } from "../errors.js";
+import type { ModelSource } from "../models/model-source.js";
 import type { InvocationRequest, InvocationResult } from "../pipeline/inference-pipeline.js";
-import type { FromWorker, ToWorker, WorkerSetup } from "./worker-protocol.js";
+import type { FromWorker, LoadReport, ToWorker, WorkerSetup } from "./worker-protocol.js";
 import { deserializeError } from "./serialize-error.js";
 
 /** How the pool is sized and supervised. */
 export interface WorkerPoolOptions {
-  /** Number of worker threads, each with its own copy of the model. */
+  /** Number of worker threads. */
   readonly size: number;
   /** Everything a worker needs but its id. */
   readonly setup: Omit<WorkerSetup, "workerId">;
@@ -22,10 +23,22 @@ export interface InvokeOptions {
   readonly transferBody?: boolean;
 }
 
+/**
+ * How many workers host a model: `"all"` (one copy per worker, the single-model default: any
+ * worker can take any request) or a count (multi-model endpoints keep one copy per model).
+ */
+export type Replicas = "all" | number;
+
 interface Pending {
   readonly resolve: (result: InvocationResult) => void;
   readonly reject: (error: Error) => void;
+  readonly model: string;
   abandoned: boolean;
+}
+
+interface Command {
+  readonly resolve: (message: FromWorker) => void;
+  readonly reject: (error: Error) => void;
 }
 
 interface Queued {
@@ -37,9 +50,29 @@ interface Queued {
 interface Slot {
   readonly workerId: number;
   readonly worker: Worker;
-  ready: boolean;
+  started: boolean;
+  /** Models loaded in this worker and taking requests. */
+  readonly models: Set<string>;
+  /** Models this worker should host: the loaded ones and those a replacement is still loading. */
+  readonly assigned: Set<string>;
   readonly inFlight: Map<number, Pending>;
+  readonly commands: Map<number, Command>;
   recycleTimer: NodeJS.Timeout | undefined;
+  /** A probe sent before recycling, waiting for the worker's `alive`. */
+  probe: { readonly id: number; readonly timer: NodeJS.Timeout } | undefined;
+  /** Set while this worker replaces a crashed one and loads its models. */
+  replacing: Replacement | undefined;
+}
+
+/** The models a replacement worker is still to load. */
+interface Replacement {
+  readonly models: Set<string>;
+}
+
+interface HostedModel {
+  readonly source: ModelSource;
+  readonly replicas: Replicas;
+  report: LoadReport | undefined;
 }
 
 /**
@@ -57,79 +90,140 @@ const maxStringBodyBytes = 64 * 1024;
  */
 const maxInFlightPerWorker = 4;
 const maxRespawnDelayMs = 30_000;
+/** How long a worker has to answer a probe before it counts as blocked. */
+const probeTimeoutMs = 1_000;
+/** Replacements that fail in a row before a model stops counting as served (and `/ping` turns 503). */
+const maxFailedReplacements = 3;
 const workerFile = new URL(`./inference-worker${import.meta.url.endsWith(".ts") ? ".ts" : ".js"}`, import.meta.url);
 
 /**
- * Worker threads that each load the handlers and the model, and run requests off the main
- * thread so `/ping` answers while inference runs. Requests go to the least busy worker; a
- * worker that overruns an abandoned request by {@link WorkerPoolOptions.recycleMs} is
- * terminated and replaced, and so is one that crashes.
+ * Worker threads that host models and run requests off the main thread, so `/ping` answers
+ * while inference runs. A model is loaded on every worker or on some (see {@link Replicas});
+ * each request goes to the least busy worker that hosts its model. Model loads run one at a time
+ * across the pool, so the memory each worker measures belongs to the model it loaded.
+ *
+ * Supervision: a worker that crashes is replaced at once (then with backoff if it keeps
+ * crashing), and the replacement loads the models the old one hosted; meanwhile their requests
+ * wait in the queue and the model still counts as served ({@link WorkerPool.serves}), so one
+ * crash does not turn `/ping` to 503. A worker still running an abandoned (timed-out) request
+ * after {@link WorkerPoolOptions.recycleMs} is probed: if its event loop answers, the handler is
+ * merely waiting on a promise that never settles, and the worker keeps serving; if it does not, a
+ * run is blocking it, and it is replaced.
  *
  * @example
  * ```ts
  * const pool = new WorkerPool({ size: 2, setup, log, recycleMs: 5000 });
  * await pool.start();
- * const result = await pool.invoke(request, AbortSignal.timeout(60_000));
+ * await pool.load({ name: "model", modelDir: "/opt/ml/model", handlersFile: undefined }, "all");
+ * const result = await pool.invoke("model", request, AbortSignal.timeout(60_000));
  * ```
  */
 export class WorkerPool {
   readonly #options: WorkerPoolOptions;
   readonly #slots = new Map<number, Slot>();
-  readonly #queue: Queued[] = [];
-  #nextRequestId = 1;
+  readonly #models = new Map<string, HostedModel>();
+  readonly #queues = new Map<string, Queued[]>();
+  #nextId = 1;
   #nextWorkerId = 0;
-  #state: "idle" | "loading" | "ready" | "failed" | "stopped" = "idle";
-  #failure: Error | undefined;
-  #respawnDelayMs = 1000;
+  #state: "idle" | "running" | "stopped" = "idle";
+  #respawnDelayMs = 0;
+  #failedReplacements = 0;
+  readonly #replacements = new Set<Replacement>();
+  /** Loads run one after another (see the class comment). */
+  #loading: Promise<unknown> = Promise.resolve();
 
   constructor(options: WorkerPoolOptions) {
     this.#options = options;
   }
 
-  /** True once every worker loaded the model, while at least one is serving. */
-  get ready(): boolean {
-    return this.#state === "ready" && [...this.#slots.values()].some((slot) => slot.ready);
-  }
-
-  /** Why the model could not be loaded, when it could not. */
-  get failure(): Error | undefined {
-    return this.#failure;
-  }
-
-  /** Requests queued or running. */
-  get pending(): number {
-    let count = this.#queue.length;
-    for (const slot of this.#slots.values()) for (const pending of slot.inFlight.values()) if (!pending.abandoned) count++;
-    return count;
-  }
-
-  /** Starts the workers; resolves when all loaded the model, rejects with the first load failure. */
+  /** Starts the workers; resolves when each is up (no model loaded yet). */
   async start(): Promise<void> {
-    this.#state = "loading";
-    const loads = Array.from({ length: this.#options.size }, () => this.#spawn());
+    this.#state = "running";
     try {
-      await Promise.all(loads);
-      if (this.#state === "loading") this.#state = "ready";
+      await Promise.all(Array.from({ length: this.#options.size }, () => this.#spawn()));
     } catch (error) {
-      this.#state = "failed";
-      this.#failure = error as Error;
-      await this.#terminateAll();
+      this.#state = "stopped";
+      await Promise.all([...this.#slots.values()].map((slot) => slot.worker.terminate()));
       throw error;
     }
   }
 
+  /** True while `model` is loaded in at least one live worker. */
+  hosts(model: string): boolean {
+    for (const slot of this.#slots.values()) if (slot.started && slot.models.has(model)) return true;
+    return false;
+  }
+
   /**
-   * Runs one request on a worker. Rejects with the handler's error, or the signal's reason when it fires first.
-   * With `transferBody`, a body that owns its whole ArrayBuffer moves to the worker without a copy
-   * and is detached here: large async payloads (up to 1 GB) then exist once in memory.
+   * True while `model` can take requests: loaded in a live worker, or being reloaded in the
+   * replacement of one that crashed (its requests wait meanwhile).
    */
-  invoke(request: InvocationRequest, signal: AbortSignal, options: InvokeOptions = {}): Promise<InvocationResult> {
-    if (!this.ready) {
-      return Promise.reject(new ModelNotReadyError(this.#failure ? `Model failed to load: ${this.#failure.message}` : "Model is loading"));
-    }
+  serves(model: string): boolean {
+    if (!this.#models.has(model)) return false;
+    if (this.hosts(model)) return true;
+    if (this.#failedReplacements >= maxFailedReplacements) return false;
+    for (const replacement of this.#replacements) if (replacement.models.has(model)) return true;
+    return false;
+  }
+
+  /** What loading `model` cost, once loaded. */
+  report(model: string): LoadReport | undefined {
+    return this.#models.get(model)?.report;
+  }
+
+  /** Requests queued or running. */
+  get pending(): number {
+    let count = 0;
+    for (const queue of this.#queues.values()) count += queue.length;
+    for (const slot of this.#slots.values()) for (const pending of slot.inFlight.values()) if (!pending.abandoned) count++;
+    return count;
+  }
+
+  /** Requests queued or running for `model`. */
+  pendingFor(model: string): number {
+    let count = this.#queues.get(model)?.length ?? 0;
+    for (const slot of this.#slots.values()) for (const pending of slot.inFlight.values()) if (!pending.abandoned && pending.model === model) count++;
+    return count;
+  }
+
+  /**
+   * Loads `source` in `replicas` workers (the least loaded ones): the first alone, so its memory
+   * figure is its own, then the others together. Rejects with the load's error, leaving the
+   * model nowhere; a model already hosted under the name is replaced once the new copies loaded.
+   */
+  load(source: ModelSource, replicas: Replicas): Promise<LoadReport> {
+    const run = this.#loading.then(() => this.#load(source, replicas));
+    this.#loading = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * Stops routing requests to `model`, lets the ones under way finish (up to `drainMs`), then
+   * unloads it from every worker. Resolves at once when it is not loaded.
+   */
+  async unload(model: string, drainMs: number): Promise<void> {
+    if (!this.#models.delete(model)) return;
+    const deadline = Date.now() + drainMs;
+    while (this.pendingFor(model) > 0 && Date.now() < deadline) await sleep(10);
+    for (const queued of this.#queues.get(model)?.splice(0) ?? []) queued.pending.reject(new ModelNotReadyError(`Model ${model} was unloaded`));
+    this.#queues.delete(model);
+    const hosting = [...this.#slots.values()].filter((slot) => slot.assigned.delete(model));
+    for (const slot of hosting) slot.models.delete(model);
+    await Promise.all(hosting.map((slot) => this.#command(slot, { type: "unload", id: this.#nextId++, model })));
+  }
+
+  /**
+   * Runs one request on a worker hosting `model`. Rejects with the handler's error, or the
+   * signal's reason when it fires first. With `transferBody`, a body that owns its whole
+   * ArrayBuffer moves to the worker without a copy and is detached here: large async payloads (up
+   * to 1 GB) then exist once in memory.
+   */
+  invoke(model: string, request: InvocationRequest, signal: AbortSignal, options: InvokeOptions = {}): Promise<InvocationResult> {
+    if (this.#state !== "running") return Promise.reject(new ModelNotReadyError("Server is shutting down"));
+    if (!this.#models.has(model)) return Promise.reject(new ModelNotReadyError(`Model ${model} is not loaded`));
     if (signal.aborted) return Promise.reject(signal.reason as Error);
     return new Promise<InvocationResult>((resolve, reject) => {
-      const id = this.#nextRequestId++;
+      const id = this.#nextId++;
       const { body, ...headers } = request;
       const transferable = toTransferable(body, options.transferBody === true);
       const onAbort = (): void => this.#abandon(queued, signal.reason as Error);
@@ -142,49 +236,108 @@ export class WorkerPool {
           signal.removeEventListener("abort", onAbort);
           reject(error);
         },
+        model,
         abandoned: false,
       };
-      const queued: Queued = { id, message: { type: "invoke", id, request: headers, body: transferable }, pending };
+      const queued: Queued = { id, message: { type: "invoke", id, model, request: headers, body: transferable }, pending };
       signal.addEventListener("abort", onAbort, { once: true });
-      this.#queue.push(queued);
-      this.#dispatch();
+      let queue = this.#queues.get(model);
+      if (queue === undefined) this.#queues.set(model, (queue = []));
+      queue.push(queued);
+      this.#dispatch(model);
     });
   }
 
-  /** Waits up to `timeoutMs` for running requests, then stops the workers and releases their models. */
+  /** Waits up to `timeoutMs` for running requests, then stops the workers, which release their models. */
   async close(timeoutMs: number): Promise<void> {
     if (this.#state === "stopped") return;
     this.#state = "stopped";
     const deadline = Date.now() + timeoutMs;
-    while (this.pending > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
-    for (const queued of this.#queue.splice(0)) queued.pending.reject(new ModelNotReadyError("Server is shutting down"));
+    while (this.pending > 0 && Date.now() < deadline) await sleep(20);
+    for (const queue of this.#queues.values()) for (const queued of queue.splice(0)) queued.pending.reject(new ModelNotReadyError("Server is shutting down"));
     await Promise.all([...this.#slots.values()].map((slot) => this.#stopWorker(slot)));
   }
 
-  #dispatch(): void {
-    while (this.#queue.length > 0) {
-      const slot = this.#leastBusySlot();
+  async #load(source: ModelSource, replicas: Replicas): Promise<LoadReport> {
+    const live = [...this.#slots.values()].filter((slot) => slot.started);
+    const count = replicas === "all" ? live.length : Math.min(replicas, live.length);
+    const targets = live.sort((a, b) => a.models.size - b.models.size || a.workerId - b.workerId).slice(0, count);
+    const [first, ...rest] = targets;
+    if (first === undefined) throw new ModelNotReadyError("No inference worker is running");
+    const loaded: Slot[] = [];
+    try {
+      const report = await this.#loadOn(first, source);
+      loaded.push(first);
+      await Promise.all(rest.map(async (slot) => {
+        await this.#loadOn(slot, source);
+        loaded.push(slot);
+      }));
+      const previous = [...this.#slots.values()].filter((slot) => slot.models.has(source.name) && !targets.includes(slot));
+      this.#models.set(source.name, { source, replicas, report });
+      for (const slot of targets) {
+        slot.models.add(source.name);
+        slot.assigned.add(source.name);
+      }
+      for (const slot of previous) {
+        slot.models.delete(source.name);
+        slot.assigned.delete(source.name);
+        void this.#command(slot, { type: "unload", id: this.#nextId++, model: source.name }).catch(() => undefined);
+      }
+      this.#options.log.info(
+        { model: source.name, workers: targets.map((slot) => slot.workerId), loadMs: Math.round(report.loadMs), memoryBytes: report.memoryBytes },
+        "model loaded",
+      );
+      this.#dispatch(source.name);
+      return report;
+    } catch (error) {
+      await Promise.allSettled(loaded.map((slot) => this.#command(slot, { type: "unload", id: this.#nextId++, model: source.name })));
+      throw error;
+    }
+  }
+
+  async #loadOn(slot: Slot, source: ModelSource): Promise<LoadReport> {
+    const answer = await this.#command(slot, { type: "load", id: this.#nextId++, source });
+    if (answer.type !== "loaded") throw new Error(`Worker ${slot.workerId} answered ${answer.type} to a load`);
+    return answer.report;
+  }
+
+  #command(slot: Slot, message: Extract<ToWorker, { type: "load" | "unload" }>): Promise<FromWorker> {
+    return new Promise((resolve, reject) => {
+      slot.commands.set(message.id, { resolve, reject });
+      slot.worker.postMessage(message);
+    });
+  }
+
+  #dispatch(model: string): void {
+    const queue = this.#queues.get(model);
+    while (queue !== undefined && queue.length > 0) {
+      const slot = this.#leastBusySlot(model);
       if (slot === undefined) return;
-      const queued = this.#queue.shift() as Queued;
+      const queued = queue.shift() as Queued;
       slot.inFlight.set(queued.id, queued.pending);
       const body = queued.message.body;
       slot.worker.postMessage(queued.message, typeof body === "string" ? [] : [body.buffer as ArrayBuffer]);
     }
   }
 
-  #leastBusySlot(): Slot | undefined {
+  #dispatchAll(): void {
+    for (const model of this.#queues.keys()) this.#dispatch(model);
+  }
+
+  #leastBusySlot(model: string): Slot | undefined {
     let best: Slot | undefined;
     for (const slot of this.#slots.values()) {
-      if (!slot.ready || slot.inFlight.size >= maxInFlightPerWorker) continue;
+      if (!slot.started || !slot.models.has(model) || slot.inFlight.size >= maxInFlightPerWorker) continue;
       if (best === undefined || slot.inFlight.size < best.inFlight.size) best = slot;
     }
     return best;
   }
 
   #abandon(queued: Queued, reason: Error): void {
-    const index = this.#queue.indexOf(queued);
-    if (index >= 0) {
-      this.#queue.splice(index, 1);
+    const queue = this.#queues.get(queued.pending.model);
+    const index = queue?.indexOf(queued) ?? -1;
+    if (queue !== undefined && index >= 0) {
+      queue.splice(index, 1);
       queued.pending.reject(reason);
       return;
     }
@@ -200,22 +353,28 @@ export class WorkerPool {
     }
   }
 
-  #spawn(): Promise<void> {
+  #spawn(): Promise<Slot> {
     const workerId = this.#nextWorkerId++;
     const setup: WorkerSetup = { ...this.#options.setup, workerId };
     const worker = new Worker(workerFile, { workerData: setup });
-    const slot: Slot = { workerId, worker, ready: false, inFlight: new Map(), recycleTimer: undefined };
+    const slot: Slot = {
+      workerId,
+      worker,
+      started: false,
+      models: new Set(),
+      assigned: new Set(),
+      inFlight: new Map(),
+      commands: new Map(),
+      recycleTimer: undefined,
+      probe: undefined,
+      replacing: undefined,
+    };
     this.#slots.set(workerId, slot);
-    return new Promise<void>((resolve, reject) => {
+    return new Promise<Slot>((resolve, reject) => {
       worker.on("message", (message: FromWorker) => {
-        if (message.type === "ready") {
-          slot.ready = true;
-          this.#respawnDelayMs = 1000;
-          this.#options.log.info({ worker: workerId, loadMs: Math.round(message.loadMs) }, "worker loaded the model");
-          resolve();
-          this.#dispatch();
-        } else if (message.type === "load-failed") {
-          reject(deserializeError(message.error));
+        if (message.type === "started") {
+          slot.started = true;
+          resolve(slot);
         } else {
           this.#settle(slot, message);
         }
@@ -226,12 +385,24 @@ export class WorkerPool {
       });
       worker.on("exit", (code) => {
         this.#onExit(slot, code);
-        reject(new Error(`Worker ${workerId} exited with code ${code} while loading the model`));
+        reject(new Error(`Worker ${workerId} exited with code ${code} while starting`));
       });
     });
   }
 
-  #settle(slot: Slot, message: Extract<FromWorker, { type: "result" | "error" }>): void {
+  #settle(slot: Slot, message: Exclude<FromWorker, { type: "started" }>): void {
+    if (message.type === "alive") {
+      this.#onAlive(slot, message.id);
+      return;
+    }
+    const command = slot.commands.get(message.id);
+    if (command !== undefined) {
+      slot.commands.delete(message.id);
+      if (message.type === "error") command.reject(deserializeError(message.error));
+      else command.resolve(message);
+      return;
+    }
+    if (message.type !== "result" && message.type !== "error") return;
     const pending = slot.inFlight.get(message.id);
     if (pending === undefined) return;
     slot.inFlight.delete(message.id);
@@ -246,33 +417,98 @@ export class WorkerPool {
         pending.reject(deserializeError(message.error));
       }
     }
-    this.#dispatch();
+    this.#dispatch(pending.model);
   }
 
+  /** The abandoned requests outlived `recycleMs`: probe the worker before deciding its fate. */
   #recycle(slot: Slot): void {
+    slot.recycleTimer = undefined;
+    const id = this.#nextId++;
+    const timer = setTimeout(() => {
+      this.#options.log.warn(
+        { worker: slot.workerId, recycleMs: this.#options.recycleMs, probeTimeoutMs },
+        "worker blocked by an abandoned request (no answer to a probe); replacing it",
+      );
+      void slot.worker.terminate();
+    }, probeTimeoutMs);
+    slot.probe = { id, timer };
+    slot.worker.postMessage({ type: "probe", id } satisfies ToWorker);
+  }
+
+  /** The worker answered: not blocked. Its abandoned requests stop counting against it. */
+  #onAlive(slot: Slot, id: number): void {
+    if (slot.probe?.id !== id) return;
+    clearTimeout(slot.probe.timer);
+    slot.probe = undefined;
+    const abandoned = [...slot.inFlight].filter(([, pending]) => pending.abandoned);
+    for (const [requestId] of abandoned) slot.inFlight.delete(requestId);
     this.#options.log.warn(
-      { worker: slot.workerId, recycleMs: this.#options.recycleMs },
-      "worker still busy with an abandoned request; replacing it",
+      { worker: slot.workerId, abandoned: abandoned.length, recycleMs: this.#options.recycleMs },
+      "abandoned requests still pending in a responsive worker (a handler awaits a promise that never settles); the worker keeps serving",
     );
-    void slot.worker.terminate();
+    this.#dispatchAll();
   }
 
   #onExit(slot: Slot, code: number): void {
     if (slot.recycleTimer !== undefined) clearTimeout(slot.recycleTimer);
+    if (slot.probe !== undefined) clearTimeout(slot.probe.timer);
     this.#slots.delete(slot.workerId);
-    const lost = [...slot.inFlight.values()].filter((pending) => !pending.abandoned);
-    for (const pending of lost) {
-      pending.reject(new InferenceError(`Inference worker ${slot.workerId} stopped (exit code ${code}) while running this request`));
-    }
-    if (this.#state !== "ready") return;
-    this.#options.log.warn({ worker: slot.workerId, code, delayMs: this.#respawnDelayMs }, "worker exited; starting a replacement");
+    const stopped = new InferenceError(`Inference worker ${slot.workerId} stopped (exit code ${code}) while running this request`);
+    for (const pending of slot.inFlight.values()) if (!pending.abandoned) pending.reject(stopped);
+    for (const command of slot.commands.values()) command.reject(new Error(`Inference worker ${slot.workerId} stopped (exit code ${code})`));
+    if (this.#state !== "running" || !slot.started) return;
+    const lostModels = [...slot.assigned].filter((model) => this.#models.has(model));
+    this.#options.log.warn({ worker: slot.workerId, code, delayMs: this.#respawnDelayMs, models: lostModels }, "worker exited; starting a replacement");
+    this.#scheduleReplacement({ models: new Set(lostModels) });
+    if (slot.replacing !== undefined) this.#replacements.delete(slot.replacing);
+    this.#dispatchAll();
+  }
+
+  #scheduleReplacement(replacement: Replacement): void {
+    this.#replacements.add(replacement);
     const delay = this.#respawnDelayMs;
-    this.#respawnDelayMs = Math.min(this.#respawnDelayMs * 2, maxRespawnDelayMs);
-    setTimeout(() => {
-      if (this.#state !== "ready") return;
-      this.#spawn().catch((error: unknown) => this.#options.log.error({ err: error }, "replacement worker failed to load the model"));
-    }, delay).unref();
-    this.#dispatch();
+    this.#respawnDelayMs = Math.min(Math.max(this.#respawnDelayMs * 2, 1000), maxRespawnDelayMs);
+    setTimeout(() => void this.#replace(replacement), delay).unref();
+  }
+
+  /**
+   * Starts a worker in place of one that exited and loads its models. A load that fails ends the
+   * new worker, which schedules the next attempt; a worker that cannot even start is retried.
+   */
+  async #replace(replacement: Replacement): Promise<void> {
+    if (this.#state !== "running") {
+      this.#replacements.delete(replacement);
+      return;
+    }
+    let slot: Slot | undefined;
+    try {
+      slot = await this.#spawn();
+      slot.replacing = replacement;
+      for (const name of replacement.models) if (this.#models.has(name)) slot.assigned.add(name);
+      for (const name of [...slot.assigned]) {
+        const hosted = this.#models.get(name);
+        if (hosted === undefined) continue;
+        await this.#loadOn(slot, hosted.source);
+        slot.models.add(name);
+        replacement.models.delete(name);
+        this.#dispatch(name);
+      }
+      slot.replacing = undefined;
+      this.#replacements.delete(replacement);
+      this.#options.log.info({ worker: slot.workerId, models: [...slot.models] }, "replacement worker loaded its models");
+      this.#respawnDelayMs = 0;
+      this.#failedReplacements = 0;
+    } catch (error) {
+      this.#failedReplacements++;
+      this.#options.log.error({ err: error, models: [...replacement.models], failedInARow: this.#failedReplacements }, "replacement worker failed to load its models");
+      // Ending the new worker schedules the next attempt (and retires this one) from #onExit.
+      if (slot !== undefined) {
+        void slot.worker.terminate();
+      } else {
+        this.#replacements.delete(replacement);
+        this.#scheduleReplacement(replacement);
+      }
+    }
   }
 
   async #stopWorker(slot: Slot): Promise<void> {
@@ -282,10 +518,10 @@ export class WorkerPool {
     await exited;
     clearTimeout(timer);
   }
+}
 
-  async #terminateAll(): Promise<void> {
-    await Promise.all([...this.#slots.values()].map((slot) => slot.worker.terminate()));
-  }
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /**

@@ -1,13 +1,16 @@
 import type { EncodedBody } from "../codecs/codec.js";
 import type { ServerConfig } from "../config/server-config.js";
+import type { ModelSignature } from "../models/model.js";
+import type { ModelSource } from "../models/model-source.js";
 import type { InvocationRequest } from "../pipeline/inference-pipeline.js";
 
-/** What a worker is started with. */
+/** The settings a thread that runs models needs. */
+export type RuntimeConfig = Pick<ServerConfig, "logLevel" | "defaultAccept" | "defaultContentType" | "onnx" | "multipart">;
+
+/** What a worker is started with; models arrive later, by message. */
 export interface WorkerSetup {
   readonly workerId: number;
-  readonly handlersFile: string | undefined;
-  readonly modelDir: string;
-  readonly config: Pick<ServerConfig, "logLevel" | "defaultAccept" | "defaultContentType" | "onnx" | "multipart">;
+  readonly config: RuntimeConfig;
 }
 
 /** An error as it crosses the thread boundary (structured clone drops custom fields). */
@@ -19,22 +22,36 @@ export interface SerializedError {
   readonly stack: string | undefined;
 }
 
-/** Main thread → worker. */
+/** What a load cost, as the worker measured it. */
+export interface LoadReport {
+  readonly loadMs: number;
+  readonly memoryBytes: number;
+  readonly signature: ModelSignature | undefined;
+}
+
+/** Main thread → worker. `id`s pair each command with its answer. */
 export type ToWorker =
+  | { readonly type: "load"; readonly id: number; readonly source: ModelSource }
+  | { readonly type: "unload"; readonly id: number; readonly model: string }
   | {
       readonly type: "invoke";
       readonly id: number;
+      readonly model: string;
       readonly request: Omit<InvocationRequest, "body">;
       /** Small bodies travel as latin1 strings (one char per byte), large ones as a transferred buffer. */
       readonly body: Uint8Array | string;
     }
   | { readonly type: "abort"; readonly id: number; readonly reason: "timeout" | "client-closed" }
+  /** Asks whether the worker's event loop is free: it answers `alive` unless a run blocks it. */
+  | { readonly type: "probe"; readonly id: number }
   | { readonly type: "shutdown" };
 
 /** Worker → main thread. */
 export type FromWorker =
-  | { readonly type: "ready"; readonly loadMs: number }
-  | { readonly type: "load-failed"; readonly error: SerializedError }
+  | { readonly type: "started" }
+  | { readonly type: "loaded"; readonly id: number; readonly report: LoadReport }
+  | { readonly type: "unloaded"; readonly id: number }
+  | { readonly type: "alive"; readonly id: number }
   | {
       readonly type: "result";
       readonly id: number;

@@ -1,12 +1,15 @@
+import { runtimeApiErrors } from "../error-codes.js";
+
 /**
- * The error types of the SageMaker Runtime API the gateway answers with (botocore's service-2.json).
+ * The error types of the SageMaker Runtime API the gateway answers with, as the catalogue
+ * (`src/error-codes.ts`) lists them with their statuses.
  *
  * @example
  * ```ts
  * const type: RuntimeApiErrorType = "ValidationError";
  * ```
  */
-export type RuntimeApiErrorType = "ValidationError" | "ModelError" | "ServiceUnavailable" | "InternalFailure" | "UnknownOperationException";
+export type RuntimeApiErrorType = keyof typeof runtimeApiErrors;
 
 /**
  * An answer of the gateway in the real service's restJson1 error shape: status, the
@@ -43,7 +46,7 @@ export class RuntimeApiError extends Error {
  */
 export function validationError(member: string, value: string | undefined, constraint: string): RuntimeApiError {
   const shown = value === undefined ? "null" : `'${value.length > 256 ? `${value.slice(0, 256)}...` : value}'`;
-  return new RuntimeApiError("ValidationError", 400, `1 validation error detected: Value ${shown} at '${member}' failed to satisfy constraint: ${constraint}`);
+  return new RuntimeApiError("ValidationError", runtimeApiErrors.ValidationError.status, `1 validation error detected: Value ${shown} at '${member}' failed to satisfy constraint: ${constraint}`);
 }
 
 /**

@@ -1,5 +1,4 @@
 import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
 import { createLogger } from "../logger.js";
 import { AsyncWorker } from "./async/async-worker.js";
@@ -9,7 +8,7 @@ import type { Invoker } from "./invoker.js";
 import { createSnsClient, Notifier } from "./async/notifications.js";
 import { DurableQueue, type AsyncRequestRecord, type AsyncRequestStatus } from "./async/queue.js";
 import { createS3Client, type AwsCredentials } from "./async/s3-transfer.js";
-import { listen } from "../http/listen.js";
+import { listen, type ListeningAddress } from "../http/listen.js";
 
 /**
  * How to start async inference.
@@ -85,9 +84,10 @@ export async function startAsyncGateway(options: AsyncGatewayOptions): Promise<R
   const worker = new AsyncWorker({ queue, invoker, s3, notifier, config, log, now });
   const app = createGatewayApp({ config: { ...config, s3OutputPath }, queue, invoker, log, onQueued: () => worker.wake(), now });
   const server = createServer(app);
+  let address: ListeningAddress;
   try {
     await queue.prune(config.retentionMs, now());
-    await listen(server, config.port, config.host);
+    address = await listen(server, config.port, config.host);
   } catch (error) {
     await notifier.close();
     s3.destroy();
@@ -98,7 +98,7 @@ export async function startAsyncGateway(options: AsyncGatewayOptions): Promise<R
   const prune = (): void =>
     void queue.prune(config.retentionMs, now()).catch((error: unknown) => log.error({ err: error }, "pruning finished async requests failed"));
   const pruning = setInterval(prune, pruneIntervalMs).unref();
-  const { port } = server.address() as AddressInfo;
+  const { port, url } = address;
   log.info(
     { port, host: config.host, endpointName: config.endpointName, invoker: invoker.target, queueDir: config.queueDir, maxConcurrentInvocations: config.maxConcurrentInvocations },
     "async gateway listening",
@@ -133,9 +133,8 @@ export async function startAsyncGateway(options: AsyncGatewayOptions): Promise<R
       check(queue.get(inferenceId));
     });
 
-  const host = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
   return {
-    url: `http://${host}:${port}`,
+    url,
     port,
     config,
     get: (inferenceId) => queue.get(inferenceId),

@@ -6,7 +6,7 @@ import type { InvocationRequest, InvocationResult } from "../pipeline/inference-
 import { toErrorResponse } from "../http/error-response.js";
 import type { RunningServer } from "../server.js";
 import { InvocationDroppedError, InvokerUnavailableError, ModelInvocationError } from "./errors.js";
-import { headerValue } from "./request-headers.js";
+import { headerValue, invocationHeaders } from "../http/sagemaker-headers.js";
 
 /**
  * Runs one inference for the gateway and the async worker, wherever the model is. Rejects with
@@ -67,7 +67,7 @@ export class InProcessInvoker implements Invoker {
       // went wrong from the client, so the real error and its stack are logged here, as
       // /invocations logs them.
       const answer = toErrorResponse(error, request.inferenceId);
-      if (answer.unexpected) this.#log.error({ err: error, inferenceId: request.inferenceId }, "the handlers failed");
+      if (answer.unexpected) this.#log.error({ err: error, inferenceId: request.inferenceId, handlerStatusCode: answer.rejectedStatusCode }, "the handlers failed");
       throw new ModelInvocationError(answer.statusCode, Buffer.from(JSON.stringify(answer.body)), "application/json");
     }
   }
@@ -104,17 +104,7 @@ export class HttpInvoker implements Invoker {
   }
 
   invoke(request: InvocationRequest, signal: AbortSignal): Promise<InvocationResult> {
-    const headers: Record<string, string | number> = { "content-length": request.body.byteLength };
-    const forwarded: Array<[string, string | undefined]> = [
-      ["content-type", request.contentType],
-      ["accept", request.accept],
-      ["x-amzn-sagemaker-custom-attributes", request.customAttributes],
-      ["x-amzn-sagemaker-inference-id", request.inferenceId],
-      ["x-amzn-sagemaker-target-model", request.targetModel],
-      ["x-amzn-sagemaker-target-variant", request.targetVariant],
-      ["x-amzn-sagemaker-session-id", request.sessionId],
-    ];
-    for (const [name, value] of forwarded) if (value !== undefined) headers[name] = value;
+    const headers = { ...invocationHeaders(request), "content-length": request.body.byteLength };
     const send = this.#url.protocol === "https:" ? httpsRequest : httpRequest;
     return new Promise<InvocationResult>((resolve, reject) => {
       if (signal.aborted) {

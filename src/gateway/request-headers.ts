@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { IncomingHttpHeaders } from "node:http";
 import { invocationTimeoutLimits, requestTtlLimits } from "../config/async-config.js";
+import { headerValue } from "../http/sagemaker-headers.js";
 import { inlineBodyRefused, validationError } from "./errors.js";
 import { hasDotSegment, parseInputLocation } from "./async/s3-location.js";
 
@@ -113,18 +114,6 @@ export function parseRealtimeHeaders(headers: IncomingHttpHeaders): RealtimeInvo
   return { inferenceId, customAttributes: asciiHeader(headers, "x-amzn-sagemaker-custom-attributes", "customAttributes") };
 }
 
-/**
- * A header's value; the first one when it was sent several times.
- *
- * @example
- * ```ts
- * headerValue(request.headers, "x-amzn-sagemaker-target-model"); // "model-a.tar.gz"
- * ```
- */
-export function headerValue(headers: IncomingHttpHeaders, name: string): string | undefined {
-  const value = headers[name];
-  return Array.isArray(value) ? value[0] : value;
-}
 
 function checkInferenceId(value: string | undefined): void {
   if (value !== undefined && !inferenceIdPattern.test(value)) {

@@ -1,13 +1,16 @@
 import { randomUUID } from "node:crypto";
+import type { ServerResponse } from "node:http";
 import express, { type Express, type NextFunction, type Request, type Response } from "express";
 import type { Logger } from "pino";
 import { InferenceTimeoutError, isInferenceError, PayloadTooLargeError } from "../errors.js";
+import { serveInvocation, type InvocationRoute } from "../http/invocation.js";
+import { lingerAfterAnswer } from "../http/lingering-close.js";
 import { readBody } from "../http/read-body.js";
 import type { AsyncConfig } from "../config/async-config.js";
 import { inlineBodyRefused, InvokerUnavailableError, ModelInvocationError, RuntimeApiError, validationError } from "./errors.js";
 import type { Invoker } from "./invoker.js";
 import { asyncRequestStatuses, publicView, type AsyncRequestRecord, type AsyncRequestStatus, type DurableQueue } from "./async/queue.js";
-import { headerValue, parseAsyncInvocation, parseRealtimeHeaders, type AsyncInvocationInput } from "./request-headers.js";
+import { parseAsyncInvocation, parseRealtimeHeaders, type AsyncInvocationInput } from "./request-headers.js";
 import { joinS3Path } from "./async/s3-location.js";
 
 /**
@@ -69,47 +72,18 @@ export function createGatewayApp(options: GatewayOptions): Express {
     if (name !== config.endpointName) throw new RuntimeApiError("ValidationError", 400, `Endpoint ${name} of account ${config.accountId} not found.`);
   };
 
+  const realtime: InvocationRoute = {
+    timeoutMs: realtimeTimeoutMs,
+    maxPayloadBytes: realtimeMaxBodyBytes,
+    invoke: (request, signal) => options.invoker.invoke(request, signal),
+    sendError: (response, error) => sendApiError(response, toRealtimeError(error, config), log),
+    resultHeaders: () => ({ "x-amzn-invoked-production-variant": config.variantName, "x-amzn-requestid": randomUUID() }),
+  };
+
   app.post("/endpoints/:endpointName/invocations", async (request, response) => {
     endpoint(request);
     const headers = parseRealtimeHeaders(request.headers);
-    const inferenceId = headers.inferenceId ?? randomUUID();
-    const limit = new AbortController();
-    const timer = setTimeout(() => limit.abort(new InferenceTimeoutError("The invocation timed out")), realtimeTimeoutMs);
-    response.once("close", () => {
-      if (!response.writableFinished) limit.abort(new Error("Client closed the connection"));
-    });
-    try {
-      const body = await readBody(request, realtimeMaxBodyBytes, limit.signal).catch((error: unknown) => {
-        if (error instanceof PayloadTooLargeError) {
-          throw validationError("body", "(payload)", `Member must have length less than or equal to ${realtimeMaxBodyBytes}`);
-        }
-        throw error;
-      });
-      const result = await options.invoker.invoke(
-        {
-          body,
-          contentType: request.headers["content-type"],
-          accept: request.headers["accept"],
-          customAttributes: headers.customAttributes,
-          inferenceId,
-          targetModel: headerValue(request.headers, "x-amzn-sagemaker-target-model"),
-          targetVariant: headerValue(request.headers, "x-amzn-sagemaker-target-variant"),
-          sessionId: headerValue(request.headers, "x-amzn-sagemaker-session-id"),
-        },
-        limit.signal,
-      );
-      const payload = typeof result.body === "string" ? Buffer.from(result.body) : result.body;
-      response.status(200);
-      response.setHeader("content-type", result.contentType);
-      response.setHeader("x-amzn-invoked-production-variant", config.variantName);
-      response.setHeader("x-amzn-requestid", randomUUID());
-      if (result.customAttributes !== undefined) response.setHeader("x-amzn-sagemaker-custom-attributes", result.customAttributes);
-      response.end(payload);
-    } catch (error) {
-      throw toRealtimeError(error, limit.signal, config);
-    } finally {
-      clearTimeout(timer);
-    }
+    await serveInvocation(realtime, request, response, headers.inferenceId ?? randomUUID());
   });
 
   /** Accepts under way, by inference id: a repeat arriving meanwhile gets the first one's answer. */
@@ -119,8 +93,7 @@ export function createGatewayApp(options: GatewayOptions): Express {
     endpoint(request);
     const body = await readBody(request, asyncMaxBodyBytes).catch((error: unknown) => {
       if (!(error instanceof PayloadTooLargeError)) throw error;
-      // The rest of the body is not read: close the connection rather than drain it.
-      response.setHeader("connection", "close");
+      lingerAfterAnswer(request, response);
       throw inlineBodyRefused(`more than ${asyncMaxBodyBytes} bytes`);
     });
     const input = parseAsyncInvocation(
@@ -233,10 +206,13 @@ function answerRepeat(options: GatewayOptions, input: AsyncInvocationInput, exis
   return existing;
 }
 
-function toRealtimeError(error: unknown, signal: AbortSignal, config: GatewayOptions["config"]): unknown {
+function toRealtimeError(error: unknown, config: GatewayOptions["config"]): unknown {
   const logStreamArn = `arn:aws:logs:${config.region}:${config.accountId}:log-group:/aws/sagemaker/Endpoints/${config.endpointName}`;
   const see = `See ${logStreamArn} in account ${config.accountId} for more information.`;
-  if (signal.aborted && signal.reason instanceof InferenceTimeoutError) {
+  if (error instanceof PayloadTooLargeError) {
+    return validationError("body", "(payload)", `Member must have length less than or equal to ${realtimeMaxBodyBytes}`);
+  }
+  if (error instanceof InferenceTimeoutError) {
     const original = "Your invocation timed out while waiting for a response from container primary.";
     return new RuntimeApiError("ModelError", 424, `Received server error (0) from primary with message "${original}". ${see}`, {
       OriginalStatusCode: 0,
@@ -261,7 +237,7 @@ function toRealtimeError(error: unknown, signal: AbortSignal, config: GatewayOpt
  * (`x-amzn-ErrorType` header, `Message` and the type's members in the body); anything else is an
  * InternalFailure whose real cause goes to the log.
  */
-function sendApiError(response: Response, error: unknown, log: Logger): void {
+function sendApiError(response: ServerResponse, error: unknown, log: Logger): void {
   const requestId = randomUUID();
   const known =
     error instanceof RuntimeApiError
@@ -276,8 +252,11 @@ function sendApiError(response: Response, error: unknown, log: Logger): void {
     response.destroy();
     return;
   }
-  response.status(known.statusCode);
+  const payload = JSON.stringify({ Message: known.message, ...known.members });
+  response.statusCode = known.statusCode;
   response.setHeader("x-amzn-errortype", known.errorType);
   response.setHeader("x-amzn-requestid", requestId);
-  response.json({ Message: known.message, ...known.members });
+  response.setHeader("content-type", "application/json; charset=utf-8");
+  response.setHeader("content-length", Buffer.byteLength(payload));
+  response.end(payload);
 }

@@ -5,7 +5,7 @@ import type { Codec } from "../codecs/codec.js";
 import { ConfigurationError } from "../errors.js";
 import type { Handlers } from "./types.js";
 
-const handlerNames = ["modelFn", "inputFn", "predictFn", "outputFn", "transformFn"] as const;
+const handlerNames = ["modelFn", "inputFn", "predictFn", "outputFn", "transformFn", "warmUpFn", "unloadFn"] as const;
 const pythonNames: Readonly<Record<string, string>> = {
   model_fn: "modelFn",
   input_fn: "inputFn",

@@ -1,5 +1,7 @@
+import type { InferenceSession } from "onnxruntime-node";
 import type { Logger } from "pino";
 import type { Codec, EncodedBody } from "../codecs/codec.js";
+import type { OnnxSessions } from "../models/onnx/load-models.js";
 
 /**
  * What `modelFn` is given besides the model directory.
@@ -15,13 +17,18 @@ import type { Codec, EncodedBody } from "../codecs/codec.js";
 export interface ModelContext {
   /** Logger for load-time messages. */
   readonly log: Logger;
-  /** Index of the worker loading this copy of the model (0-based); each worker loads its own. */
+  /** The model's name: the directory's own name in multi-model mode, `model` otherwise. */
+  readonly modelName: string;
+  /** Index of the worker loading this copy of the model (0-based). */
   readonly workerId: number;
   /**
    * Loads every `.onnx` file directly in `dir` (subdirectories are not searched) with the configured execution providers and session
-   * options: one file gives its session, several give a record keyed by file name without `.onnx`.
+   * options: one file gives its session, several give a record keyed by file name without `.onnx`. The toolkit releases these
+   * sessions when the model is unloaded or the server stops.
    */
-  loadOnnxModels(dir: string): Promise<unknown>;
+  loadOnnxModels(dir: string): Promise<OnnxSessions>;
+  /** Loads one `.onnx` file, as {@link ModelContext.loadOnnxModels} does; released with the model too. */
+  loadOnnxModel(file: string): Promise<InferenceSession>;
 }
 
 /**
@@ -93,6 +100,17 @@ export interface Handlers<Model = unknown, Input = unknown, Prediction = unknown
     accept: string,
     ctx: RequestContext,
   ) => HandlerOutput | Promise<HandlerOutput>;
+  /**
+   * Runs once after `modelFn`, before the model takes requests (and before `/ping` turns 200): a few
+   * representative predictions, so the first client does not pay for lazy initialisation. Without it,
+   * ONNX sessions run once on zero-filled inputs (`BYOC_ONNX_WARM_UP`).
+   */
+  warmUpFn?: (model: Model, ctx: ModelContext) => void | Promise<void>;
+  /**
+   * Runs once when the model is unloaded or the server stops, before the toolkit releases the ONNX
+   * sessions it loaded: free what `modelFn` acquired outside them (files, connections, native handles).
+   */
+  unloadFn?: (model: Model, ctx: ModelContext) => void | Promise<void>;
   /** Extra codecs; one registered for a media type replaces the built-in one. */
   codecs?: readonly Codec[];
 }

@@ -1,4 +1,5 @@
-import { isInferenceError, OverloadedError, PayloadTooLargeError } from "../errors.js";
+import { catalogued } from "../error-codes.js";
+import { isErrorStatusCode, isInferenceError, OverloadedError, type ErrorStatusCode } from "../errors.js";
 
 /** The JSON body of every error answer: `{"error": {"code", "message"}}`. */
 export interface ErrorBody {
@@ -7,17 +8,26 @@ export interface ErrorBody {
 
 /** Status, headers and body for an error. */
 export interface ErrorResponse {
-  readonly statusCode: number;
+  readonly statusCode: ErrorStatusCode;
   readonly headers: Readonly<Record<string, string>>;
   readonly body: ErrorBody;
   /** True when the client sees a generic message and the log must carry the real error. */
   readonly unexpected: boolean;
+  /**
+   * The status an {@link InferenceError} asked for when it was not an integer from 400 to 599
+   * (it is then answered as a 500): the log records it, to show the handler's mistake.
+   */
+  readonly rejectedStatusCode?: unknown;
 }
 
 /**
  * The one place that maps errors to HTTP answers: {@link InferenceError}s keep their status,
  * code and message; anything else becomes a generic 500 that names the inference id, so the
- * real error (logged with its stack) can be found without leaking internals to clients.
+ * real error (logged with its stack) can be found without leaking internals to clients. So does
+ * an InferenceError whose status is not 400-599 ({@link ErrorStatusCode}): a 200 would send an
+ * error body as a success, a 302 a redirect, a 1000 no valid answer at all. The check is made
+ * here rather than in the constructor because errors reach this point from worker threads (as
+ * plain data) and from other copies of the package, whatever status they carry.
  *
  * @example
  * ```ts
@@ -25,22 +35,25 @@ export interface ErrorResponse {
  * ```
  */
 export function toErrorResponse(error: unknown, inferenceId: string): ErrorResponse {
-  if (isInferenceError(error)) {
-    const headers: Record<string, string> = {};
-    if (error instanceof OverloadedError) headers["retry-after"] = String(error.retryAfterSeconds);
-    // The rest of an oversized body is never read: close rather than drain it.
-    if (error instanceof PayloadTooLargeError) headers["connection"] = "close";
-    return {
-      statusCode: error.statusCode,
-      headers,
-      body: { error: { code: error.code, message: error.message } },
-      unexpected: false,
-    };
-  }
+  if (!isInferenceError(error)) return internalError(inferenceId, {});
+  if (!isErrorStatusCode(error.statusCode)) return internalError(inferenceId, { rejectedStatusCode: error.statusCode });
+  const headers: Record<string, string> = {};
+  if (error instanceof OverloadedError) headers["retry-after"] = String(error.retryAfterSeconds);
   return {
-    statusCode: 500,
+    statusCode: error.statusCode,
+    headers,
+    body: { error: { code: error.code, message: error.message } },
+    unexpected: false,
+  };
+}
+
+function internalError(inferenceId: string, details: { rejectedStatusCode?: unknown }): ErrorResponse {
+  const { code, statusCode } = catalogued("INTERNAL_ERROR");
+  return {
+    statusCode,
     headers: {},
-    body: { error: { code: "INTERNAL_ERROR", message: `The handlers failed; see the server log for inference id ${inferenceId}` } },
+    body: { error: { code, message: `The handlers failed; see the server log for inference id ${inferenceId}` } },
     unexpected: true,
+    ...details,
   };
 }

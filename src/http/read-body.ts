@@ -2,11 +2,18 @@ import type { IncomingMessage } from "node:http";
 import { BadRequestError, PayloadTooLargeError } from "../errors.js";
 
 /**
+ * Bodies above this size get a buffer of their own (its whole ArrayBuffer), which moves to an
+ * inference worker without a copy; smaller ones are gathered from the socket's chunks.
+ */
+const ownedBodyBytes = 64 * 1024;
+
+/**
  * Reads a request body into one Buffer, enforcing `limit` on the declared Content-Length
  * before reading and on the streamed length while reading (a chunked body declares none).
- * Past the limit it stops reading without destroying the socket, so the 413 still reaches
- * the client (the error response then closes the connection). Rejects with the signal's reason
- * when it fires first (a slow upload past the time limit).
+ * A large body is written into one buffer that owns its memory, allocated at the declared size,
+ * so it exists once in the process and can be transferred to a worker thread as is. Past the
+ * limit it stops reading without destroying the socket, so the 413 still reaches the client.
+ * Rejects with the signal's reason when it fires first (a slow upload past the time limit).
  *
  * @example
  * ```ts
@@ -14,9 +21,11 @@ import { BadRequestError, PayloadTooLargeError } from "../errors.js";
  * ```
  */
 export function readBody(request: IncomingMessage, limit: number, signal?: AbortSignal): Promise<Buffer> {
-  const declared = request.headers["content-length"];
-  if (declared !== undefined && Number(declared) > limit) return Promise.reject(tooLarge(Number(declared), limit));
+  const header = request.headers["content-length"];
+  const declared = header === undefined ? undefined : Number(header);
+  if (declared !== undefined && declared > limit) return Promise.reject(tooLarge(declared, limit));
   return new Promise((resolve, reject) => {
+    const owned = declared !== undefined && declared > ownedBodyBytes ? Buffer.allocUnsafeSlow(declared) : undefined;
     const chunks: Buffer[] = [];
     let received = 0;
     const stop = (): void => {
@@ -29,18 +38,19 @@ export function readBody(request: IncomingMessage, limit: number, signal?: Abort
       reject(signal?.reason as Error);
     };
     const onData = (chunk: Buffer): void => {
-      received += chunk.length;
-      if (received > limit) {
+      if (received + chunk.length > limit || (owned !== undefined && received + chunk.length > owned.length)) {
         stop();
         request.pause();
-        reject(tooLarge(received, limit));
+        reject(tooLarge(received + chunk.length, limit));
         return;
       }
-      chunks.push(chunk);
+      if (owned === undefined) chunks.push(chunk);
+      else chunk.copy(owned, received);
+      received += chunk.length;
     };
     const onEnd = (): void => {
       stop();
-      resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, received));
+      resolve(owned === undefined ? gathered(chunks, received) : owned.subarray(0, received));
     };
     const onError = (error: Error): void => {
       stop();
@@ -50,6 +60,15 @@ export function readBody(request: IncomingMessage, limit: number, signal?: Abort
     signal?.addEventListener("abort", onSignal, { once: true });
     request.on("data", onData).on("end", onEnd).on("error", onError).on("aborted", onAborted);
   });
+}
+
+function gathered(chunks: readonly Buffer[], size: number): Buffer {
+  if (chunks.length === 1 && size <= ownedBodyBytes) return chunks[0] as Buffer;
+  if (size <= ownedBodyBytes) return Buffer.concat(chunks, size);
+  const owned = Buffer.allocUnsafeSlow(size);
+  let offset = 0;
+  for (const chunk of chunks) offset += chunk.copy(owned, offset);
+  return owned;
 }
 
 function tooLarge(size: number, limit: number): PayloadTooLargeError {

@@ -4,7 +4,8 @@ import { toErrorResponse } from "./error-response.js";
 
 /**
  * Answers with the JSON error body and logs the error: 5xx at error level with the stack,
- * 4xx at warn level with the message only.
+ * 4xx at warn level with the message only. An InferenceError whose status is not 400-599 is
+ * answered as a 500 and logged with the status the handler asked for (`handlerStatusCode`).
  *
  * @example
  * ```ts
@@ -13,8 +14,16 @@ import { toErrorResponse } from "./error-response.js";
  */
 export function sendError(response: ServerResponse, error: unknown, inferenceId: string, log: Logger): void {
   const answer = toErrorResponse(error, inferenceId);
-  if (answer.statusCode >= 500) log.error({ inferenceId, err: error, status: answer.statusCode }, "invocation failed");
-  else log.warn({ inferenceId, status: answer.statusCode, code: answer.body.error.code, reason: answer.body.error.message }, "invocation rejected");
+  if ("rejectedStatusCode" in answer) {
+    log.error(
+      { inferenceId, err: error, status: answer.statusCode, handlerStatusCode: answer.rejectedStatusCode },
+      "invocation failed: an InferenceError carried a status outside 400-599, answered as 500",
+    );
+  } else if (answer.statusCode >= 500) {
+    log.error({ inferenceId, err: error, status: answer.statusCode }, "invocation failed");
+  } else {
+    log.warn({ inferenceId, status: answer.statusCode, code: answer.body.error.code, reason: answer.body.error.message }, "invocation rejected");
+  }
   if (response.headersSent) {
     response.destroy();
     return;

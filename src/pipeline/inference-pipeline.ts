@@ -4,10 +4,9 @@ import type { CodecRegistry } from "../codecs/registry.js";
 import { InferenceError } from "../errors.js";
 import type { HandlerOutput, Handlers, RequestContext } from "../handlers/types.js";
 import { parseMediaType } from "../codecs/media-type.js";
-import { predictOnnx } from "../models/onnx/predict.js";
-import type { OnnxModel } from "../models/onnx/load-models.js";
+import type { Model } from "../models/model.js";
 
-/** One inference request, as the HTTP layer, the async worker or batch transform hands it over. */
+/** One inference request, as the HTTP layer or the async worker hands it over. */
 export interface InvocationRequest {
   readonly body: Buffer;
   /** Content-Type header as sent; `undefined` when absent. */
@@ -39,22 +38,23 @@ const maxCustomAttributesLength = 1024;
 const visibleAscii = /^[\x20-\x7e]*$/;
 
 /**
- * decode → predict → encode, with the user's handlers or the defaults. Knows nothing of HTTP:
- * the server, the async worker and batch transform all call {@link InferencePipeline.invoke}.
+ * decode → predict → encode, with the user's handlers or the defaults, around a {@link Model}.
+ * Knows nothing of HTTP: every front door (`/invocations`, the async worker) calls
+ * {@link InferencePipeline.invoke}.
  *
  * @example
  * ```ts
- * const pipeline = new InferencePipeline(handlers, model, codecs, { defaultAccept: "application/json", defaultContentType: "application/json" });
+ * const pipeline = new InferencePipeline(handlers, loaded.model, codecs, { defaultAccept: "application/json", defaultContentType: "application/json" });
  * const result = await pipeline.invoke(request, { log, signal });
  * ```
  */
 export class InferencePipeline {
   readonly #handlers: Handlers;
-  readonly #model: unknown;
+  readonly #model: Model;
   readonly #codecs: CodecRegistry;
   readonly #options: PipelineOptions;
 
-  constructor(handlers: Handlers, model: unknown, codecs: CodecRegistry, options: PipelineOptions) {
+  constructor(handlers: Handlers, model: Model, codecs: CodecRegistry, options: PipelineOptions) {
     this.#handlers = handlers;
     this.#model = model;
     this.#codecs = codecs;
@@ -82,15 +82,13 @@ export class InferencePipeline {
   }
 
   async #run(body: Buffer, ctx: RequestContext): Promise<HandlerOutput> {
-    const { transformFn, inputFn, predictFn, outputFn } = this.#handlers;
-    if (transformFn) return transformFn(this.#model, body, ctx.contentType, ctx.accept, ctx);
+    const { transformFn, inputFn, outputFn } = this.#handlers;
+    if (transformFn) return transformFn(this.#model.value, body, ctx.contentType, ctx.accept, ctx);
     // With the default encoder, settle the response type first: a 406 should not cost an inference.
     const responseType = outputFn ? undefined : this.#codecs.negotiate(ctx.accept, this.#options.defaultAccept);
     const input = inputFn ? await inputFn(body, ctx.contentType, ctx) : await this.#codecs.decode(body, ctx.contentType);
     ctx.signal.throwIfAborted();
-    const prediction = predictFn
-      ? await predictFn(input, this.#model, ctx)
-      : await predictOnnx(this.#model as OnnxModel, input, { targetModel: ctx.targetModel, signal: ctx.signal });
+    const prediction = await this.#model.predict(input, ctx);
     ctx.signal.throwIfAborted();
     if (outputFn) return outputFn(prediction, ctx.accept, ctx);
     return this.#codecs.encode(prediction, responseType as string);

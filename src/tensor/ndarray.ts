@@ -1,6 +1,8 @@
 /**
- * The n-dimensional array codecs produce and consume. It has the same shape as an
- * onnxruntime `Tensor` (`type`, `dims`, `data`), so one converts to the other without copying.
+ * The n-dimensional array codecs produce and consume. It holds what an onnxruntime `Tensor`
+ * holds under other names (`dtype` for the Tensor's `type`, `shape` for its `dims`, and the same
+ * `data`), so `toTensor` and `fromTensor` (models/onnx/to-tensor.ts) convert one to the other
+ * without copying the data.
  */
 
 /** Element types, named as onnxruntime-node names them. */

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { test } from "node:test";
-import { defaultBaseImages, loadBuildOptions, loadPushOptions } from "../../src/build/options.js";
+import { loadBuildOptions, loadPushOptions } from "../../src/build/options.js";
+import { defaultBaseImages } from "../../src/config/build-settings.js";
 import { ConfigurationError } from "../../src/errors.js";
 
 test("build defaults: the working directory, a context folder inside it, cpu on node:24-bookworm-slim, auto engine", () => {
@@ -37,9 +38,9 @@ test("build flags: paths from the working directory, gpu's own base, --no-build,
 });
 
 test("build refuses an unknown target or engine and a malformed image name, naming the flag", () => {
-  assert.throws(() => loadBuildOptions({ target: "tpu" }, "/w"), (error: Error) => error instanceof ConfigurationError && /--target "tpu" is not one of cpu, gpu/.test(error.message));
-  assert.throws(() => loadBuildOptions({ engine: "podman" }, "/w"), /--engine "podman" is not one of auto, docker, buildah/);
-  assert.throws(() => loadBuildOptions({ "base-image": "bad image" }, "/w"), /--base-image "bad image" is not an image reference/);
+  assert.throws(() => loadBuildOptions({ target: "tpu" }, "/w"), (error: Error) => error instanceof ConfigurationError && /--target "tpu" must be one of cpu, gpu/.test(error.message));
+  assert.throws(() => loadBuildOptions({ engine: "podman" }, "/w"), /--engine "podman" must be one of auto, docker, buildah/);
+  assert.throws(() => loadBuildOptions({ "base-image": "bad image" }, "/w"), /--base-image "bad image" must be an image reference/);
   assert.throws(() => loadBuildOptions({ tag: ["app:"] }, "/w"), /--tag "app:"/);
 });
 
@@ -71,12 +72,12 @@ test("push flags for any OCI registry: host, plain HTTP, credentials from the en
 
 test("push refuses malformed flags and half-set credentials, naming the flag or variable", () => {
   const cases: [Parameters<typeof loadPushOptions>[0], Record<string, string>, RegExp][] = [
-    [{ "tls-verify": "maybe" }, {}, /--tls-verify="maybe" must be true or false/],
-    [{ "ecr-endpoint": "not a url" }, {}, /--ecr-endpoint "not a url" is not a URL/],
+    [{ "tls-verify": "maybe" }, {}, /--tls-verify "maybe" must be true or false \(or 1\/0, yes\/no, on\/off\)/],
+    [{ "ecr-endpoint": "not a url" }, {}, /--ecr-endpoint "not a url" must be an http:\/\/ or https:\/\/ URL/],
     [{ "ecr-endpoint": "ftp://ecr" }, {}, /must be an http:\/\/ or https:\/\/ URL/],
-    [{ registry: "bad host/path" }, {}, /--registry "bad host\/path" is not a registry host/],
-    [{ repository: "Team/App" }, {}, /--repository "Team\/App" is not a repository name/],
-    [{ tag: ["-bad"] }, {}, /--tag "-bad" is not an image tag/],
+    [{ registry: "bad host/path" }, {}, /--registry "bad host\/path" must be a registry host/],
+    [{ repository: "Team/App" }, {}, /--repository "Team\/App" must be a repository name/],
+    [{ tag: ["-bad"] }, {}, /--tag "-bad" must be an image tag/],
     [{ "role-arn": "role/x" }, {}, /--role-arn "role\/x" must be an IAM role ARN such as arn:aws:iam::123456789012:role\/sagemaker-execution/],
     [{ "model-data": "https://bucket/model.tar.gz" }, {}, /--model-data .* must be an s3:\/\/ URL/],
     [{ "instance-type": "m5.large" }, {}, /--instance-type "m5.large" must be a SageMaker instance type/],
@@ -92,7 +93,7 @@ test("push refuses malformed flags and half-set credentials, naming the flag or 
     [{ "model-data": "s3://" }, {}, /--model-data/],
     [{ "model-data": `s3://bucket/${"k".repeat(1020)}` }, {}, /--model-data/],
     [{ "instance-type": "ml.m5.large && curl x" }, {}, /--instance-type .* must be a SageMaker instance type/],
-    [{ name: "has_underscore" }, {}, /--name "has_underscore" is not a SageMaker name/],
+    [{ name: "has_underscore" }, {}, /--name "has_underscore" must be 1-63 letters, digits and hyphens/],
     [{ engine: "podman" }, {}, /--engine "podman"/],
     [{}, { AWS_ACCESS_KEY_ID: "AKIA" }, /AWS_SECRET_ACCESS_KEY is not set/],
     [{}, { AWS_SECRET_ACCESS_KEY: "secret" }, /AWS_ACCESS_KEY_ID is not set/],

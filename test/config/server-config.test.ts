@@ -52,7 +52,7 @@ describe("loadConfig", () => {
     assert.equal(config.onnx.warmUp, true);
     assert.equal(config.onnx.intraOpNumThreads, 3);
     assert.equal(config.onnx.deviceId, 2);
-    assert.deepEqual(config.archive, { maxEntries: 10 });
+    assert.deepEqual(config.archive, { maxBytes: defaultConfig.archive.maxBytes, maxEntries: 10, maxExpansionRatio: defaultConfig.archive.maxExpansionRatio });
     assert.equal(config.defaultAccept, "text/csv");
     assert.equal(config.host, defaultConfig.host, "a blank variable counts as unset");
   });
@@ -64,14 +64,46 @@ describe("loadConfig", () => {
     [{ SAGEMAKER_MODEL_SERVER_TIMEOUT: "soon" }, /must be a positive number of seconds/],
     [{ BYOC_ONNX_WARM_UP: "maybe" }, /BYOC_ONNX_WARM_UP="maybe" must be true or false/],
     [{ BYOC_ONNX_EXECUTION_MODE: "fast" }, /BYOC_ONNX_EXECUTION_MODE="fast" must be one of sequential, parallel/],
-    [{ BYOC_ONNX_PROVIDERS: "cuda,rocm" }, /BYOC_ONNX_PROVIDERS="cuda,rocm" must list some of cuda, tensorrt, webgpu, cpu/],
-    [{ BYOC_ONNX_PROVIDERS: "," }, /must list some of/],
+    [{ BYOC_ONNX_PROVIDERS: "cuda,rocm" }, /BYOC_ONNX_PROVIDERS="cuda,rocm" must be a comma-separated list of cuda, tensorrt, webgpu, cpu/],
+    [{ BYOC_ONNX_PROVIDERS: "," }, /BYOC_ONNX_PROVIDERS="," must be a comma-separated list of/],
     [{ SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT: "json" }, /SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT="json" must be a media type/],
-    [{ SAGEMAKER_CONTAINER_LOG_LEVEL: "loud" }, /SAGEMAKER_CONTAINER_LOG_LEVEL="loud" is not a log level/],
+    [{ SAGEMAKER_CONTAINER_LOG_LEVEL: "loud" }, /SAGEMAKER_CONTAINER_LOG_LEVEL="loud" must be one of trace, debug, info, warn, error, fatal, silent, or Python's 10, 20, 30, 40, 50/],
   ];
   for (const [env, message] of invalid) {
     test(`refuses ${JSON.stringify(env)} naming the variable and what it accepts`, () => {
       assert.throws(() => loadConfig(env), (error: unknown) => error instanceof ConfigurationError && message.test(error.message));
     });
   }
+
+  test("overrides given in code are checked like the environment: each problem named by its option, with what it accepts", () => {
+    assert.throws(
+      () => loadConfig({}, { workers: 0, port: 70000, timeoutMs: -5, defaultAccept: "json" }),
+      (error: unknown) => {
+        assert.ok(error instanceof ConfigurationError);
+        assert.equal(
+          error.message,
+          [
+            "4 invalid settings:",
+            "  workers=0 must be a whole number from 1 to 1024",
+            "  port=70000 must be a whole number from 0 to 65535",
+            "  timeoutMs=-5 must be a positive whole number of milliseconds up to 2147483000",
+            '  defaultAccept="json" must be a media type such as application/json',
+          ].join("\n"),
+        );
+        return true;
+      },
+    );
+  });
+
+  test("overrides reach nested settings one by one, and the environment fills the rest", () => {
+    const config = loadConfig({ BYOC_ONNX_DEVICE_ID: "1", BYOC_MULTIPART_MAX_FILES: "3" }, { onnx: { executionProviders: ["cuda", "cpu"] }, multipart: { maxFields: 5 } });
+    assert.deepEqual(config.onnx.executionProviders, ["cuda", "cpu"]);
+    assert.equal(config.onnx.deviceId, 1);
+    assert.deepEqual(config.multipart, { maxFiles: 3, maxFileBytes: defaultConfig.multipart.maxFileBytes, maxFields: 5 });
+  });
+
+  test("a value loadConfig returned is accepted back as overrides unchanged", () => {
+    const config = loadConfig({ SAGEMAKER_MODEL_SERVER_WORKERS: "3", SAGEMAKER_MODEL_SERVER_TIMEOUT: "2.5" });
+    assert.deepEqual(loadConfig({}, config), config);
+  });
 });

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtemp, readdir, rm, symlink } from "node:fs/promises";
+import { mkdtemp, rm, symlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -16,6 +16,8 @@ import { BadRequestError, ConfigurationError, InferenceError } from "sagemaker-b
 import type { Handlers, HandlerOutput, ModelContext, RequestContext } from "sagemaker-byoc-node";
 import { OCR_MODELS } from "../helpers/onnx-models.js";
 import type { RunningServer } from "../../src/server.js";
+import { isOnnxSession, loadOnnxModel, loadOnnxModels } from "../../src/models/onnx/load-models.js";
+import { defaultOnnxSessionConfig } from "../../src/models/onnx/session-config.js";
 import { invoke, startTestServer } from "../helpers/server.js";
 
 // The handlers file must fit the toolkit's handler interface with its own types.
@@ -264,19 +266,24 @@ describe("OCR example: text detection with the real PaddleOCR v4 detector", () =
 });
 
 describe("OCR example: modelFn", () => {
-  // The toolkit's ModelContext.loadOnnxModels, as src/handlers/types.ts specifies it (one .onnx file
-  // gives its session, several a record keyed by file name), over real sessions, so these tests
-  // check which directory and which session the example picks.
+  // A ModelContext over the toolkit's own loaders, so these tests check which directory and
+  // which session the example picks, with real sessions.
   const opened: InferenceSession[] = [];
+  const log = pino({ level: "silent" });
+  const onnx = { ...defaultOnnxSessionConfig, warmUp: false };
   const modelContext: ModelContext = {
-    log: pino({ level: "silent" }),
+    log,
+    modelName: "model",
     workerId: 0,
     async loadOnnxModels(dir) {
-      const names = (await readdir(dir)).filter((name) => name.endsWith(".onnx"));
-      const sessions = await Promise.all(names.map((name) => InferenceSession.create(join(dir, name))));
-      opened.push(...sessions);
-      if (sessions.length === 1) return sessions[0];
-      return Object.fromEntries(names.map((name, index) => [name.slice(0, -".onnx".length), sessions[index]]));
+      const sessions = await loadOnnxModels(dir, onnx, log);
+      opened.push(...(isOnnxSession(sessions) ? [sessions] : Object.values(sessions)));
+      return sessions;
+    },
+    async loadOnnxModel(file) {
+      const session = await loadOnnxModel(file, onnx, log);
+      opened.push(session);
+      return session;
     },
   };
   let scratch: string;

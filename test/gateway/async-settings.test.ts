@@ -89,7 +89,7 @@ test("invalid async settings fail at start-up naming the variable and what it ac
     [{ BYOC_ASYNC_S3_OUTPUT_PATH: "bucket/out" }, /BYOC_ASYNC_S3_OUTPUT_PATH="bucket\/out" must be an S3 URI/],
     [{ BYOC_ASYNC_S3_FAILURE_PATH: "https://x/y" }, /BYOC_ASYNC_S3_FAILURE_PATH/],
     [{ BYOC_ASYNC_SUCCESS_TOPIC: "my-topic" }, /BYOC_ASYNC_SUCCESS_TOPIC="my-topic" must be an SNS topic ARN/],
-    [{ BYOC_ASYNC_INCLUDE_INFERENCE_RESPONSE_IN: "ALWAYS" }, /BYOC_ASYNC_INCLUDE_INFERENCE_RESPONSE_IN="always" must list some of/],
+    [{ BYOC_ASYNC_INCLUDE_INFERENCE_RESPONSE_IN: "ALWAYS" }, /BYOC_ASYNC_INCLUDE_INFERENCE_RESPONSE_IN="ALWAYS" must be a comma-separated list of SUCCESS_NOTIFICATION_TOPIC, ERROR_NOTIFICATION_TOPIC/],
     [{ BYOC_ASYNC_REQUEST_TTL_SECONDS: "30" }, /BYOC_ASYNC_REQUEST_TTL_SECONDS="30" must be a whole number from 60 to 21600/],
     [{ BYOC_ASYNC_INVOCATION_TIMEOUT_SECONDS: "3601" }, /from 1 to 3600/],
     [{ BYOC_ASYNC_S3_ENDPOINT: "localhost:4566" }, /BYOC_ASYNC_S3_ENDPOINT="localhost:4566" must be an http:\/\/ or https:\/\/ URL/],
@@ -101,5 +101,5 @@ test("invalid async settings fail at start-up naming the variable and what it ac
   for (const [env, message] of cases) {
     assert.throws(() => (env["BYOC_ASYNC_ENABLED"] ? asyncModeEnabled(env) : loadAsyncConfig(env)), (error: unknown) => error instanceof ConfigurationError && message.test(error.message));
   }
-  assert.throws(() => loadAsyncConfig({}, { invocationsUrl: "ftp://model" }), /--invocations-url="ftp:\/\/model" must be an http/);
+  assert.throws(() => loadAsyncConfig({}, { invocationsUrl: "ftp://model" }), /invocationsUrl="ftp:\/\/model" must be an http/);
 });

@@ -132,8 +132,11 @@ interface Harness {
   close(): Promise<void>;
 }
 
-/** A worker on a fresh queue directory holding `records`, calling a {@link TestContainer} over HTTP, with the test S3 and SNS. */
-async function startHarness(records: AsyncRequestRecord[]): Promise<Harness> {
+/**
+ * A worker on a fresh queue directory holding `records`, calling a {@link TestContainer} over HTTP,
+ * with the test S3 and SNS; `now` is its clock (the real one unless a test sets the time).
+ */
+async function startHarness(records: AsyncRequestRecord[], now: () => number = Date.now): Promise<Harness> {
   const dir = await mkdtemp(join(tmpdir(), "byoc-recovery-"));
   const { log, records: logs } = captureLog();
   const queue = await DurableQueue.open(dir, log, "recovery");
@@ -150,7 +153,7 @@ async function startHarness(records: AsyncRequestRecord[]): Promise<Harness> {
     notifier,
     config: { maxConcurrentInvocations: 2, maxPayloadBytes: 1024 * 1024, includeInferenceResponseIn: ["SUCCESS_NOTIFICATION_TOPIC"], retryBaseMs: 20, retryMaxMs: 100 },
     log,
-    now: Date.now,
+    now,
   });
   return {
     queue,
@@ -215,10 +218,19 @@ test("after a restart, requests wait for the model without reading their input; 
 });
 
 test("a request still waiting for the model past its TTL fails as expired, saying why", { timeout: 60_000 }, async () => {
-  const harness = await startHarness([request("never-ready", { receivedTime: new Date(Date.now() - 59_500).toISOString(), requestTtlSeconds: 60 })]);
+  // The worker's clock, set by the test: received at `receivedAt`, the request expires 60 s later.
+  const receivedAt = Date.parse("2030-01-01T00:00:00.000Z");
+  let clock = receivedAt;
+  const harness = await startHarness([request("never-ready", { receivedTime: new Date(receivedAt).toISOString(), requestTtlSeconds: 60 })], () => clock);
   const downloads = s3.requestsFor("GET", "input/recovery.txt").length;
   try {
     harness.worker.start();
+    await until("the request to wait for the model", () => harness.logged("the model is not ready; the request waits for it", "never-ready").length === 1);
+    clock = receivedAt + 59_999;
+    const pings = harness.container.pings;
+    await until("more readiness checks one millisecond before the TTL", () => harness.container.pings >= pings + 3);
+    assert.equal(harness.queue.get("never-ready")?.status, "queued", "still waiting 1 ms before its TTL");
+    clock = receivedAt + 60_000;
     await until("the request to fail", () => harness.queue.get("never-ready")?.status === "failed");
     assert.equal(
       harness.queue.get("never-ready")?.failureReason,

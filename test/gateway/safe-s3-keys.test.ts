@@ -137,6 +137,6 @@ test("hasDotSegment and the parsers refuse . and .. segments wherever a key is r
   assert.deepEqual(parseInputLocation("https://host/bucket/k?x=1#y"), { bucket: "bucket", key: "k" });
   assert.throws(
     () => loadAsyncConfig({}, { s3OutputPath: "s3://bucket/out/../other" }),
-    (error: unknown) => error instanceof ConfigurationError && /BYOC_ASYNC_S3_OUTPUT_PATH/.test(error.message),
+    (error: unknown) => error instanceof ConfigurationError && /s3OutputPath="s3:\/\/bucket\/out\/\.\.\/other" must be an S3 URI .*without \. or \.\. segments/.test(error.message),
   );
 });

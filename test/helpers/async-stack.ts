@@ -86,7 +86,7 @@ export async function startAsyncStack(overrides: AsyncConfigOverrides = {}, opti
       config: config(extra),
       invoker: options.invoker ?? new InProcessInvoker(server, log),
       log,
-      // One set of local credentials, as with LocalStack: s3rver and the SNS endpoint both check the signatures.
+      // One set of local credentials, as with LocalStack: the S3 test server and the SNS endpoint both check the SigV4 signatures (test/helpers/sigv4.ts).
       credentials: s3Credentials,
       now,
     });

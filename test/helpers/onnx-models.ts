@@ -61,6 +61,20 @@ export interface Int64Initializer {
 }
 
 /**
+ * A constant float32 tensor stored in the model (weights), written as raw little-endian bytes.
+ *
+ * @example
+ * ```ts
+ * const weights: FloatInitializer = { name: "w", dims: [4, 3], values: new Float32Array(12) };
+ * ```
+ */
+export interface FloatInitializer {
+  readonly name: string;
+  readonly dims: readonly number[];
+  readonly values: Float32Array;
+}
+
+/**
  * A whole graph, encoded by {@link buildModel}.
  *
  * @example
@@ -73,6 +87,7 @@ export interface GraphSpec {
   readonly outputs: readonly ValueSpec[];
   readonly nodes: readonly NodeSpec[];
   readonly initializers?: readonly Int64Initializer[];
+  readonly floatInitializers?: readonly FloatInitializer[];
 }
 
 const ELEMENT_TYPES: Readonly<Record<DType, number>> = {
@@ -113,14 +128,24 @@ export function buildModel(spec: GraphSpec): Uint8Array {
         output: [...node.outputs],
       }),
     ),
-    initializer: (spec.initializers ?? []).map((initializer) =>
-      onnx.TensorProto.create({
-        name: initializer.name,
-        dataType: onnx.TensorProto.DataType.INT64,
-        dims: [initializer.values.length],
-        int64Data: [...initializer.values],
-      }),
-    ),
+    initializer: [
+      ...(spec.initializers ?? []).map((initializer) =>
+        onnx.TensorProto.create({
+          name: initializer.name,
+          dataType: onnx.TensorProto.DataType.INT64,
+          dims: [initializer.values.length],
+          int64Data: [...initializer.values],
+        }),
+      ),
+      ...(spec.floatInitializers ?? []).map((initializer) =>
+        onnx.TensorProto.create({
+          name: initializer.name,
+          dataType: onnx.TensorProto.DataType.FLOAT,
+          dims: [...initializer.dims],
+          rawData: new Uint8Array(initializer.values.buffer, initializer.values.byteOffset, initializer.values.byteLength),
+        }),
+      ),
+    ],
   });
   const model = onnx.ModelProto.create({
     irVersion: 8,
@@ -129,6 +154,26 @@ export function buildModel(spec: GraphSpec): Uint8Array {
     graph,
   });
   return onnx.ModelProto.encode(model).finish();
+}
+
+/**
+ * `y = x · W` with a `size` × `size` float32 weight matrix (`size`² × 4 bytes of weights): a model
+ * whose memory is known in advance.
+ *
+ * @example
+ * ```ts
+ * await writeModel(dir, "big.onnx", buildMatMulModel(2048)); // 16 MiB of weights
+ * ```
+ */
+export function buildMatMulModel(size: number): Uint8Array {
+  const values = new Float32Array(size * size);
+  for (let index = 0; index < values.length; index++) values[index] = ((index % 97) - 48) / 97;
+  return buildModel({
+    inputs: [{ name: "x", dtype: "float32", shape: ["batch", size] }],
+    outputs: [{ name: "y", dtype: "float32", shape: ["batch", size] }],
+    nodes: [{ opType: "MatMul", inputs: ["x", "w"], outputs: ["y"] }],
+    floatInitializers: [{ name: "w", dims: [size, size], values }],
+  });
 }
 
 /**

@@ -1,14 +1,16 @@
 /**
  * A local SNS endpoint for tests. No SNS server exists in npm or Debian (LocalStack needs Docker,
  * which this machine cannot run), so this speaks the part of the SNS Query API that the real
- * `@aws-sdk/client-sns` uses for Publish: it parses the form-encoded request, checks the SigV4
- * signature (credential scope `<date>/<region>/sns/aws4_request`) with node:crypto, records the
- * messages and answers with SNS's XML. It can be told to fail the next publishes.
+ * `@aws-sdk/client-sns` uses for Publish: it parses the form-encoded request, checks its SigV4
+ * signature with the AWS SDK's own signer (credential scope `<date>/<region>/sns/aws4_request`,
+ * test/helpers/sigv4.ts) and refuses a bad one with SNS's 403 `SignatureDoesNotMatch`, records
+ * the messages and answers with SNS's XML. It can be told to fail the next publishes.
  */
-import { createHash, createHmac, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { once } from "node:events";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { checkSignature, type SignatureProblem, type SigningCredentials } from "./sigv4.js";
 
 /** One accepted Publish. */
 export interface PublishedMessage {
@@ -37,8 +39,15 @@ export interface TestSns {
 
 const xmlns = "http://sns.amazonaws.com/doc/2010-03-31/";
 
+/** SNS's names for the signature problems (S3 names them differently). */
+const snsErrorCodes: Readonly<Record<SignatureProblem["code"], string>> = {
+  AccessDenied: "MissingAuthenticationToken",
+  InvalidAccessKeyId: "InvalidClientTokenId",
+  SignatureDoesNotMatch: "SignatureDoesNotMatch",
+};
+
 /** Starts the endpoint; it accepts requests signed with `credentials` and topics in `topics`. */
-export async function startTestSns(topics: readonly string[], credentials: { accessKeyId: string; secretAccessKey: string }): Promise<TestSns> {
+export async function startTestSns(topics: readonly string[], credentials: SigningCredentials): Promise<TestSns> {
   const published: PublishedMessage[] = [];
   const waiters = new Set<() => void>();
   let attempts = 0;
@@ -51,30 +60,36 @@ export async function startTestSns(topics: readonly string[], credentials: { acc
     answer(response, status, `<ErrorResponse xmlns="${xmlns}"><Error><Type>${type}</Type><Code>${code}</Code><Message>${message}</Message></Error><RequestId>${randomUUID()}</RequestId></ErrorResponse>`);
   };
 
+  /** Answers a correctly signed request: Publish to a known topic, or the failure the test asked for. */
+  const handle = (body: Buffer, response: ServerResponse): void => {
+    const form = new URLSearchParams(body.toString("utf8"));
+    if (form.get("Action") !== "Publish" || form.get("Version") !== "2010-03-31") {
+      return error(response, 400, "Sender", "InvalidAction", `Unsupported action ${form.get("Action") ?? ""}`);
+    }
+    attempts++;
+    const failure = failures.shift();
+    if (failure === "internal") return error(response, 500, "Receiver", "InternalError", "Internal failure (test)");
+    if (failure === "throttle") return error(response, 429, "Sender", "Throttled", "Rate exceeded (test)");
+    const topicArn = form.get("TopicArn") ?? "";
+    if (failure === "not-found" || !topics.includes(topicArn)) return error(response, 404, "Sender", "NotFound", "Topic does not exist");
+    const messageId = randomUUID();
+    published.push({ topicArn, message: form.get("Message") ?? "", messageId });
+    for (const waiter of waiters) waiter();
+    answer(
+      response,
+      200,
+      `<PublishResponse xmlns="${xmlns}"><PublishResult><MessageId>${messageId}</MessageId></PublishResult><ResponseMetadata><RequestId>${randomUUID()}</RequestId></ResponseMetadata></PublishResponse>`,
+    );
+  };
+
   const server = createServer((request: IncomingMessage, response: ServerResponse) => {
     const chunks: Buffer[] = [];
     request.on("data", (chunk: Buffer) => chunks.push(chunk));
     request.on("end", () => {
       const body = Buffer.concat(chunks);
-      const form = new URLSearchParams(body.toString("utf8"));
-      const problem = checkSignature(request, body, credentials);
-      if (problem !== undefined) return error(response, 403, "Sender", "SignatureDoesNotMatch", problem);
-      if (form.get("Action") !== "Publish" || form.get("Version") !== "2010-03-31") {
-        return error(response, 400, "Sender", "InvalidAction", `Unsupported action ${form.get("Action") ?? ""}`);
-      }
-      attempts++;
-      const failure = failures.shift();
-      if (failure === "internal") return error(response, 500, "Receiver", "InternalError", "Internal failure (test)");
-      if (failure === "throttle") return error(response, 429, "Sender", "Throttled", "Rate exceeded (test)");
-      const topicArn = form.get("TopicArn") ?? "";
-      if (failure === "not-found" || !topics.includes(topicArn)) return error(response, 404, "Sender", "NotFound", "Topic does not exist");
-      const messageId = randomUUID();
-      published.push({ topicArn, message: form.get("Message") ?? "", messageId });
-      for (const waiter of waiters) waiter();
-      answer(
-        response,
-        200,
-        `<PublishResponse xmlns="${xmlns}"><PublishResult><MessageId>${messageId}</MessageId></PublishResult><ResponseMetadata><RequestId>${randomUUID()}</RequestId></ResponseMetadata></PublishResponse>`,
+      checkSignature(request, body, credentials, { service: "sns", uriEscapePath: true }).then(
+        (problem) => (problem === undefined ? handle(body, response) : error(response, 403, "Sender", snsErrorCodes[problem.code], problem.message)),
+        (failure: unknown) => error(response, 403, "Sender", "SignatureDoesNotMatch", String(failure)),
       );
     });
   });
@@ -117,31 +132,4 @@ export async function startTestSns(topics: readonly string[], credentials: { acc
     },
     close: stop,
   };
-}
-
-/** Recomputes the SigV4 signature of an SNS request; returns what is wrong, or `undefined`. */
-function checkSignature(request: IncomingMessage, body: Buffer, credentials: { accessKeyId: string; secretAccessKey: string }): string | undefined {
-  const authorization = request.headers["authorization"] ?? "";
-  const match = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/([^/]+)\/aws4_request, SignedHeaders=([^,]+), Signature=([0-9a-f]{64})$/.exec(authorization);
-  if (match === null) return "No SigV4 Authorization header";
-  const [, accessKey, date, region, service, signedHeaders, signature] = match as unknown as [string, string, string, string, string, string, string];
-  if (service !== "sns") return `Credential scope names service ${service}, not sns`;
-  if (accessKey !== credentials.accessKeyId) return `Unknown access key ${accessKey}`;
-  const amzDate = String(request.headers["x-amz-date"] ?? "");
-  if (!amzDate.startsWith(date)) return "x-amz-date does not match the credential scope";
-  const payloadHash = createHash("sha256").update(body).digest("hex");
-  const declared = request.headers["x-amz-content-sha256"];
-  if (declared !== undefined && declared !== payloadHash) return "x-amz-content-sha256 does not match the body";
-  const canonicalHeaders = signedHeaders
-    .split(";")
-    .map((name) => `${name}:${String(request.headers[name] ?? "").trim().replace(/\s+/g, " ")}\n`)
-    .join("");
-  const url = new URL(request.url ?? "/", "http://localhost");
-  const canonicalRequest = [request.method, url.pathname, url.searchParams.toString(), canonicalHeaders, signedHeaders, payloadHash].join("\n");
-  const scope = `${date}/${region}/${service}/aws4_request`;
-  const stringToSign = ["AWS4-HMAC-SHA256", amzDate, scope, createHash("sha256").update(canonicalRequest).digest("hex")].join("\n");
-  const hmac = (key: string | Buffer, data: string): Buffer => createHmac("sha256", key).update(data).digest();
-  const signingKey = hmac(hmac(hmac(hmac(`AWS4${credentials.secretAccessKey}`, date), region), service), "aws4_request");
-  const expected = createHmac("sha256", signingKey).update(stringToSign).digest("hex");
-  return expected === signature ? undefined : "The request signature does not match";
 }

@@ -7,7 +7,11 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { expectTypeOf } from "expect-type";
 import type { Logger } from "pino";
+import type { InferenceSession } from "onnxruntime-node";
 import * as api from "../../src/index.js";
+import * as codecs from "../../src/public/codecs.js";
+import * as gateway from "../../src/public/gateway.js";
+import * as server from "../../src/public/server.js";
 import type { Codec, HandlerOutput, Handlers, ModelContext, NDArray, RequestContext } from "../../src/index.js";
 
 test("the handler signatures are the documented ones", () => {
@@ -46,18 +50,50 @@ test("NDArray data follows its dtype", () => {
 
 test("users can throw InferenceError with a status and a code", () => {
   const error = new api.InferenceError("too dark", { statusCode: 422, code: "TOO_DARK" });
-  expectTypeOf(error.statusCode).toEqualTypeOf<number>();
+  expectTypeOf(error.statusCode).toEqualTypeOf<api.ErrorStatusCode>();
   assert.equal(error.statusCode, 422);
   assert.equal(new api.BadRequestError("x").statusCode, 400);
   assert.ok(api.isInferenceError(error));
 });
 
-test("the package entry exports the runtime API by name", () => {
-  for (const name of ["startServer", "loadConfig", "InferencePipeline", "CodecRegistry", "predictOnnx", "loadOnnxModels", "builtinCodecs", "decodeNpy", "encodeNpy", "extractModelArchive"]) {
-    assert.equal(typeof (api as Record<string, unknown>)[name], "function", name);
+test("the package entry exports what a handlers file needs, by name, and nothing else", () => {
+  assert.deepEqual(Object.keys(api).sort(), [
+    "BadRequestError",
+    "ConfigurationError",
+    "InferenceError",
+    "InferenceTimeoutError",
+    "ModelNotReadyError",
+    "NotAcceptableError",
+    "OverloadedError",
+    "PayloadTooLargeError",
+    "UnsupportedMediaTypeError",
+    "elementCount",
+    "isErrorStatusCode",
+    "isInferenceError",
+    "isNDArray",
+    "negotiateAccept",
+    "parseMediaType",
+    "predictOnnx",
+  ]);
+});
+
+test("the subpath entries export the codecs, the server and the gateway", () => {
+  for (const name of ["startServer", "loadConfig", "loadOnnxModels", "loadOnnxModel", "releaseOnnxModels", "extractModelArchive"]) {
+    assert.equal(typeof (server as Record<string, unknown>)[name], "function", name);
   }
-  for (const codec of [api.jsonCodec, api.csvCodec, api.npyCodec, api.jsonLinesCodec, api.octetStreamCodec]) {
+  for (const name of ["builtinCodecs", "decodeNpy", "encodeNpy", "CodecRegistry", "createMultipartCodec"]) {
+    assert.equal(typeof (codecs as Record<string, unknown>)[name], "function", name);
+  }
+  for (const codec of [codecs.jsonCodec, codecs.csvCodec, codecs.npyCodec, codecs.jsonLinesCodec, codecs.octetStreamCodec]) {
     expectTypeOf(codec).toEqualTypeOf<Codec>();
     assert.ok(codec.mediaTypes.length > 0);
   }
+  for (const name of ["startAsyncGateway", "loadAsyncConfig", "HttpInvoker", "InProcessInvoker"]) {
+    assert.equal(typeof (gateway as Record<string, unknown>)[name], "function", name);
+  }
+});
+
+test("ModelContext loaders are typed: a record or one session", () => {
+  expectTypeOf<ReturnType<ModelContext["loadOnnxModel"]>>().toEqualTypeOf<Promise<InferenceSession>>();
+  expectTypeOf<Awaited<ReturnType<ModelContext["loadOnnxModels"]>>>().toEqualTypeOf<api.OnnxSessions>();
 });

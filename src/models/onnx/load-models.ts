@@ -1,6 +1,6 @@
 import type { Dirent } from "node:fs";
 import { readdir, stat } from "node:fs/promises";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import type { InferenceSession } from "onnxruntime-node";
 import type { Logger } from "pino";
 import { ConfigurationError } from "../../errors.js";
@@ -18,11 +18,11 @@ const MAX_LISTED_ENTRIES = 20;
  *
  * @example
  * ```ts
- * const model: OnnxModel = await loadOnnxModels("/opt/ml/model", config, log);
+ * const model: OnnxSessions = await loadOnnxModels("/opt/ml/model", config, log);
  * const session = isOnnxSession(model) ? model : model["detector"];
  * ```
  */
-export type OnnxModel = InferenceSession | Readonly<Record<string, InferenceSession>>;
+export type OnnxSessions = InferenceSession | Readonly<Record<string, InferenceSession>>;
 
 /**
  * Creates a session (see {@link createSession}) for every `*.onnx` file directly in `dir`: one
@@ -43,14 +43,12 @@ export type OnnxModel = InferenceSession | Readonly<Record<string, InferenceSess
  * const model = await loadOnnxModels("/opt/ml/model", { ...defaultOnnxSessionConfig, intraOpNumThreads: 1 }, log);
  * ```
  */
-export async function loadOnnxModels(dir: string, config: OnnxSessionConfig, log: Logger): Promise<OnnxModel> {
+export async function loadOnnxModels(dir: string, config: OnnxSessionConfig, log: Logger): Promise<OnnxSessions> {
   const files = await findModelFiles(dir);
   const sessions: [string, InferenceSession][] = [];
   try {
     for (const file of files) {
-      const { session } = await createSession(join(dir, file), config, log);
-      sessions.push([file.slice(0, -".onnx".length), session]);
-      if (config.warmUp) await warmUp(session, file, log);
+      sessions.push([file.slice(0, -".onnx".length), await loadOnnxModel(join(dir, file), config, log)]);
     }
   } catch (error) {
     await Promise.allSettled(sessions.map(([, session]) => session.release()));
@@ -71,7 +69,7 @@ export async function loadOnnxModels(dir: string, config: OnnxSessionConfig, log
  * await releaseOnnxModels(model);
  * ```
  */
-export async function releaseOnnxModels(model: OnnxModel): Promise<void> {
+export async function releaseOnnxModels(model: OnnxSessions): Promise<void> {
   const sessions = isOnnxSession(model) ? [model] : Object.values(model);
   const results = await Promise.allSettled(sessions.map((session) => session.release()));
   const failures = results.flatMap((result) => (result.status === "rejected" ? [result.reason as unknown] : []));
@@ -88,9 +86,40 @@ export async function releaseOnnxModels(model: OnnxModel): Promise<void> {
  * const names = isOnnxSession(model) ? [] : Object.keys(model);
  * ```
  */
-export function isOnnxSession(model: OnnxModel): model is InferenceSession {
-  const candidate = model as Partial<InferenceSession>;
-  return typeof candidate.run === "function" && Array.isArray(candidate.inputNames);
+export function isOnnxSession(model: unknown): model is InferenceSession {
+  const candidate = model as Partial<InferenceSession> | null;
+  return typeof candidate === "object" && candidate !== null && typeof candidate.run === "function" && Array.isArray(candidate.inputNames);
+}
+
+/**
+ * True when `value` is what {@link loadOnnxModels} returns: one session, or a non-empty record of
+ * sessions. The default `predictFn` can run nothing else.
+ *
+ * @example
+ * ```ts
+ * if (!isOnnxSessions(value)) throw new Error("export a predictFn");
+ * ```
+ */
+export function isOnnxSessions(value: unknown): value is OnnxSessions {
+  if (isOnnxSession(value)) return true;
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
+  const entries = Object.values(value);
+  return entries.length > 0 && entries.every(isOnnxSession);
+}
+
+/**
+ * Loads one `.onnx` file as {@link loadOnnxModels} loads each file of a directory (providers,
+ * session options, warm-up).
+ *
+ * @example
+ * ```ts
+ * const detector = await loadOnnxModel("/opt/ml/model/det.onnx", config, log);
+ * ```
+ */
+export async function loadOnnxModel(file: string, config: OnnxSessionConfig, log: Logger): Promise<InferenceSession> {
+  const { session } = await createSession(file, config, log);
+  if (config.warmUp) await warmUp(session, basename(file), log);
+  return session;
 }
 
 async function findModelFiles(dir: string): Promise<string[]> {

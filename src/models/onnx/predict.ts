@@ -1,7 +1,7 @@
 import type { InferenceSession, Tensor } from "onnxruntime-node";
 import { BadRequestError, InferenceError } from "../../errors.js";
 import type { NDArray } from "../../tensor/ndarray.js";
-import { isOnnxSession, type OnnxModel } from "./load-models.js";
+import { isOnnxSession, type OnnxSessions } from "./load-models.js";
 import { fromTensor, toFeeds } from "./to-tensor.js";
 
 /**
@@ -48,7 +48,7 @@ export interface PredictOnnxOptions {
  * ```
  */
 export async function predictOnnx(
-  model: OnnxModel,
+  model: OnnxSessions,
   input: unknown,
   options: PredictOnnxOptions,
 ): Promise<NDArray | Record<string, NDArray>> {
@@ -76,7 +76,7 @@ export async function predictOnnx(
  * const session = selectSession({ detector, classifier }, "classifier.onnx"); // classifier
  * ```
  */
-export function selectSession(model: OnnxModel, targetModel: string | undefined): InferenceSession {
+export function selectSession(model: OnnxSessions, targetModel: string | undefined): InferenceSession {
   if (isOnnxSession(model)) return model;
   const names = Object.keys(model);
   const available = names.length === 0 ? "none is loaded" : `the models are ${names.join(", ")}`;

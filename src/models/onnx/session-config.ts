@@ -33,9 +33,9 @@ export interface OnnxSessionConfig {
    * Threads for one operator. onnxruntime defaults to the number of physical cores: set it (often
    * to cores / workers) when several workers share the cores.
    */
-  intraOpNumThreads?: number;
+  intraOpNumThreads?: number | undefined;
   /** Threads running independent operators at once; used only when `executionMode` is "parallel". */
-  interOpNumThreads?: number;
+  interOpNumThreads?: number | undefined;
   /** Graph optimisations applied when the session is created. */
   graphOptimizationLevel: "disabled" | "basic" | "extended" | "all";
   /** "parallel" runs independent branches of the graph concurrently. */

@@ -1,10 +1,10 @@
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "pino";
-import { InferenceTimeoutError, OverloadedError } from "../../errors.js";
-import type { InvocationRequest, InvocationResult } from "../../pipeline/inference-pipeline.js";
-import { readBody } from "../../http/read-body.js";
+import { Admission } from "../../http/admission.js";
+import { serveInvocation, type InvocationRoute } from "../../http/invocation.js";
 import { sendError } from "../../http/send-error.js";
+import type { InvocationRequest, InvocationResult } from "../../pipeline/inference-pipeline.js";
 
 /** Runs an invocation somewhere (the worker pool in production). */
 export type Invoke = (request: InvocationRequest, signal: AbortSignal) => Promise<InvocationResult>;
@@ -16,21 +16,29 @@ export interface InvocationsOptions {
   readonly timeoutMs: number;
   readonly maxPayloadBytes: number;
   readonly maxConcurrentRequests: number;
+  readonly maxInFlightBytes: number;
 }
 
 const inferenceIdPattern = /^[\x21-\x7e]{1,64}$/;
 
 /**
- * The `POST /invocations` handler: admission control, body limit, time limit, the SageMaker
- * headers in and out, and one log line per request. Payloads are never logged.
+ * The `POST /invocations` handler: {@link serveInvocation} (admission by count and by body bytes,
+ * body limit, time limit, the SageMaker headers in and out), and one log line per request.
+ * Payloads are never logged.
  *
  * @example
  * ```ts
- * app.post("/invocations", createInvocationsHandler({ invoke, log, timeoutMs: 60_000, maxPayloadBytes: 6 << 20, maxConcurrentRequests: 256 }));
+ * const invocations = createInvocationsHandler({ invoke, log, timeoutMs: 60_000, maxPayloadBytes: 6 << 20, maxConcurrentRequests: 256 });
  * ```
  */
 export function createInvocationsHandler(options: InvocationsOptions) {
-  let inFlight = 0;
+  const route: InvocationRoute = {
+    timeoutMs: options.timeoutMs,
+    maxPayloadBytes: options.maxPayloadBytes,
+    admission: new Admission({ maxRequests: options.maxConcurrentRequests, maxBytes: options.maxInFlightBytes }),
+    invoke: options.invoke,
+    sendError: (response, error, inferenceId) => sendError(response, error, inferenceId, options.log),
+  };
   return async function invocations(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const started = performance.now();
     const headers = request.headers;
@@ -51,59 +59,9 @@ export function createInvocationsHandler(options: InvocationsOptions) {
         "invocation",
       );
     });
-    if (inFlight >= options.maxConcurrentRequests) {
-      sendError(response, new OverloadedError(`More than ${options.maxConcurrentRequests} requests in flight; retry shortly`), inferenceId, options.log);
-      return;
-    }
-    inFlight++;
-    // One controller per request: the time limit and a vanished client both abort it, each with its own reason.
-    const abort = new AbortController();
-    const timer = setTimeout(
-      () => abort.abort(new InferenceTimeoutError(`Inference did not finish within ${options.timeoutMs / 1000} s`)),
-      options.timeoutMs,
-    );
-    // The reason is built only when needed: a DOMException captures a stack trace, which cost
-    // about 10% of the main thread's time per request when made up front.
-    let clientGone = false;
-    response.once("close", () => {
-      if (response.writableFinished) return;
-      clientGone = true;
-      abort.abort(new DOMException("Client closed the connection", "AbortError"));
-    });
-    try {
-      const body = await readBody(request, options.maxPayloadBytes, abort.signal);
-      requestBytes = body.length;
-      const result = await options.invoke(
-        {
-          body,
-          contentType: headers["content-type"],
-          accept: headers["accept"],
-          customAttributes: headers["x-amzn-sagemaker-custom-attributes"] as string | undefined,
-          inferenceId,
-          targetModel: headers["x-amzn-sagemaker-target-model"] as string | undefined,
-          targetVariant: headers["x-amzn-sagemaker-target-variant"] as string | undefined,
-          sessionId: headers["x-amzn-sagemaker-session-id"] as string | undefined,
-        },
-        abort.signal,
-      );
-      // A string body goes out as is: Node then writes headers and body in one call, where a
-      // Buffer costs a writev.
-      responseBytes = typeof result.body === "string" ? Buffer.byteLength(result.body) : result.body.byteLength;
-      response.statusCode = 200;
-      response.setHeader("content-type", result.contentType);
-      response.setHeader("content-length", responseBytes);
-      if (result.customAttributes !== undefined) response.setHeader("x-amzn-sagemaker-custom-attributes", result.customAttributes);
-      response.end(result.body);
-    } catch (error) {
-      if (clientGone) {
-        options.log.info({ inferenceId }, "client closed the connection before the answer");
-        return;
-      }
-      sendError(response, error, inferenceId, options.log);
-    } finally {
-      clearTimeout(timer);
-      inFlight--;
-    }
+    const outcome = await serveInvocation(route, request, response, inferenceId);
+    ({ requestBytes, responseBytes } = outcome);
+    if (outcome.clientGone) options.log.info({ inferenceId }, "client closed the connection before the answer");
   };
 }
 

@@ -1,15 +1,17 @@
-import type { IncomingMessage, RequestListener } from "node:http";
+import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
 import express, { type Express, type NextFunction, type Request, type Response } from "express";
 import { BadRequestError, InferenceError } from "../../errors.js";
 import { createInvocationsHandler, type InvocationsOptions } from "./invocations.js";
-import { createPingHandler, type Readiness } from "./ping.js";
+import type { Readiness } from "../../dispatch/readiness.js";
+import { createPingHandler } from "./ping.js";
+import type { Connections } from "../../http/connections.js";
 import { sendError } from "../../http/send-error.js";
-
-export type { Readiness } from "./ping.js";
 
 /** Everything the HTTP layer needs; it knows nothing of workers or models. */
 export interface AppOptions extends InvocationsOptions {
   readonly readiness: Readiness;
+  /** Told of every request first: connection accounting and `Connection: close` while draining. */
+  readonly connections: Pick<Connections, "prepare">;
 }
 
 /**
@@ -29,11 +31,14 @@ export function createRequestListener(options: AppOptions): RequestListener {
   const invocations = createInvocationsHandler(options);
   const app = createApp(options);
   return (request, response) => {
+    options.connections.prepare(request, response);
     const path = pathOf(request);
     if (path === "/invocations" && request.method === "POST") {
       invocations(request, response).catch((error: unknown) => sendError(response, error, "-", options.log));
     } else if (path === "/ping" && (request.method === "GET" || request.method === "HEAD")) {
       ping(request, response);
+    } else if (path === "/invocations" || path === "/ping") {
+      methodNotAllowed(request, response, path);
     } else {
       app(request, response);
     }
@@ -41,8 +46,22 @@ export function createRequestListener(options: AppOptions): RequestListener {
 }
 
 /**
- * The Express app behind {@link createRequestListener}: JSON 405 and 404 answers, and the place
- * for routes beyond the two hot ones.
+ * 405 for `/ping` and `/invocations` with another method. The paths match exactly, as SageMaker
+ * calls them: `/INVOCATIONS` or `/invocations/` is another resource, a 404.
+ */
+function methodNotAllowed(request: IncomingMessage, response: ServerResponse, path: string): void {
+  const allowed = path === "/ping" ? "GET, HEAD" : "POST";
+  const body = JSON.stringify({ error: { code: "METHOD_NOT_ALLOWED", message: `${request.method} ${path} is not allowed; use ${allowed}` } });
+  response.statusCode = 405;
+  response.setHeader("allow", allowed);
+  response.setHeader("content-type", "application/json");
+  response.setHeader("content-length", Buffer.byteLength(body));
+  response.end(body);
+}
+
+/**
+ * The Express app behind {@link createRequestListener}: JSON 404 answers, and the place for routes
+ * beyond the two hot ones (matched case-sensitively and strictly, as those two are).
  *
  * @example
  * ```ts
@@ -54,12 +73,9 @@ export function createApp(options: AppOptions): Express {
   app.disable("x-powered-by");
   app.disable("etag");
   app.set("query parser", false);
+  app.set("case sensitive routing", true);
+  app.set("strict routing", true);
 
-  app.all(["/ping", "/invocations"], (request, response) => {
-    const allowed = request.path === "/ping" ? "GET" : "POST";
-    response.setHeader("allow", allowed);
-    response.status(405).json({ error: { code: "METHOD_NOT_ALLOWED", message: `${request.method} ${request.path} is not allowed; use ${allowed}` } });
-  });
   app.use((request, response) => {
     response.status(404).json({ error: { code: "NOT_FOUND", message: `No route for ${request.method} ${request.path}` } });
   });

@@ -1,23 +1,17 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "pino";
-import { ModelNotReadyError } from "../../errors.js";
-
-/** What `/ping` reports on. */
-export interface Readiness {
-  readonly ready: boolean;
-  readonly failure: Error | undefined;
-}
+import { notReadyError, type Readiness } from "../../dispatch/readiness.js";
 
 const readyBody = JSON.stringify({ status: "ready" });
 
 /**
- * The `GET /ping` handler. SageMaker's health check times out after 2 s (docs/sagemaker-contract.md), so
- * it answers from memory and never waits on inference: 200 when the model is loaded, 503 with
- * the reason while loading or after a failed load.
+ * The `GET /ping` handler. SageMaker's health check times out after 2 s
+ * (docs/sagemaker-contract.md), so it answers from memory and never waits on inference: 200 when
+ * the model is loaded, 503 with the reason while loading or after a failed load.
  *
  * @example
  * ```ts
- * const ping = createPingHandler(pool, log);
+ * const ping = createPingHandler(readiness, log);
  * ping(request, response);
  * ```
  */
@@ -28,8 +22,7 @@ export function createPingHandler(readiness: Readiness, log: Logger) {
       send(response, 200, readyBody);
       return;
     }
-    const failure = readiness.failure;
-    const error = new ModelNotReadyError(failure ? `Model failed to load: ${failure.message}` : "Model is loading");
+    const error = notReadyError(readiness);
     send(response, 503, JSON.stringify({ error: { code: error.code, message: error.message } }));
   };
 }

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { InferenceSession, Tensor } from "onnxruntime-node";
 import { BadRequestError, InferenceError } from "../../../src/errors.js";
-import type { OnnxModel } from "../../../src/models/onnx/load-models.js";
+import type { OnnxSessions } from "../../../src/models/onnx/load-models.js";
 import { predictOnnx, toRunError } from "../../../src/models/onnx/predict.js";
 import { isNDArray, type NDArray } from "../../../src/tensor/ndarray.js";
 import { buildAddModel, buildIdentityModel, buildTwoOutputModel, OCR_MODELS } from "../../helpers/onnx-models.js";
@@ -17,14 +17,14 @@ async function load(model: string | Uint8Array): Promise<InferenceSession> {
 }
 
 /** predictOnnx's result when the model has one output. */
-async function predictOne(model: OnnxModel, input: unknown, targetModel?: string): Promise<NDArray> {
+async function predictOne(model: OnnxSessions, input: unknown, targetModel?: string): Promise<NDArray> {
   const prediction = await predictOnnx(model, input, { targetModel });
   assert.ok(isNDArray(prediction), "expected a single NDArray");
   return prediction;
 }
 
 /** Asserts that predicting `input` is rejected as a 400 whose message is `message`. */
-async function rejectsAsBadRequest(model: OnnxModel, input: unknown, message: string | RegExp, targetModel?: string): Promise<void> {
+async function rejectsAsBadRequest(model: OnnxSessions, input: unknown, message: string | RegExp, targetModel?: string): Promise<void> {
   await assert.rejects(predictOnnx(model, input, { targetModel }), (error: unknown) => {
     assert.ok(error instanceof BadRequestError, `expected a BadRequestError, got ${String(error)}`);
     assert.equal(error.statusCode, 400);
@@ -305,7 +305,7 @@ describe("predictOnnx outputs", () => {
 });
 
 describe("predictOnnx target model", () => {
-  let record: OnnxModel;
+  let record: OnnxSessions;
   before(() => {
     record = Object.freeze({ add, floats });
   });

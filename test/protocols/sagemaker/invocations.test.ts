@@ -4,9 +4,11 @@ import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import type { RunningServer } from "../../../src/server.js";
 import { startServer } from "../../../src/server.js";
+import { listenToFixtures, type FixtureEvents } from "../../helpers/fixture-events.js";
 import { invoke, irisModelDir, setosaRow, startTestServer } from "../../helpers/server.js";
 
 const behaviours = fileURLToPath(new URL("../../fixtures/handlers/behaviours.ts", import.meta.url));
+const recording = fileURLToPath(new URL("../../fixtures/handlers/recording.ts", import.meta.url));
 
 describe("POST /invocations with the default handlers (iris, no handlers file)", () => {
   let server: RunningServer;
@@ -55,7 +57,7 @@ describe("POST /invocations with the default handlers (iris, no handlers file)",
     assert.match(body.error.message, /application\/xml/);
   });
 
-  test("an unsupported Accept is 406 before any inference", async () => {
+  test("an unsupported Accept is 406 NOT_ACCEPTABLE", async () => {
     const response = await invoke(server, JSON.stringify([setosaRow]), { "content-type": "application/json", accept: "image/png" });
     assert.equal(response.status, 406);
     assert.equal(((await response.json()) as { error: { code: string } }).error.code, "NOT_ACCEPTABLE");
@@ -107,12 +109,43 @@ function rawRequest(port: number, text: string): Promise<string> {
   });
 }
 
+describe("Accept is settled before any handler runs (handlers that report each stage, default encoder)", () => {
+  let server: RunningServer;
+  let fixtures: FixtureEvents;
+  before(async () => {
+    fixtures = listenToFixtures();
+    // One worker: its reports arrive in the order it ran the requests.
+    server = await startTestServer({ handlersPath: recording, workers: 1 });
+  });
+  after(async () => {
+    await server.close();
+    fixtures.close();
+  });
+
+  test("an unsupported Accept is 406 before any inference: neither inputFn nor predictFn runs", async () => {
+    const rejected = await invoke(server, "[[1]]", { "content-type": "application/json", accept: "image/png", "x-amzn-sagemaker-inference-id": "not-acceptable" });
+    assert.equal(rejected.status, 406);
+    assert.equal(((await rejected.json()) as { error: { code: string } }).error.code, "NOT_ACCEPTABLE");
+    // A request the same worker runs afterwards does report its stages, so reports of the first would have arrived before.
+    const accepted = await invoke(server, "[[1]]", { "content-type": "application/json", accept: "application/json", "x-amzn-sagemaker-inference-id": "acceptable" });
+    assert.equal(accepted.status, 200);
+    await fixtures.next("predictFn of the accepted request", (event) => event.event === "predictFn" && event.inferenceId === "acceptable");
+    assert.deepEqual(fixtures.about("acceptable").map((event) => event.event), ["inputFn", "predictFn"]);
+    assert.deepEqual(fixtures.about("not-acceptable"), []);
+  });
+});
+
 describe("POST /invocations with user handlers", () => {
   let server: RunningServer;
+  let fixtures: FixtureEvents;
   before(async () => {
+    fixtures = listenToFixtures();
     server = await startTestServer({ handlersPath: behaviours, workers: 2, timeoutMs: 1500, workerRecycleMs: 500 });
   });
-  after(() => server.close());
+  after(async () => {
+    await server.close();
+    fixtures.close();
+  });
 
   const call = (behaviour: string, headers: Record<string, string> = {}) =>
     invoke(server, "payload", { "content-type": "text/plain", "x-amzn-sagemaker-custom-attributes": behaviour, ...headers });
@@ -160,12 +193,23 @@ describe("POST /invocations with user handlers", () => {
     assert.deepEqual(await response.json(), { error: { code: "TOO_DARK", message: "The image is too dark" } });
   });
 
-  test("past the time limit: 504, and the handler's AbortSignal fires", async () => {
-    const started = Date.now();
-    const response = await call("wait-for-abort");
+  for (const status of [200, 302, 1000, 99]) {
+    test(`an InferenceError with status ${status}, outside 400-599, is a 500 INTERNAL_ERROR naming the inference id`, async () => {
+      const response = await call(`status=${status}`, { "x-amzn-sagemaker-inference-id": `bad-status-${status}` });
+      assert.equal(response.status, 500);
+      assert.equal(response.headers.get("location"), null);
+      const body = (await response.json()) as { error: { code: string; message: string } };
+      assert.equal(body.error.code, "INTERNAL_ERROR");
+      assert.match(body.error.message, new RegExp(`bad-status-${status}`));
+    });
+  }
+
+  test("past the time limit: 504, and the handler's AbortSignal fires with the time limit as its reason", async () => {
+    const response = await call("wait-for-abort", { "x-amzn-sagemaker-inference-id": "aborted-by-time-limit" });
     assert.equal(response.status, 504);
     assert.equal(((await response.json()) as { error: { code: string } }).error.code, "TIMEOUT");
-    assert.ok(Date.now() - started < 3000);
+    const aborted = await fixtures.next("the handler's abort event", (event) => event.event === "aborted" && event.inferenceId === "aborted-by-time-limit");
+    assert.equal(aborted["reason"], "AbortError: Request timeout");
   });
 
   test("an upload that stalls past the time limit gets 504", async () => {
@@ -183,13 +227,25 @@ describe("POST /invocations with user handlers", () => {
     assert.equal(response.status, 504);
   });
 
-  test("a handler that hangs gets 504, its worker is replaced, and later requests succeed", async () => {
-    const hung = await call("hang");
+  test("a handler that hangs gets 504, its worker is replaced by a new thread, and both workers serve again", async () => {
+    const loadedBefore = new Set(fixtures.events.filter((event) => event.event === "loaded").map((event) => event.workerId));
+    const hung = await call("hang", { "x-amzn-sagemaker-inference-id": "hangs" });
     assert.equal(hung.status, 504);
-    // Both workers must still answer: the hung one is terminated after workerRecycleMs and respawned.
-    await new Promise((resolve) => setTimeout(resolve, 2500));
-    const answers = await Promise.all([call("echo"), call("echo"), call("echo"), call("echo")]);
-    assert.deepEqual(answers.map((answer) => answer.status), [200, 200, 200, 200]);
+    const hanging = await fixtures.next("the hanging worker", (event) => event.event === "hanging" && event.inferenceId === "hangs");
+    // Terminated after workerRecycleMs, then a new worker loads the model.
+    const replacement = await fixtures.next("a replacement worker", (event) => event.event === "loaded" && !loadedBefore.has(event.workerId));
+    assert.notEqual(replacement.threadId, hanging.threadId);
+    // Two requests held at once occupy both workers (the second goes to the idle one): the survivor and the replacement.
+    const held = ["held-1", "held-2"].map((id) => call("hold", { "x-amzn-sagemaker-inference-id": id }));
+    const holders = await Promise.all(["held-1", "held-2"].map((id) => fixtures.next(`${id} to be held`, (event) => event.event === "holding" && event.inferenceId === id)));
+    fixtures.release("held-1");
+    fixtures.release("held-2");
+    const answers = await Promise.all(held);
+    assert.deepEqual(answers.map((answer) => answer.status), [200, 200]);
+    const servedBy = new Set(holders.map((event) => event.workerId));
+    assert.equal(servedBy.size, 2);
+    assert.ok(servedBy.has(replacement.workerId), "the replacement serves");
+    assert.ok(!servedBy.has(hanging.workerId), "the hung worker does not");
   });
 
   test("/ping answers quickly while every worker is busy with inference", async () => {

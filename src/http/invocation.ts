@@ -1,0 +1,119 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { InferenceTimeoutError } from "../errors.js";
+import type { InvocationRequest, InvocationResult } from "../pipeline/inference-pipeline.js";
+import type { Admission } from "./admission.js";
+import { lingerAfterAnswer } from "./lingering-close.js";
+import { decodeContentEncoding } from "./content-encoding.js";
+import { readBody } from "./read-body.js";
+import { headerValue, invocationRequestFrom } from "./sagemaker-headers.js";
+
+/**
+ * One protocol's way of answering an invocation over HTTP: the container's `/invocations`, the
+ * gateway's InvokeEndpoint. The rest (time limit, client gone, body limit, header mapping) is the
+ * same for all and lives in {@link serveInvocation}.
+ *
+ * @example
+ * ```ts
+ * const route: InvocationRoute = { timeoutMs: 60_000, maxPayloadBytes: 6 << 20, invoke, sendError, resultHeaders: () => ({}) };
+ * ```
+ */
+export interface InvocationRoute {
+  readonly timeoutMs: number;
+  readonly maxPayloadBytes: number;
+  /** Bounds requests and body bytes in flight; none for a route that needs no bound. */
+  readonly admission?: Admission;
+  invoke(request: InvocationRequest, signal: AbortSignal): Promise<InvocationResult>;
+  /**
+   * Answers a failure the protocol's way. Past the time limit the error is an
+   * {@link InferenceTimeoutError}; an oversized body is a `PayloadTooLargeError`.
+   */
+  sendError(response: ServerResponse, error: unknown, inferenceId: string): void;
+  /** Headers added to every successful answer. */
+  resultHeaders?(inferenceId: string): Readonly<Record<string, string>>;
+}
+
+/**
+ * How one invocation went, for the caller's log line.
+ *
+ * @example
+ * ```ts
+ * const { requestBytes, responseBytes, clientGone } = await serveInvocation(route, req, res, inferenceId);
+ * ```
+ */
+export interface InvocationOutcome {
+  readonly requestBytes: number;
+  readonly responseBytes: number;
+  /** The client left before the answer; nothing was sent. */
+  readonly clientGone: boolean;
+}
+
+/**
+ * Serves one invocation: waits for admission (requests and body bytes in flight), reads the body
+ * within `maxPayloadBytes` (declared and streamed) and undoes its Content-Encoding, maps the
+ * SageMaker headers, runs it under one abort signal that fires at the time limit (with an
+ * {@link InferenceTimeoutError}) or when the client goes away, and answers with the result or
+ * through `route.sendError`. When the client left, nothing is sent.
+ *
+ * @example
+ * ```ts
+ * const outcome = await serveInvocation(route, req, res, inferenceId);
+ * ```
+ */
+export async function serveInvocation(route: InvocationRoute, request: IncomingMessage, response: ServerResponse, inferenceId: string): Promise<InvocationOutcome> {
+  const abort = new AbortController();
+  const timer = setTimeout(
+    () => abort.abort(new InferenceTimeoutError(`Inference did not finish within ${route.timeoutMs / 1000} s`)),
+    route.timeoutMs,
+  );
+  // The reason is built only when needed: a DOMException captures a stack trace, which cost
+  // about 10% of the main thread's time per request when made up front.
+  let clientGone = false;
+  const onClose = (): void => {
+    if (response.writableFinished) return;
+    clientGone = true;
+    abort.abort(new DOMException("Client closed the connection", "AbortError"));
+  };
+  response.once("close", onClose);
+  let requestBytes = 0;
+  let responseBytes = 0;
+  let release: (() => void) | undefined;
+  try {
+    release = await route.admission?.acquire(admittedBytes(request, route.maxPayloadBytes), abort.signal);
+    const raw = await readBody(request, route.maxPayloadBytes, abort.signal);
+    const body = await decodeContentEncoding(raw, headerValue(request.headers, "content-encoding"), route.maxPayloadBytes);
+    requestBytes = body.length;
+    const result = await route.invoke(invocationRequestFrom(request.headers, body, inferenceId), abort.signal);
+    responseBytes = sendResult(response, result, route.resultHeaders?.(inferenceId));
+  } catch (error) {
+    if (!clientGone) {
+      if (!request.complete) lingerAfterAnswer(request, response);
+      route.sendError(response, error, inferenceId);
+    }
+  } finally {
+    clearTimeout(timer);
+    release?.();
+  }
+  return { requestBytes, responseBytes, clientGone };
+}
+
+/** What a request may hold: its declared length, or the payload limit when it declares none (chunked). */
+function admittedBytes(request: IncomingMessage, maxPayloadBytes: number): number {
+  const declared = Number(request.headers["content-length"]);
+  return Number.isSafeInteger(declared) && declared >= 0 ? Math.min(declared, maxPayloadBytes) : maxPayloadBytes;
+}
+
+/**
+ * Writes a 200 with the result's body, type and custom attributes; returns the body's size.
+ * A string body goes out as is: Node then writes headers and body in one call, where a Buffer
+ * costs a writev.
+ */
+function sendResult(response: ServerResponse, result: InvocationResult, extraHeaders: Readonly<Record<string, string>> | undefined): number {
+  const bytes = typeof result.body === "string" ? Buffer.byteLength(result.body) : result.body.byteLength;
+  response.statusCode = 200;
+  response.setHeader("content-type", result.contentType);
+  response.setHeader("content-length", bytes);
+  if (result.customAttributes !== undefined) response.setHeader("x-amzn-sagemaker-custom-attributes", result.customAttributes);
+  if (extraHeaders !== undefined) for (const [name, value] of Object.entries(extraHeaders)) response.setHeader(name, value);
+  response.end(result.body);
+  return bytes;
+}

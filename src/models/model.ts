@@ -1,0 +1,56 @@
+import type { RequestContext } from "../handlers/types.js";
+
+/**
+ * One named tensor of a model's signature. `shape` holds a number for a fixed dimension and a
+ * name (`"batch"`) or `-1` for a variable one.
+ *
+ * @example
+ * ```ts
+ * const features: TensorSpec = { name: "features", dtype: "float32", shape: ["batch", 4] };
+ * ```
+ */
+export interface TensorSpec {
+  readonly name: string;
+  /** Element type as onnxruntime names it (`float32`, `int64`, `string`...). */
+  readonly dtype: string;
+  readonly shape: readonly (number | string)[];
+}
+
+/**
+ * The tensors a model takes and gives, when it declares them (ONNX sessions do): what the KServe V2
+ * metadata routes describe and what dynamic batching checks requests against.
+ *
+ * @example
+ * ```ts
+ * const signature: ModelSignature = { inputs: [features], outputs: [{ name: "probabilities", dtype: "float32", shape: ["batch", 3] }] };
+ * ```
+ */
+export interface ModelSignature {
+  readonly inputs: readonly TensorSpec[];
+  readonly outputs: readonly TensorSpec[];
+}
+
+/**
+ * A loaded model as the pipeline sees it, whatever backs it: ONNX sessions loaded by the toolkit,
+ * or what the user's `modelFn` returned together with their `predictFn`. It lives in the thread that
+ * runs it (an inference worker).
+ *
+ * Lifecycle: created by `loadModel` (which also warms it up and measures its memory), `predict`
+ * per request, `release` once, when the model is unloaded or the server stops.
+ *
+ * @example
+ * ```ts
+ * const prediction = await model.predict([[5.1, 3.5, 1.4, 0.2]], ctx);
+ * await model.release();
+ * ```
+ */
+export interface Model {
+  /** What handlers receive as `model`: the ONNX session (or record of them), or `modelFn`'s result. */
+  readonly value: unknown;
+  /** The model's tensors, when known. */
+  readonly signature: ModelSignature | undefined;
+  /** Runs one decoded request. */
+  predict(input: unknown, ctx: RequestContext): Promise<unknown>;
+  /** Frees what the model holds (sessions, the user's resources). Called once. */
+  release(): Promise<void>;
+}

@@ -1,0 +1,31 @@
+/**
+ * `sagemaker-byoc-node/gateway`: the local SageMaker Runtime (InvokeEndpoint, InvokeEndpointAsync)
+ * with S3 payloads, SNS notifications and a durable queue, in the model server's process or
+ * beside any container (docs/async.md).
+ */
+export {
+  asyncModeEnabled,
+  buildNotification,
+  defaultAsyncConfig,
+  HttpInvoker,
+  InProcessInvoker,
+  InvocationDroppedError,
+  InvokerUnavailableError,
+  loadAsyncConfig,
+  loadAwsEndpoints,
+  ModelInvocationError,
+  RuntimeApiError,
+  startAsyncGateway,
+  type AsyncConfig,
+  type AsyncConfigOverrides,
+  type AsyncGatewayOptions,
+  type AsyncRequestRecord,
+  type AsyncRequestStatus,
+  type AwsCredentials,
+  type AwsEndpoints,
+  type InferenceResponseTopic,
+  type InferenceResultNotification,
+  type Invoker,
+  type NotificationStatus,
+  type RunningAsyncGateway,
+} from "../gateway/index.js";
