@@ -2,7 +2,7 @@ import type { EncodedBody } from "../codecs/codec.js";
 import type { ServerConfig } from "../config/server-config.js";
 import type { ModelSignature } from "../models/model.js";
 import type { ModelSource } from "../models/model-source.js";
-import type { InvocationRequest } from "../pipeline/inference-pipeline.js";
+import type { InvocationRequest, StageTimings } from "../pipeline/inference-pipeline.js";
 
 /** The settings a thread that runs models needs. */
 export type RuntimeConfig = Pick<ServerConfig, "logLevel" | "defaultAccept" | "defaultContentType" | "onnx" | "multipart">;
@@ -58,5 +58,6 @@ export type FromWorker =
       readonly body: EncodedBody;
       readonly contentType: string;
       readonly customAttributes: string | undefined;
+      readonly timings: StageTimings | undefined;
     }
   | { readonly type: "error"; readonly id: number; readonly error: SerializedError };
