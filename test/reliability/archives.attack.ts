@@ -9,12 +9,17 @@ import { duration, mebibytes, spawnNode, type Attack, type AttackResult } from "
 
 const entryCount = 200_000;
 const bombBytes = 2 * 1024 ** 3;
-/** Files are written as the archive streams by, so up to maxEntries (10,000) may be created before the refusal. */
-const maxRefusalMs = 5_000;
+/**
+ * CPU time (user and system) of the extracting process, far from the 44 s the attack cost: files
+ * are written as the archive streams by, so up to maxEntries (10,000) may be created before the
+ * refusal when entries compress poorly (a few seconds), none when they compress well.
+ */
+const maxRefusalCpuMs = 10_000;
 
 interface Extraction {
   readonly error: string | undefined;
   readonly ms: number;
+  readonly cpuMs: number;
   readonly bytesRead: number;
   readonly bytesWritten: number;
 }
@@ -27,7 +32,7 @@ export const attack: Attack = {
   name: "model archives: 200,000 entries and a 2 GiB gzip bomb",
   description:
     "A model.tar.gz of 200,000 empty files, one of 200,000 one-byte files with random names (compressing poorly, so fewer entries per chunk read), and one holding a single 2 GiB file that inflates about 350 times (a zero page with one byte in 2 KiB: under tar's own 1000x guard), each extracted with the default limits in a fresh process, as the server does at start-up.",
-  expectation: `each refused at the entry past a limit (the bomb at its header), within ${maxRefusalMs / 1000} s, having read a fraction of the archive and written under 1 MiB`,
+  expectation: `each refused at the entry past a limit (the bomb at its header), for under ${maxRefusalCpuMs / 1000} s of CPU time, having read a fraction of the archive and written under 1 MiB`,
   async run({ workDir, progress }) {
     progress(`writing an archive of ${entryCount} entries`);
     const many = join(workDir, "many-entries.tar.gz");
@@ -86,14 +91,14 @@ export const attack: Attack = {
 };
 
 function summarise(results: readonly { name: string; size: number; extraction: Extraction; rssPeakBytes: number }[]): AttackResult {
-  const held = results.every(({ size, extraction }) => extraction.error !== undefined && extraction.ms < maxRefusalMs && extraction.bytesRead < size && extraction.bytesWritten < 1024 * 1024);
+  const held = results.every(({ size, extraction }) => extraction.error !== undefined && extraction.cpuMs < maxRefusalCpuMs && extraction.bytesRead < size && extraction.bytesWritten < 1024 * 1024);
   return {
     passed: held,
     outcome: results.map(({ name, extraction }) => `${name} ${extraction.error === undefined ? "**extracted**" : "refused"} in ${duration(extraction.ms)}`).join("; "),
     figures: { requestsServed: results.filter(({ extraction }) => extraction.error !== undefined).length, failures: results.filter(({ extraction }) => extraction.error === undefined).length, rssPeakBytes: Math.max(...results.map(({ rssPeakBytes }) => rssPeakBytes)) },
     details: results.flatMap(({ name, size, extraction, rssPeakBytes }) => [
       [`${name}: archive`, mebibytes(size)] as const,
-      [`${name}: refused`, extraction.error === undefined ? "no" : `in ${duration(extraction.ms)}: ${extraction.error.replace(/^.*?model\.tar\.gz: |^[^:]*\.tar\.gz: /, "")}`] as const,
+      [`${name}: refused`, extraction.error === undefined ? "no" : `in ${duration(extraction.ms)} (CPU ${duration(extraction.cpuMs)}): ${extraction.error.replace(/^.*?model\.tar\.gz: |^[^:]*\.tar\.gz: /, "")}`] as const,
       [`${name}: bytes read, written`, `${mebibytes(extraction.bytesRead)}, ${mebibytes(extraction.bytesWritten)}`] as const,
       [`${name}: peak RSS of the extracting process`, mebibytes(rssPeakBytes)] as const,
     ]),

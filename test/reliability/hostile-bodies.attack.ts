@@ -1,7 +1,8 @@
 import { cliArgs, duration, freePort, irisModelDir, mebibytes, probePing, spawnNode, waitUntilReady, type Attack } from "./harness.js";
 
 const bodyBytes = 5_700_000;
-const maxAnswerMs = 5_000;
+/** CPU time of the server per hostile body: the old .npy path took 65 s; wall time on a shared machine says little. */
+const maxAnswerCpuMs = 5_000;
 const normalClients = 2;
 
 interface HostileBody {
@@ -65,7 +66,7 @@ export const attack: Attack = {
   name: "hostile bodies: worst-case shapes for every codec at 5.7 MB",
   description:
     "Against `serve` with the iris model and one worker (the default on 2 cores), one after another: the issue's 5.8 MB Fortran-order .npy (shape (2, 1.5M, then 1.4M axes of size 1)) and the worst shape found for each codec at 5.7 MB; meanwhile 2 clients send normal one-row requests and a probe sends /ping after /ping.",
-  expectation: `each hostile body answered with its 400 within ${maxAnswerMs / 1000} s; every normal request served; every /ping under 2 s`,
+  expectation: `each hostile body answered with its 400 for under ${maxAnswerCpuMs / 1000} s of the server's CPU time; every normal request served; every /ping under 2 s`,
   async run({ progress }) {
     const port = await freePort();
     const server = spawnNode([...cliArgs, "serve", "--model-dir", irisModelDir, "--host", "127.0.0.1", "--workers", "1", "--log-level", "error"], {
@@ -88,26 +89,31 @@ export const attack: Attack = {
           }
         }),
       );
-      const answers: { name: string; bytes: number; status: number; expected: number; ms: number; message: string }[] = [];
+      const answers: { name: string; bytes: number; status: number; expected: number; ms: number; cpuMs: number; message: string }[] = [];
       for (const { name, contentType, body, status } of hostileBodies()) {
         progress(name);
         const started = performance.now();
+        const cpuBefore = server.cpuMs();
         const response = await fetch(`${url}/invocations`, { method: "POST", headers: { "content-type": contentType }, body });
         const answer = (await response.json().catch(() => ({}))) as { error?: { message?: string } };
-        answers.push({ name, bytes: body.length, status: response.status, expected: status, ms: performance.now() - started, message: answer.error?.message ?? "" });
+        const cpuMs = server.cpuMs() - cpuBefore;
+        answers.push({ name, bytes: body.length, status: response.status, expected: status, ms: performance.now() - started, cpuMs, message: answer.error?.message ?? "" });
       }
       running = false;
       await normal;
       const ping = await pings.stop();
-      const answeredAsExpected = answers.filter((answer) => answer.status === answer.expected && answer.ms < maxAnswerMs).length;
+      const answeredAsExpected = answers.filter((answer) => answer.status === answer.expected && answer.cpuMs < maxAnswerCpuMs).length;
       const passed = answeredAsExpected === answers.length && failed === 0 && ping.failed === 0 && ping.maxMs < 2_000;
-      const slowest = answers.reduce((worst, answer) => (answer.ms > worst.ms ? answer : worst));
+      const slowest = answers.reduce((worst, answer) => (answer.cpuMs > worst.cpuMs ? answer : worst));
       return {
         passed,
-        outcome: `${answeredAsExpected} of ${answers.length} hostile bodies answered as expected, the slowest in ${duration(slowest.ms)}; ${served} normal requests served, ${failed} failed; /ping max ${duration(ping.maxMs)}`,
+        outcome: `${answeredAsExpected} of ${answers.length} hostile bodies answered as expected, the costliest for ${duration(slowest.cpuMs)} of the server's CPU time; ${served} normal requests served, ${failed} failed; /ping max ${duration(ping.maxMs)}`,
         figures: { requestsServed: served + answeredAsExpected, failures: failed + answers.length - answeredAsExpected, rssPeakBytes: server.rssPeakBytes(), pingP99Ms: ping.p99Ms, pingMaxMs: ping.maxMs },
         details: [
-          ...answers.map(({ name, bytes, status, ms, message }) => [`${name} (${mebibytes(bytes)})`, `${status} in ${duration(ms)}: ${message.length > 140 ? `${message.slice(0, 140)}...` : message}`] as const),
+          ...answers.map(
+            ({ name, bytes, status, ms, cpuMs, message }) =>
+              [`${name} (${mebibytes(bytes)})`, `${status} in ${duration(ms)} (server CPU ${duration(cpuMs)}): ${message.length > 140 ? `${message.slice(0, 140)}...` : message}`] as const,
+          ),
           ["normal requests during the attack", `${served} served, ${failed} failed`],
           ["/ping during the attack", `${ping.sent} sent, ${ping.failed} failed, p99 ${duration(ping.p99Ms)}, max ${duration(ping.maxMs)}`],
           ["server peak RSS", mebibytes(server.rssPeakBytes())],

@@ -83,9 +83,11 @@ Node ${process.version}.
 
 Each attack reruns, at full size, one that an adversarial test of the server found (the issue
 "Reliability under attack"), against fresh processes; each also has a scaled-down twin in the
-default \`npm test\`. "Served" counts the requests answered as the fix says, "failures" those that
-were not; the peak RSS is the attacked process's; \`/ping\` figures come from a probe sending one
-ping after another during the attack, where one applies.
+default \`npm test\`. "Served" counts what was answered as the fix says (requests served or
+refused as they should be, hostile archives refused, notifications kept), "failures" what was
+not; the peak RSS is the attacked process's; \`/ping\` figures come from a probe sending one ping
+after another during the attack, where one applies. New attacks are one file each in
+test/reliability/ (see harness.ts).
 
 | attack | result | served | failures | peak RSS | /ping p99 | /ping max |
 | --- | --- | ---: | ---: | ---: | ---: | ---: |
