@@ -228,6 +228,12 @@ export const serverSettings = defineSettings({
       default: defaultArchiveLimits.maxEntries,
       description: "most entries in `model.tar.gz`",
     }),
+    maxExpansionRatio: setting({
+      kind: integer({ min: 1 }),
+      env: "BYOC_ARCHIVE_MAX_EXPANSION_RATIO",
+      default: defaultArchiveLimits.maxExpansionRatio,
+      description: "most bytes `model.tar.gz` may unpack to per byte of the archive, past the first 64 MiB (a decompression bomb's bound)",
+    }),
   },
   multipart: {
     maxFiles: setting({
