@@ -2,6 +2,7 @@ import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { defaultMultipartLimits } from "../codecs/multipart.js";
 import { defaultArchiveLimits } from "../models/artifacts/model-archive.js";
+import { defaultModelMemoryBudget } from "../models/memory-budget.js";
 import { defaultOnnxSessionConfig, type ExecutionProviderName } from "../models/onnx/session-config.js";
 import { boolean, integer, listOf, maxTimerSeconds, mediaType, oneOf, seconds, text } from "./kinds.js";
 import { resolveSettings, type Env } from "./resolve.js";
@@ -200,6 +201,27 @@ export const serverSettings = defineSettings({
       description: "one run with zeros per session before `/ping` turns 200",
     }),
   },
+  multiModel: setting({
+    kind: boolean(),
+    env: "SAGEMAKER_MULTI_MODEL",
+    flag: flag("--multi-model", ["serve"], { sets: true }),
+    default: false,
+    description:
+      "multi-model endpoint: serve the `/models` API (load, list, describe, unload, invoke) for models under the models root; SageMaker sets it for an image labelled for multi-model endpoints",
+  }),
+  modelsRoot: setting({
+    kind: directory,
+    env: "BYOC_MODELS_ROOT",
+    flag: flag("--models-root", ["serve"]),
+    default: "/opt/ml/models",
+    description: "multi-model mode: the only directory `POST /models` may load from",
+  }),
+  modelMemoryBudgetBytes: setting({
+    kind: integer({ min: 1, unit: "bytes" }),
+    env: "BYOC_MODEL_MEMORY_BUDGET_BYTES",
+    derive: { text: "60% of the container's cgroup memory limit, or of the machine's memory", from: () => defaultModelMemoryBudget() },
+    description: "multi-model mode: memory the loaded models may use together, as measured at each load; past it idle models are unloaded, least recently used first, and a model that still does not fit is a 507",
+  }),
   batching: {
     maxBatchSize: setting({
       kind: integer({ min: 1, max: 4096 }),

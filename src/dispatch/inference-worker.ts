@@ -5,6 +5,7 @@
  */
 import { parentPort, workerData } from "node:worker_threads";
 import { createLogger, flushLog } from "../logger.js";
+import { primeOnnxRuntime } from "../models/onnx/prime-runtime.js";
 import { ModelRuntime } from "./model-runtime.js";
 import type { FromWorker, ToWorker, WorkerSetup } from "./worker-protocol.js";
 import { serializeError } from "./serialize-error.js";
@@ -103,4 +104,5 @@ port.on("message", (message: ToWorker) => {
 process.on("unhandledRejection", (reason) => {
   log.error({ err: reason, inFlight: inFlight.size }, "a handler left a promise rejection unhandled; the worker goes on");
 });
+if (setup.primeOnnxRuntime) await primeOnnxRuntime();
 send({ type: "started" });

@@ -11,6 +11,8 @@ export type RuntimeConfig = Pick<ServerConfig, "logLevel" | "defaultAccept" | "d
 export interface WorkerSetup {
   readonly workerId: number;
   readonly config: RuntimeConfig;
+  /** Pay ONNX Runtime's one-time set-up before any model loads, so each load measures only its model (multi-model endpoints). */
+  readonly primeOnnxRuntime: boolean;
 }
 
 /** An error as it crosses the thread boundary (structured clone drops custom fields). */
