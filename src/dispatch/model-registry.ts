@@ -150,10 +150,14 @@ export class ModelRegistry implements DataPlane {
       await existing.loaded;
       return this.describe(name);
     }
-    const dir = await this.#checkUrl(url);
-    const run = this.#loading.then(() => this.#load(name, url, dir));
-    this.#loading = run.catch(() => undefined);
-    const entry: Entry = { name, url, state: "loading", loaded: run.then(() => undefined), memoryBytes: 0, loadMs: 0, lastUsed: this.#options.now() };
+    // The entry exists before the first await, so a second load of the same name joins this one.
+    const run = (async () => {
+      const dir = await this.#checkUrl(url);
+      const queued = this.#loading.then(() => this.#load(name, url, dir));
+      this.#loading = queued.catch(() => undefined);
+      await queued;
+    })();
+    const entry: Entry = { name, url, state: "loading", loaded: run, memoryBytes: 0, loadMs: 0, lastUsed: this.#options.now() };
     entry.loaded.catch(() => undefined);
     this.#entries.set(name, entry);
     try {
