@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+// First: refuses an unsupported Node.js before the other modules load.
+import "./cli/supported-node.js";
 import { readFileSync } from "node:fs";
 import { buildCommand } from "./cli/build.js";
 import type { CliCommand } from "./cli/command.js";
