@@ -50,21 +50,28 @@ export async function buildImage(options: BuildOptions, runner: CommandRunner): 
     );
   }
 
-  const context = await writeBuildContext(
-    project,
-    { outputDir: options.outputDir, target: options.target, baseImage: options.baseImage, nodeImage: options.nodeImage, multiModel: options.multiModel, revision },
-    runner,
-  );
+  // The engine first: installing dependencies takes seconds to minutes, and is wasted without one.
+  const engine = options.build ? await detectEngine(options.engine, runner) : undefined;
+  let context: BuildContext;
+  try {
+    context = await writeBuildContext(
+      project,
+      { outputDir: options.outputDir, target: options.target, baseImage: options.baseImage, nodeImage: options.nodeImage, multiModel: options.multiModel, revision },
+      runner,
+    );
+  } catch (error) {
+    await engine?.dispose();
+    throw error;
+  }
   report(`build context: ${context.dir}`);
   const firstTag = tags[0] as string;
-  if (!options.build) {
+  if (engine === undefined) {
     const buildArgs = Object.entries(context.buildArgs).flatMap(([name, value]) => ["--build-arg", `${name}=${value}`]);
     report("Not building the image (--no-build). To build it:");
     report(`  ${formatCommand("docker", ["build", "--platform", imagePlatform, ...buildArgs, ...tags.flatMap((tag) => ["-t", tag]), context.dir])}`);
     return { context, tags, engine: undefined };
   }
 
-  const engine = await detectEngine(options.engine, runner);
   try {
     await timed(report, `Building ${tags.join(", ")} with ${engine.name}`, () => engine.build({ contextDir: context.dir, tags, buildArgs: context.buildArgs }));
   } finally {

@@ -2,7 +2,7 @@ import { rmSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ContainerError, failureOutput, RegistryLoginError } from "./errors.js";
+import { ContainerError, failureOutput, plainHttpHint, pushFailure, RegistryLoginError } from "./errors.js";
 import type { CommandRunner } from "./command-runner.js";
 import { imagePlatform } from "./dockerfile.js";
 import type { BuildSpec, ContainerEngine } from "./engine.js";
@@ -51,7 +51,7 @@ export class BuildahEngine implements ContainerEngine {
     try {
       await this.#runner.run("buildah", args, { input: credentials.password });
     } catch (error) {
-      throw new RegistryLoginError(`Login to ${registry} failed: ${failureOutput(error)}`, { cause: error });
+      throw new RegistryLoginError(`Login to ${registry} failed: ${failureOutput(error)}${plainHttpHint(error, registry, "buildah")}`, { cause: error });
     }
   }
 
@@ -61,7 +61,11 @@ export class BuildahEngine implements ContainerEngine {
     try {
       const auth = this.#authDir === undefined ? [] : ["--authfile", join(this.#authDir, authFileName)];
       const args = ["push", ...auth, `--tls-verify=${tlsVerify}`, "--digestfile", digestFile, image, `docker://${destination}`];
-      await this.#runner.run("buildah", args, { stream: true });
+      try {
+        await this.#runner.run("buildah", args, { stream: true });
+      } catch (error) {
+        throw pushFailure(error, destination, "buildah");
+      }
       return (await readFile(digestFile, "utf8")).trim() || undefined;
     } finally {
       await rm(workDir, { recursive: true, force: true });
@@ -88,3 +92,4 @@ export class BuildahEngine implements ContainerEngine {
     this.#releaseAuthDir = undefined;
   }
 }
+

@@ -2,7 +2,7 @@ import { join } from "node:path";
 import type { CommandRunner } from "./command-runner.js";
 import { imagePlatform } from "./dockerfile.js";
 import type { BuildSpec, ContainerEngine } from "./engine.js";
-import { ContainerError, failureOutput, RegistryLoginError } from "./errors.js";
+import { ContainerError, failureOutput, plainHttpHint, pushFailure, RegistryLoginError } from "./errors.js";
 import type { RegistryCredentials } from "./options.js";
 
 /**
@@ -39,13 +39,18 @@ export class DockerEngine implements ContainerEngine {
     try {
       await this.#runner.run("docker", ["login", "--username", credentials.username, "--password-stdin", registry], { input: credentials.password });
     } catch (error) {
-      throw new RegistryLoginError(`Login to ${registry} failed: ${failureOutput(error)}`, { cause: error });
+      throw new RegistryLoginError(`Login to ${registry} failed: ${failureOutput(error)}${plainHttpHint(error, registry, "docker")}`, { cause: error });
     }
   }
 
   async push(image: string, destination: string): Promise<string | undefined> {
     await this.#runner.run("docker", ["tag", image, destination]);
-    const output = await this.#runner.run("docker", ["push", destination], { stream: true });
+    let output;
+    try {
+      output = await this.#runner.run("docker", ["push", destination], { stream: true });
+    } catch (error) {
+      throw pushFailure(error, destination, "docker");
+    }
     return /digest: (sha256:[0-9a-f]{64})/.exec(output.stdout)?.[1];
   }
 
