@@ -4,7 +4,7 @@ import { fileURLToPath } from "node:url";
 import { extractionMarkerName, extractModelArchive } from "../models/artifacts/model-archive.js";
 import type { CommandRunner } from "./command-runner.js";
 import { compileHandlers } from "./compile-handlers.js";
-import { generatedMarker, linkCheckScript, renderDockerfile, renderDockerignore, renderGitignore } from "./dockerfile.js";
+import { generatedMarker, healthcheckScript, linkCheckScript, renderDockerfile, renderDockerignore, renderGitignore } from "./dockerfile.js";
 import { ProjectError } from "./errors.js";
 import type { BuildTarget } from "./options.js";
 import { installProductionDependencies, type InstalledDependencies } from "./production-deps.js";
@@ -13,6 +13,8 @@ import type { ProjectModel, UserProject } from "./project.js";
 
 /** The entrypoint script shipped with the toolkit (`container/serve`). */
 const serveScript = fileURLToPath(new URL("../../container/serve", import.meta.url));
+/** The image's health check script (`container/healthcheck`). */
+const healthcheck = fileURLToPath(new URL(`../../container/${healthcheckScript}`, import.meta.url));
 /** The GPU image's check of the CUDA provider's linkage. */
 const linkCheck = fileURLToPath(new URL(`../../container/${linkCheckScript}`, import.meta.url));
 
@@ -57,6 +59,7 @@ export interface BuildContext {
  *
  * ```text
  * Dockerfile, .dockerignore, serve      the image recipe and its exec-form entrypoint
+ * healthcheck                           the HEALTHCHECK: GET /ping, run by node
  * .gitignore                            keeps a stray .npmrc (registry tokens) out of git
  * program/package.json (+ lockfile)     the project's manifest, without its scripts
  * program/node_modules/                 production dependencies only, for linux/x64
@@ -81,6 +84,8 @@ export async function writeBuildContext(project: UserProject, settings: ContextS
   await writeFile(join(dir, ".gitignore"), renderGitignore());
   await copyFile(serveScript, join(dir, "serve"));
   await chmod(join(dir, "serve"), 0o755);
+  await copyFile(healthcheck, join(dir, healthcheckScript));
+  await chmod(join(dir, healthcheckScript), 0o755);
   if (settings.target === "gpu") {
     await copyFile(linkCheck, join(dir, linkCheckScript));
     await chmod(join(dir, linkCheckScript), 0o755);
@@ -120,7 +125,12 @@ export async function writeBuildContext(project: UserProject, settings: ContextS
     multiModel: settings.multiModel,
     bakedModel,
     handlersEntry,
-    image: { name: project.name, version: project.version, revision: settings.revision },
+    image: {
+      name: project.name,
+      version: project.version,
+      revision: settings.revision,
+      description: typeof project.manifest["description"] === "string" && project.manifest["description"].trim() !== "" ? project.manifest["description"].trim() : undefined,
+    },
   });
   await writeFile(join(dir, "Dockerfile"), dockerfile);
   await writeFile(join(dir, ".dockerignore"), renderDockerignore());

@@ -35,7 +35,9 @@ export class BuildahEngine implements ContainerEngine {
   }
 
   async build(spec: BuildSpec): Promise<void> {
-    const args = ["build", "--platform", imagePlatform, "--layers", "-f", join(spec.contextDir, "Dockerfile")];
+    // Docker's image format: HEALTHCHECK exists only there (OCI's has no such field), and ECR
+    // stores it as it stores docker's own pushes (docs/container.md).
+    const args = ["build", "--platform", imagePlatform, "--format", "docker", "--layers", "-f", join(spec.contextDir, "Dockerfile")];
     for (const [name, value] of Object.entries(spec.buildArgs)) args.push("--build-arg", `${name}=${value}`);
     for (const tag of spec.tags) args.push("-t", tag);
     await this.#runner.run("buildah", [...args, spec.contextDir], { stream: true });

@@ -34,8 +34,8 @@ export interface DockerfileOptions {
   readonly bakedModel: boolean;
   /** The compiled handlers file, relative to the context's `program/code/`; `undefined` without handlers. */
   readonly handlersEntry: string | undefined;
-  /** Recorded in the OCI labels; `push` tags the image from them. */
-  readonly image: { readonly name: string; readonly version: string; readonly revision: string | undefined };
+  /** Recorded in the OCI labels; `push` tags the image from them. `description` is package.json's. */
+  readonly image: { readonly name: string; readonly version: string; readonly revision: string | undefined; readonly description?: string | undefined };
 }
 
 /**
@@ -51,6 +51,8 @@ export function renderLabels(options: DockerfileOptions): Record<string, string>
     [imageLabels.acceptBindToPort]: "true",
     ...(options.multiModel ? { [imageLabels.multiModels]: "true" } : {}),
     [imageLabels.title]: options.image.name,
+    // Set here so the image never shows its base image's description as its own.
+    [imageLabels.description]: options.image.description ?? `${options.image.name} ${options.image.version}: a SageMaker inference endpoint built by sagemaker-byoc`,
     [imageLabels.version]: options.image.version,
     ...(options.image.revision === undefined ? {} : { [imageLabels.revision]: options.image.revision }),
     [imageLabels.target]: options.target,
@@ -96,6 +98,10 @@ export function renderDockerfile(options: DockerfileOptions): string {
           "COPY --from=node /usr/local/bin/node /usr/local/bin/node",
         ]
       : ["FROM ${BASE_IMAGE}"]),
+    "# Set by --platform; declared so the build does not warn that they went unused.",
+    "ARG TARGETPLATFORM",
+    "ARG TARGETOS",
+    "ARG TARGETARCH",
     "",
     instruction("LABEL", renderLabels(options)),
     instruction("ENV", env),
@@ -107,15 +113,21 @@ export function renderDockerfile(options: DockerfileOptions): string {
     ...(options.bakedModel ? ["# The model, where SageMaker would place it.", "COPY model/ /opt/ml/model/"] : []),
     `COPY program/*.json ${programDirInImage}/`,
     ...(options.handlersEntry === undefined ? [] : [`COPY program/code/ ${programDirInImage}/code/`]),
-    `COPY serve ${programDirInImage}/serve`,
+    `COPY serve ${healthcheckScript} ${programDirInImage}/`,
     "",
     "EXPOSE 8080",
+    "# GET /ping with node (slim bases have no curl), for docker run and compose; SageMaker pings by itself.",
+    "# The start period is SageMaker's default start-up health check window, 4 minutes.",
+    `HEALTHCHECK --interval=10s --timeout=3s --start-period=240s --retries=3 CMD ["${programDirInImage}/${healthcheckScript}"]`,
     "# Exec form, no shell and no tini in front: SageMaker runs `docker run IMAGE serve` and stops",
     "# the container with SIGTERM, which must reach node. Any other argument exits with code 2.",
     `ENTRYPOINT ["${programDirInImage}/serve"]`,
   ];
   return `${lines.join("\n")}\n`;
 }
+
+/** The image's health check (`container/healthcheck`): GET /ping, run by node. */
+export const healthcheckScript = "healthcheck";
 
 /** Checks that a library finds what it links against (`container/check-linked-libraries`). */
 export const linkCheckScript = "check-linked-libraries";

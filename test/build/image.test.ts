@@ -133,7 +133,7 @@ test("build, run as SageMaker does, SIGTERM, push: the iris image end to end", {
   assert.match(built.stderr, /^engine: buildah \(--engine buildah\)$/m);
   assert.match(built.stderr, /^ {2}sagemaker-byoc push$/m, "push finds <package>:<version> from the project's folder by itself");
   assert.doesNotMatch(built.stderr, /^warning:/m);
-  assert.match(built.stderr, new RegExp(`^\\$ buildah build --platform linux/amd64 --layers -f \\S+/Dockerfile --build-arg BASE_IMAGE=${baseImage} -t ${image} -t ${image}-${revision} `, "m"));
+  assert.match(built.stderr, new RegExp(`^\\$ buildah build --platform linux/amd64 --format docker --layers -f \\S+/Dockerfile --build-arg BASE_IMAGE=${baseImage} -t ${image} -t ${image}-${revision} `, "m"));
   const steps = stepTimes(built.stderr);
   const step = (prefix: string) => Object.entries(steps).find(([title]) => title.startsWith(prefix))?.[1] ?? "?";
   figures["build command"] = `${seconds(built.ms)} in all; production dependencies ${step("Installing")}, model ${step("Copying")}, image build ${step("Building")}`;
