@@ -3,6 +3,7 @@
 import "./cli/supported-node.js";
 import { readFileSync } from "node:fs";
 import { buildCommand } from "./cli/build.js";
+import { initCommand } from "./cli/init.js";
 import type { CliCommand } from "./cli/command.js";
 import { pushCommand } from "./cli/push.js";
 import { serveCommand } from "./cli/serve.js";
@@ -12,7 +13,7 @@ import { invokeAsyncCommand } from "./cli/invoke-async.js";
 import { invokeCommand } from "./cli/invoke.js";
 import { ConfigurationError } from "./errors.js";
 
-const commands: readonly CliCommand[] = [serveCommand, buildCommand, pushCommand, gatewayCommand, invokeCommand, invokeAsyncCommand, asyncRequestsCommand];
+const commands: readonly CliCommand[] = [initCommand, serveCommand, buildCommand, pushCommand, gatewayCommand, invokeCommand, invokeAsyncCommand, asyncRequestsCommand];
 
 const usage = `Usage: sagemaker-byoc <command> [options]
 
