@@ -6,6 +6,7 @@ import { buildCommand } from "./cli/build.js";
 import { initCommand } from "./cli/init.js";
 import type { CliCommand } from "./cli/command.js";
 import { pushCommand } from "./cli/push.js";
+import { runCommand } from "./cli/run.js";
 import { serveCommand } from "./cli/serve.js";
 import { asyncRequestsCommand } from "./cli/async-requests.js";
 import { gatewayCommand } from "./cli/gateway.js";
@@ -13,7 +14,7 @@ import { invokeAsyncCommand } from "./cli/invoke-async.js";
 import { invokeCommand } from "./cli/invoke.js";
 import { ConfigurationError } from "./errors.js";
 
-const commands: readonly CliCommand[] = [initCommand, serveCommand, buildCommand, pushCommand, gatewayCommand, invokeCommand, invokeAsyncCommand, asyncRequestsCommand];
+const commands: readonly CliCommand[] = [initCommand, serveCommand, buildCommand, runCommand, pushCommand, gatewayCommand, invokeCommand, invokeAsyncCommand, asyncRequestsCommand];
 
 const usage = `Usage: sagemaker-byoc <command> [options]
 

@@ -2,6 +2,7 @@ import { chmod, copyFile, cp, mkdir, readdir, readFile, rm, writeFile } from "no
 import { join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { extractionMarkerName, extractModelArchive } from "../models/artifacts/model-archive.js";
+import { removeCliOnlyPackages } from "./cli-only-dependencies.js";
 import type { CommandRunner } from "./command-runner.js";
 import { compileHandlers } from "./compile-handlers.js";
 import { generatedMarker, healthcheckScript, linkCheckScript, renderDockerfile, renderDockerignore, renderGitignore } from "./dockerfile.js";
@@ -34,6 +35,11 @@ export interface ContextSettings {
   readonly multiModel: boolean;
   /** The git commit, recorded in the image's labels. */
   readonly revision: string | undefined;
+  /**
+   * Keep the toolkit's CLI-only dependencies (cli-only-dependencies.ts) in the image, which
+   * leaves them out by default; for measuring what leaving them out saves.
+   */
+  readonly keepCliOnlyDependencies?: boolean;
 }
 
 /**
@@ -110,8 +116,15 @@ export async function writeBuildContext(project: UserProject, settings: ContextS
 
   const dependencies = await timed(report, "Installing production dependencies (linux/x64)", async () => {
     const installed = await installProductionDependencies(project, join(dir, "program"), runner);
-    report(`    ${installed.packages} packages, ${formatMegabytes(installed.bytes)}`);
-    return installed;
+    if (settings.keepCliOnlyDependencies === true) {
+      report(`    ${installed.packages} packages, ${formatMegabytes(installed.bytes)}`);
+      return installed;
+    }
+    const removed = await removeCliOnlyPackages(join(dir, "program"));
+    const kept = { packages: installed.packages - removed.packages.length, bytes: installed.bytes - removed.bytes };
+    report(`    ${kept.packages} packages, ${formatMegabytes(kept.bytes)}`);
+    report(`    left out, used only by the push and invoke commands: ${removed.packages.join(", ") || "none"} (${formatMegabytes(removed.bytes)})`);
+    return kept;
   });
 
   const { model } = project;

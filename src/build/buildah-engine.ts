@@ -4,9 +4,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ContainerError, failureOutput, plainHttpHint, pushFailure, RegistryLoginError } from "./errors.js";
 import type { CommandRunner } from "./command-runner.js";
-import { imagePlatform } from "./dockerfile.js";
-import type { BuildSpec, ContainerEngine } from "./engine.js";
+import { imagePlatform, modelDirInImage } from "./dockerfile.js";
+import type { BuildSpec, ContainerEngine, RunningContainer, RunSpec } from "./engine.js";
 import { interruptCleanup } from "./interrupt-cleanup.js";
+import { descendantProcesses, type ProcessEntry } from "./process-tree.js";
 import type { RegistryCredentials } from "./options.js";
 
 const authFileName = "auth.json";
@@ -87,6 +88,50 @@ export class BuildahEngine implements ContainerEngine {
     return inspected.OCIv1?.config?.Labels ?? {};
   }
 
+  /**
+   * `buildah from`, then `buildah run` in the foreground with the image's ENTRYPOINT and `serve`
+   * (buildah run does not apply the ENTRYPOINT). buildah publishes no ports: the container shares
+   * this machine's network (`--network host`, chroot isolation, which needs no runc) and the
+   * server listens on the host port through `SAGEMAKER_BIND_TO_PORT`. A signal sent to `buildah
+   * run` kills the server outright, so `stop` finds the server below it (/proc) and sends SIGTERM
+   * to it alone, then SIGKILL to the whole tree after the grace period. `remove` is `buildah rm`.
+   */
+  async run(spec: RunSpec): Promise<RunningContainer> {
+    const inspected = await this.#runner.run("buildah", ["inspect", "--type", "image", spec.image], { announce: false }).catch((error: unknown) => {
+      throw new ContainerError(`No local image ${spec.image} in buildah's storage: build it first (sagemaker-byoc build) or name it with --image`, "IMAGE_NOT_FOUND", {
+        cause: error,
+      });
+    });
+    const entrypoint = (JSON.parse(inspected.stdout) as { OCIv1?: { config?: { Entrypoint?: string[] | null } } }).OCIv1?.config?.Entrypoint ?? [];
+    await this.#runner.run("buildah", ["from", "--name", spec.name, spec.image]);
+    const args = ["run", "--isolation", "chroot", "--network", "host", "--env", `SAGEMAKER_BIND_TO_PORT=${spec.hostPort}`];
+    for (const [name, value] of Object.entries(spec.env)) if (name !== "SAGEMAKER_BIND_TO_PORT") args.push("--env", `${name}=${value}`);
+    if (spec.modelDir !== undefined) args.push("--volume", `${spec.modelDir}:${modelDirInImage}:ro`);
+    const command = this.#runner.start("buildah", [...args, spec.name, "--", ...entrypoint, "serve"]);
+    let killTimer: NodeJS.Timeout | undefined;
+    void command.exited.then(() => clearTimeout(killTimer));
+    return {
+      exited: command.exited,
+      stop: async (graceMs) => {
+        const tree = command.pid === undefined ? [] : await descendantProcesses(command.pid);
+        const server = containerMainProcess(tree);
+        if (server === undefined) {
+          command.kill("SIGKILL");
+          return;
+        }
+        signal(server.pid, "SIGTERM");
+        killTimer = setTimeout(() => {
+          command.kill("SIGKILL");
+          for (const entry of tree) signal(entry.pid, "SIGKILL");
+        }, graceMs);
+      },
+      remove: async () => {
+        await command.exited;
+        await this.#runner.run("buildah", ["rm", spec.name], { allowFailure: true });
+      },
+    };
+  }
+
   async dispose(): Promise<void> {
     if (this.#authDir !== undefined) await rm(this.#authDir, { recursive: true, force: true });
     this.#releaseAuthDir?.();
@@ -95,3 +140,19 @@ export class BuildahEngine implements ContainerEngine {
   }
 }
 
+
+/** The runtimes between `buildah run` and the container's own process. */
+const runtimeProcess = /^(buildah|buildah-chroot-runtime|buildah-chroot-exec|runc|crun|conmon)$/;
+
+/** The container's main process: the first one below `buildah run` that is not a runtime. */
+function containerMainProcess(tree: readonly ProcessEntry[]): ProcessEntry | undefined {
+  return tree.find((entry) => !runtimeProcess.test((entry.argv[0] ?? "").split("/").at(-1) ?? ""));
+}
+
+function signal(pid: number, name: NodeJS.Signals): void {
+  try {
+    process.kill(pid, name);
+  } catch {
+    // ended already
+  }
+}

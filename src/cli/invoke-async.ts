@@ -4,8 +4,8 @@ import { pipeline } from "node:stream/promises";
 import type { Readable } from "node:stream";
 import { parseArgs } from "node:util";
 import { GetObjectCommand, HeadObjectCommand, type S3Client } from "@aws-sdk/client-s3";
-import { InvokeEndpointAsyncCommand, SageMakerRuntimeClient } from "@aws-sdk/client-sagemaker-runtime";
 import { Upload } from "@aws-sdk/lib-storage";
+import { importCliDependency } from "../build/cli-only-dependencies.js";
 import { loadAsyncConfig } from "../config/async-config.js";
 import { formatS3Uri, parseInputLocation, parseS3Uri, type S3Location } from "../gateway/async/s3-location.js";
 import { createS3Client } from "../gateway/async/s3-transfer.js";
@@ -93,6 +93,8 @@ export async function runInvokeAsync(argv: string[], env: NodeJS.ProcessEnv, io:
     runtimeEndpoint: values["endpoint-url"],
     s3Endpoint: values["s3-endpoint"],
   });
+  // Imported here: the client stays out of the serving image (build/cli-only-dependencies.ts).
+  const { InvokeEndpointAsyncCommand, SageMakerRuntimeClient } = await importCliDependency("@aws-sdk/client-sagemaker-runtime", "invoke-async", () => import("@aws-sdk/client-sagemaker-runtime"));
   const s3 = createS3Client(config);
   const runtime = new SageMakerRuntimeClient({ region: config.region, ...(config.runtimeEndpoint === undefined ? {} : { endpoint: config.runtimeEndpoint }) });
   try {

@@ -81,6 +81,9 @@ test("the build context: Dockerfile, serve, compiled handlers, production depend
   assert.ok(await exists(join(modules, "sagemaker-byoc-node", "dist", "cli.js")));
   assert.ok(await exists(join(modules, "byoc-prod-helper")));
   assert.ok(await exists(join(modules, "express")), "the toolkit's own dependencies");
+  assert.ok(await exists(join(modules, "@aws-sdk", "client-s3")), "the async gateway's S3 client serves");
+  for (const cliOnly of ["client-ecr", "client-sagemaker-runtime"]) assert.ok(!(await exists(join(modules, "@aws-sdk", cliOnly))), `${cliOnly}: push and invoke only`);
+  assert.ok(lines.some((line) => /^ {4}left out, used only by the push and invoke commands: @aws-sdk\/client-ecr, .*@aws-sdk\/client-sagemaker-runtime.* \([\d.]+ MiB\)$/.test(line)), lines.join("\n"));
   assert.ok(!(await exists(join(modules, "byoc-dev-helper"))), "dev dependencies are left out");
   assert.ok(!(await exists(join(output, "program", ".npmrc"))), "the project's .npmrc is used, then removed");
 
