@@ -74,8 +74,10 @@ test("a project that depends on a CLI-only client itself keeps it", async () => 
 });
 
 test("a CLI-only dependency that is missing is a clear error naming the command; other failures pass through", async () => {
+  // As inside an image: the package is not in node_modules (a name no package has stands in for it).
+  const missing: string = "@aws-sdk/client-ecr-not-installed";
   await assert.rejects(
-    importCliDependency("@aws-sdk/client-ecr", "push", () => import("@aws-sdk/client-ecr-not-installed" as string)),
+    importCliDependency("@aws-sdk/client-ecr", "push", () => import(missing)),
     (error: Error) => error instanceof ConfigurationError && /^sagemaker-byoc push needs @aws-sdk\/client-ecr, which is not installed here: images built by sagemaker-byoc build leave it out/.test(error.message),
   );
   await assert.rejects(
