@@ -1,5 +1,5 @@
-import { access } from "node:fs/promises";
-import { isAbsolute, join, resolve } from "node:path";
+import { access, readFile } from "node:fs/promises";
+import { dirname, isAbsolute, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { Codec } from "../codecs/codec.js";
 import { ConfigurationError } from "../errors.js";
@@ -88,7 +88,14 @@ export async function importHandlers(path: string): Promise<Handlers> {
   const url = pathToFileURL(path).href;
   let namespace: Record<string, unknown>;
   try {
-    if (typeScriptExtension.test(path)) await registerTypeScript();
+    if (typeScriptExtension.test(path)) {
+      await registerTypeScript();
+      // TypeScript compiled to CommonJS reaches the toolkit through require(), which on Node 22,
+      // with tsx's hooks registered, fails on an ES module graph the worker has half loaded
+      // ("request for './errors.js' is from a module not been linked"). Loaded whole first,
+      // require() gets it from the cache. Node 24 needs none of this; it costs nothing there.
+      if (await compilesToCommonJs(path)) await import("../index.js");
+    }
     namespace = (await import(url)) as Record<string, unknown>;
   } catch (error) {
     throw new ConfigurationError(`Could not import handlers file ${path}: ${(error as Error).message}`, { cause: error });
@@ -165,6 +172,23 @@ async function registerTypeScript(): Promise<void> {
   const { register } = await import("tsx/esm/api");
   register();
   typeScriptRegistered = true;
+}
+
+/** True for `.cts`, and for `.ts` in a package whose nearest package.json does not say `"type": "module"` (as tsx decides). */
+async function compilesToCommonJs(path: string): Promise<boolean> {
+  if (path.endsWith(".cts")) return true;
+  if (path.endsWith(".mts")) return false;
+  for (let dir = dirname(path); ; dir = dirname(dir)) {
+    const manifest = await readFile(join(dir, "package.json"), "utf8").catch(() => undefined);
+    if (manifest !== undefined) {
+      try {
+        return (JSON.parse(manifest) as { type?: unknown }).type !== "module";
+      } catch {
+        return true;
+      }
+    }
+    if (dirname(dir) === dir) return true;
+  }
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -22,6 +22,7 @@ import { irisModelDir, setosaRow } from "../helpers/server.js";
 import { startEcrStandIn } from "./helpers/ecr-stand-in.js";
 import { collectingRunner, makeProject, packToolkit, repoRoot, toolEnv } from "./helpers/project.js";
 import { freePort } from "../helpers/free-port.js";
+import { imageCommands } from "../journey/readme.js";
 import { danglingImages, removeImages, startRegistry } from "./helpers/registry.js";
 
 const execFileAsync = promisify(execFile);
@@ -47,8 +48,12 @@ interface CliRun {
   readonly ms: number;
 }
 
+/** The arguments of every CLI command this test ran, checked against the README's. */
+const invocations: string[][] = [];
+
 /** Runs the toolkit's CLI as a user would (`npx sagemaker-byoc ...`), from the project's folder. */
 async function sagemakerByoc(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
+  invocations.push(args);
   const started = performance.now();
   const child = spawn(process.execPath, [cli, ...args], { cwd: projectDir, env: { ...toolEnv, ...env }, timeout: 300_000, killSignal: "SIGKILL" });
   let stdout = "";
@@ -119,6 +124,7 @@ interface RunningRun {
 
 /** Starts `sagemaker-byoc run` from the project's folder on a free port and waits for /ping 200 (60 s at most). */
 async function startRun(args: string[]): Promise<RunningRun> {
+  invocations.push(args);
   const port = await freePort();
   const started = performance.now();
   const child = spawn(process.execPath, [cli, ...args, "--port", String(port)], { cwd: projectDir, env: toolEnv });
@@ -355,6 +361,13 @@ test("build, run as SageMaker does, SIGTERM, push: the iris image end to end", {
   } finally {
     await ecr.close();
     await registry.stop();
+  }
+  // The README's first screen gives these commands: each ran above, with the flags it names (and
+  // those an offline machine needs: the base image, buildah, the ECR stand-in).
+  for (const { command, flags } of await imageCommands()) {
+    const runs = invocations.filter((args) => args[0] === command);
+    assert.ok(runs.length > 0, `README: ${command} ran`);
+    for (const flag of flags) assert.ok(runs.some((args) => args.includes(flag)), `README: ${command} ${flag}`);
   }
   for (const [name, value] of Object.entries(figures)) t.diagnostic(`${name}: ${value}`);
 });
