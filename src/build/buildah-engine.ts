@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { rmSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -103,13 +104,21 @@ export class BuildahEngine implements ContainerEngine {
       });
     });
     const entrypoint = (JSON.parse(inspected.stdout) as { OCIv1?: { config?: { Entrypoint?: string[] | null } } }).OCIv1?.config?.Entrypoint ?? [];
-    await this.#runner.run("buildah", ["from", "--name", spec.name, spec.image]);
-    const args = ["run", "--isolation", "chroot", "--network", "host", "--env", `SAGEMAKER_BIND_TO_PORT=${spec.hostPort}`];
-    for (const [name, value] of Object.entries(spec.env)) if (name !== "SAGEMAKER_BIND_TO_PORT") args.push("--env", `${name}=${value}`);
-    if (spec.modelDir !== undefined) args.push("--volume", `${spec.modelDir}:${modelDirInImage}:ro`);
-    const command = this.#runner.start("buildah", [...args, spec.name, "--", ...entrypoint, "serve"]);
-    let killTimer: NodeJS.Timeout | undefined;
-    void command.exited.then(() => clearTimeout(killTimer));
+    // Ctrl-C while the container is made removes it; once it runs, the caller's handling takes over.
+    const releaseOnInterrupt = interruptCleanup.register(() => spawnSync("buildah", ["rm", spec.name], { stdio: "ignore" }));
+    let command;
+    try {
+      await this.#runner.run("buildah", ["from", "--name", spec.name, spec.image]);
+      const args = ["run", "--isolation", "chroot", "--network", "host", "--env", `SAGEMAKER_BIND_TO_PORT=${spec.hostPort}`];
+      for (const [name, value] of Object.entries(spec.env)) if (name !== "SAGEMAKER_BIND_TO_PORT") args.push("--env", `${name}=${value}`);
+      if (spec.modelDir !== undefined) args.push("--volume", `${spec.modelDir}:${modelDirInImage}:ro`);
+      command = this.#runner.start("buildah", [...args, spec.name, "--", ...entrypoint, "serve"]);
+    } finally {
+      releaseOnInterrupt();
+    }
+    // Cleared once it has exited: process IDs of ended processes may belong to others later.
+    const killTimers: NodeJS.Timeout[] = [];
+    void command.exited.then(() => killTimers.forEach((timer) => clearTimeout(timer)));
     return {
       exited: command.exited,
       stop: async (graceMs) => {
@@ -120,10 +129,12 @@ export class BuildahEngine implements ContainerEngine {
           return;
         }
         signal(server.pid, "SIGTERM");
-        killTimer = setTimeout(() => {
-          command.kill("SIGKILL");
-          for (const entry of tree) signal(entry.pid, "SIGKILL");
-        }, graceMs);
+        killTimers.push(
+          setTimeout(() => {
+            command.kill("SIGKILL");
+            for (const entry of tree) signal(entry.pid, "SIGKILL");
+          }, graceMs),
+        );
       },
       remove: async () => {
         await command.exited;

@@ -180,13 +180,7 @@ async function compilesToCommonJs(path: string): Promise<boolean> {
   if (path.endsWith(".mts")) return false;
   for (let dir = dirname(path); ; dir = dirname(dir)) {
     const manifest = await readFile(join(dir, "package.json"), "utf8").catch(() => undefined);
-    if (manifest !== undefined) {
-      try {
-        return (JSON.parse(manifest) as { type?: unknown }).type !== "module";
-      } catch {
-        return true;
-      }
-    }
+    if (manifest !== undefined) return (JSON.parse(manifest) as { type?: unknown }).type !== "module";
     if (dirname(dir) === dir) return true;
   }
 }

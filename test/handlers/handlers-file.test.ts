@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { ConfigurationError } from "../../src/errors.js";
-import { findHandlersFile } from "../../src/handlers/handlers-file.js";
+import { findHandlersFile, importHandlers } from "../../src/handlers/handlers-file.js";
 
 const root = await mkdtemp(join(tmpdir(), "byoc-handlers-file-"));
 after(() => rm(root, { recursive: true, force: true }));
@@ -64,4 +64,24 @@ test("an explicit handlers file wins, and a missing one names --handlers", async
   const search = { sagemakerProgram: "inference.ts", modelDirs: [], projectDir: join(dir, "project") };
   assert.equal(await findHandlersFile({ ...search, handlersPath: join(dir, "src", "mine.ts") }), join(dir, "src", "mine.ts"));
   await assert.rejects(findHandlersFile({ ...search, handlersPath: join(dir, "nope.ts") }), /Handlers file .*nope\.ts \(--handlers\) does not exist/);
+});
+
+test("TypeScript handlers load whatever module type their package has: CommonJS, ES module, .cts and .mts", async () => {
+  const handlers = 'export function transformFn(): string { return "ok"; }\n';
+  const cases: [string, Record<string, string>][] = [
+    ["commonjs/code/inference.ts", { "commonjs/package.json": '{ "type": "commonjs" }' }],
+    ["untyped/code/inference.ts", { "untyped/package.json": "{}" }],
+    ["module/code/inference.ts", { "module/package.json": '{ "type": "module" }' }],
+    ["explicit/code/inference.cts", {}],
+    ["explicit/code/inference.mts", {}],
+  ];
+  for (const [file, extra] of cases) {
+    const dir = await folder([]);
+    for (const [path, content] of Object.entries({ ...extra, [file]: handlers })) {
+      await mkdir(join(dir, path, ".."), { recursive: true });
+      await writeFile(join(dir, path), content);
+    }
+    const loaded = await importHandlers(join(dir, file));
+    assert.equal(typeof loaded.transformFn, "function", file);
+  }
 });
