@@ -13,7 +13,8 @@ Prints the image names on stdout; progress goes to stderr. See docs/container.md
 Options (paths are relative to the working directory):
   --output <dir>               build context folder (default <project>/.sagemaker-byoc/build)
   --handlers <file>            handlers file; its whole folder goes into the image
-                               (default <project>/code/inference.{ts,mts,js,mjs,cjs} when present)
+                               (default <project>/code/inference.{ts,mts,js,mjs,cjs}, else in the
+                               --model folder's code/, where serve looks too)
   --model <dir|model.tar.gz>   bake the model into /opt/ml/model (default: none; SageMaker places
                                the model.tar.gz of CreateModel's ModelDataUrl there)
   --target <cpu|gpu>           cpu: node:24-bookworm-slim; gpu: CUDA 12 + cuDNN 9 with

@@ -11,7 +11,8 @@ Serves the handlers and model the SageMaker way: GET /ping, POST /invocations.
 
 Options (each also has an environment variable; see the README's settings table):
   --model-dir <dir>          model artifacts (default /opt/ml/model)
-  --handlers <file>          handlers file, .ts or .js (default: <model dir>/code/inference.*)
+  --handlers <file>          handlers file, .ts or .js (default: code/inference.* here, else
+                             in <model dir>/code/, as build looks for it)
   --port <n>                 port (default $SAGEMAKER_BIND_TO_PORT or 8080)
   --host <addr>              interface (default 0.0.0.0)
   --workers <n>              inference worker threads (default: CPU count - 1, at least 1)
