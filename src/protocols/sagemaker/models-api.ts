@@ -39,11 +39,11 @@ export function createModelsRouter(registry: ModelRegistry): Router {
     });
   });
   router.get("/models/:name", (request, response) => {
-    const model = registry.describe(request.params["name"] as string);
+    const model = registry.describe(request.params["name"]);
     response.json({ modelName: model.modelName, modelUrl: model.modelUrl });
   });
   router.delete("/models/:name", async (request, response) => {
-    const name = request.params["name"] as string;
+    const name = request.params["name"];
     await registry.unload(name);
     response.json({ status: `Model ${name} unloaded` });
   });
