@@ -74,6 +74,7 @@ export function createGatewayApp(options: GatewayOptions): Express {
 
   const realtime: InvocationRoute = {
     timeoutMs: realtimeTimeoutMs,
+    streamIdleMs: realtimeTimeoutMs,
     maxPayloadBytes: realtimeMaxBodyBytes,
     invoke: (request, signal) => options.invoker.invoke(request, signal),
     sendError: (response, error) => sendApiError(response, toRealtimeError(error, config), log),

@@ -14,6 +14,7 @@ export interface InvocationsOptions {
   readonly invoke: Invoke;
   readonly log: Logger;
   readonly timeoutMs: number;
+  readonly streamIdleMs: number;
   readonly maxPayloadBytes: number;
   readonly maxConcurrentRequests: number;
   readonly maxInFlightBytes: number;
@@ -42,6 +43,7 @@ export function createInvocationsHandler(options: InvocationsOptions) {
     if (route === undefined) {
       route = {
         timeoutMs: options.timeoutMs,
+        streamIdleMs: options.streamIdleMs,
         maxPayloadBytes: options.maxPayloadBytes,
         admission,
         invoke: (request, signal) => options.invoke(model, request, signal),
