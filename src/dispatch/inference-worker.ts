@@ -91,7 +91,7 @@ async function stream(id: number, result: InvocationResult, body: ResponseStream
       credit.available--;
       const chunk = next.value;
       const data = typeof chunk === "string" ? chunk : new Uint8Array(chunk);
-      send({ type: "stream-chunk", id, chunk: data }, typeof data === "string" ? [] : [data.buffer as ArrayBuffer]);
+      send({ type: "stream-chunk", id, chunk: data }, typeof data === "string" ? [] : [data.buffer]);
     }
     send({ type: "stream-end", id });
   } finally {

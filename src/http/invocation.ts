@@ -190,7 +190,7 @@ function nextWithin<T>(iterator: AsyncIterator<T>, idleMs: number, signal: Abort
     signal.addEventListener("abort", onAbort, { once: true });
     iterator.next().then(
       (next) => finish(() => resolve(next)),
-      (error: unknown) => finish(() => reject(error as Error)),
+      (error: unknown) => finish(() => reject(error instanceof Error ? error : new Error(String(error)))),
     );
   });
 }

@@ -35,7 +35,12 @@ function open(behaviour: string, inferenceId: string, target: RunningServer = se
 /** Reads a response chunk by chunk, pausing between reads (no chunk is emitted unheard). */
 function chunksOf(response: IncomingMessage): { next(): Promise<string | undefined> } {
   const iterator = response[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-  return { next: async () => ((await iterator.next()) as IteratorResult<Buffer>).value?.toString() };
+  return {
+    next: async () => {
+      const next = await iterator.next();
+      return next.done === true ? undefined : next.value.toString();
+    },
+  };
 }
 
 test("a handler's async iterable is written as a chunked body, each chunk as it is produced", async () => {
