@@ -39,6 +39,7 @@ export const errorCodes = {
   MULTIPART_LIMIT: { status: 400, when: "a multipart body over `BYOC_MULTIPART_MAX_*`" },
   MALFORMED_MULTIPART: { status: 400, when: "a multipart body that does not parse" },
   NOT_FOUND: { status: 404, when: "an unknown route; on the gateway, an unknown async inference id" },
+  MODEL_NOT_FOUND: { status: 404, when: "KServe V2: a path naming a model the server does not serve, or a model version (models are not versioned)" },
   METHOD_NOT_ALLOWED: { status: 405, when: "a wrong method for `/ping` or `/invocations` (with `Allow`)" },
   NOT_ACCEPTABLE: { status: 406, when: "nothing Accept allows can be produced, or the prediction cannot be encoded in the chosen type" },
   PAYLOAD_TOO_LARGE: { status: 413, when: "a body over `BYOC_MAX_PAYLOAD_BYTES`, declared or streamed (the connection is then closed)" },

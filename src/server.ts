@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { Logger } from "pino";
 import { loadConfig, type ConfigOverrides, type ServerConfig } from "./config/server-config.js";
@@ -8,7 +9,10 @@ import { listen } from "./http/listen.js";
 import { createLogger, flushLog } from "./logger.js";
 import { resolveModelSource } from "./models/model-source.js";
 import type { InvocationRequest, InvocationResult } from "./pipeline/inference-pipeline.js";
-import { createRequestListener } from "./protocols/sagemaker/listener.js";
+import { startMetricsListener } from "./protocols/metrics/endpoint.js";
+import { ServerMetrics } from "./protocols/metrics/server-metrics.js";
+import { createRequestListener, type FrontDoorOptions } from "./protocols/sagemaker/listener.js";
+import type { ServedModels } from "./protocols/served-models.js";
 
 /** A server that is listening; the model may still be loading. */
 export interface RunningServer {
@@ -36,9 +40,6 @@ export interface RunningServer {
  */
 const headersTimeoutMs = 20_000;
 
-/** The name the single model of a server goes by, in logs and in the worker pool. */
-const modelName = "model";
-
 /**
  * Starts the SageMaker-compatible server: listens at once (SageMaker expects connections to be
  * accepted within 250 ms, docs/sagemaker-contract.md), then extracts the model archive if there
@@ -52,6 +53,8 @@ const modelName = "model";
  */
 export async function startServer(overrides: ConfigOverrides = {}, env: NodeJS.ProcessEnv = process.env): Promise<RunningServer> {
   const config = loadConfig(env, overrides);
+  /** The name the single model of a server goes by: in logs, the worker pool, KServe V2 paths and metrics. */
+  const modelName = config.modelName;
   const log = createLogger(config.logLevel);
   const pool = new WorkerPool({
     size: config.workers,
@@ -72,6 +75,27 @@ export async function startServer(overrides: ConfigOverrides = {}, env: NodeJS.P
     if (!readiness.ready) return Promise.reject(notReadyError(readiness));
     return pool.invoke(modelName, request, signal, options);
   };
+
+  // Front doors beyond SageMaker's (KServe V2, Vertex AI) and metrics, over the server's models:
+  // docs/kserve-v2.md, docs/vertex.md, docs/metrics.md.
+  const models: ServedModels = {
+    names: () => [modelName],
+    isReady: (name) => name === modelName && readiness.ready,
+    report: (name) => pool.report(name),
+    invoke: (name, request, signal) =>
+      name === modelName ? invoke(request, signal, { transferBody: true }) : Promise.reject(new Error(`No model named ${name}`)),
+  };
+  const metrics = config.metrics.enabled ? new ServerMetrics({ models, defaultMetrics: true }) : undefined;
+  const separateMetricsPort = metrics !== undefined && config.metrics.safePortRange !== undefined;
+  const frontDoors: FrontDoorOptions = {
+    models,
+    defaultModel: modelName,
+    serverVersion: toolkitVersion(),
+    vertex: { healthRoute: config.vertex.healthRoute, predictRoute: config.vertex.predictRoute, maxPayloadBytes: config.vertex.maxPayloadBytes },
+    metrics,
+    serveMetrics: !separateMetricsPort,
+  };
+
   const server = createServer({ headersTimeout: headersTimeoutMs, requestTimeout: 0 });
   const connections = new Connections(server, { maxConnections: config.maxConnections, log });
   const listener = createRequestListener({
@@ -84,10 +108,14 @@ export async function startServer(overrides: ConfigOverrides = {}, env: NodeJS.P
     maxInFlightBytes: config.maxInFlightBytes,
     // The HTTP layer is done with the body once it is handed over: move it rather than copy it.
     invoke: (request, signal) => invoke(request, signal, { transferBody: true }),
+    frontDoors,
   });
   server.on("request", listener);
   const { port, url } = await listen(server, config.port, config.host);
   log.info({ port, host: config.host, workers: config.workers, timeoutMs: config.timeoutMs }, "listening");
+  const metricsListener =
+    metrics !== undefined && config.metrics.safePortRange !== undefined ? await startMetricsListener(metrics, config.metrics.safePortRange, config.host, log) : undefined;
+  if (metricsListener !== undefined) log.info({ port: metricsListener.port }, "metrics listening on a port of SAGEMAKER_SAFE_PORT_RANGE");
 
   const loaded = (async () => {
     try {
@@ -102,7 +130,13 @@ export async function startServer(overrides: ConfigOverrides = {}, env: NodeJS.P
       });
       log.info({ modelDir: source.modelDir, handlersFile: source.handlersFile ?? "(defaults: ONNX model, built-in codecs)" }, "loading model");
       await pool.start();
-      await pool.load(source, "all");
+      await pool.load(source, "all").then(
+        () => metrics?.modelLoad(modelName, "success"),
+        (error: unknown) => {
+          metrics?.modelLoad(modelName, "failure");
+          throw error;
+        },
+      );
       log.info("model loaded; /ping answers 200");
     } catch (error) {
       failure = error as Error;
@@ -114,7 +148,7 @@ export async function startServer(overrides: ConfigOverrides = {}, env: NodeJS.P
   const close = (): Promise<void> => {
     closing ??= (async () => {
       log.info({ timeoutMs: config.shutdownTimeoutMs }, "shutting down: draining in-flight requests");
-      await Promise.all([connections.drain(config.shutdownTimeoutMs), loaded]);
+      await Promise.all([connections.drain(config.shutdownTimeoutMs), loaded, metricsListener?.close()]);
       await pool.close(1_000);
       log.info("stopped");
       await flushLog(log);
@@ -134,4 +168,10 @@ export async function startServer(overrides: ConfigOverrides = {}, env: NodeJS.P
     invoke,
     close,
   };
+}
+
+/** This package's version, which KServe V2's server metadata reports. */
+function toolkitVersion(): string {
+  const manifest = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string };
+  return manifest.version;
 }
