@@ -79,16 +79,7 @@ export const serverSettings = defineSettings({
     env: ["SAGEMAKER_BIND_TO_PORT", "AIP_HTTP_PORT"],
     flag: flag("--port", ["serve"]),
     default: 8080,
-    description: "TCP port; SageMaker's variable wins over Vertex AI's when both are set",
-  }),
-  modelName: setting({
-    kind: matching(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, "1-128 letters, digits, dots, hyphens and underscores, starting with a letter or digit", {
-      placeholder: "<name>",
-      maxLength: 128,
-    }),
-    env: "BYOC_MODEL_NAME",
-    default: "model",
-    description: "the model's name: in KServe V2 paths (`/v2/models/<name>`), logs and metrics",
+    description: "TCP port",
   }),
   host: setting({
     kind: text("an interface address", { placeholder: "<addr>" }),
@@ -98,6 +89,15 @@ export const serverSettings = defineSettings({
     description: "interface to listen on",
   }),
   modelDir,
+  modelName: setting({
+    kind: matching(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, "1-128 letters, digits, dots, hyphens and underscores, starting with a letter or digit", {
+      placeholder: "<name>",
+      maxLength: 128,
+    }),
+    env: "BYOC_MODEL_NAME",
+    default: "model",
+    description: "the model's name: in KServe V2 paths (`/v2/models/<name>`), logs and metrics",
+  }),
   extractDir: setting({
     kind: directory,
     env: "BYOC_EXTRACT_DIR",

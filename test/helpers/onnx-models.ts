@@ -45,6 +45,8 @@ export interface NodeSpec {
   readonly opType: string;
   readonly inputs: readonly string[];
   readonly outputs: readonly string[];
+  /** Integer attributes, such as Cast's `to` (an ONNX element type number). */
+  readonly intAttributes?: Readonly<Record<string, number>>;
 }
 
 /**
@@ -126,6 +128,9 @@ export function buildModel(spec: GraphSpec): Uint8Array {
         opType: node.opType,
         input: [...node.inputs],
         output: [...node.outputs],
+        attribute: Object.entries(node.intAttributes ?? {}).map(([name, value]) =>
+          onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.INT, i: value }),
+        ),
       }),
     ),
     initializer: [
@@ -245,6 +250,38 @@ export function buildReshapeModel(shape: readonly number[]): Uint8Array {
     outputs: [{ name: "y", dtype: "float32", shape }],
     nodes: [{ opType: "Reshape", inputs: ["x", "shape"], outputs: ["y"] }],
     initializers: [{ name: "shape", values: shape }],
+  });
+}
+
+/**
+ * The model of the Open Inference Protocol's examples: `input0` UINT32 [2, 2] and `input1` BOOL
+ * [3] in, `output0` FP32 [3, 2] out, where `output0[i][j] = input1[i] + (input0[0][j] + input0[1][j])`
+ * (booleans as 0 or 1).
+ *
+ * @example
+ * ```ts
+ * await writeModel(dir, "mymodel.onnx", buildSpecExampleModel());
+ * ```
+ */
+export function buildSpecExampleModel(): Uint8Array {
+  const float = onnx.TensorProto.DataType.FLOAT;
+  return buildModel({
+    inputs: [
+      { name: "input0", dtype: "uint32", shape: [2, 2] },
+      { name: "input1", dtype: "bool", shape: [3] },
+    ],
+    outputs: [{ name: "output0", dtype: "float32", shape: [3, 2] }],
+    nodes: [
+      { opType: "Cast", inputs: ["input0"], outputs: ["matrix"], intAttributes: { to: float } },
+      { opType: "ReduceSum", inputs: ["matrix", "columns"], outputs: ["sums"] },
+      { opType: "Cast", inputs: ["input1"], outputs: ["flags"], intAttributes: { to: float } },
+      { opType: "Reshape", inputs: ["flags", "column"], outputs: ["flagColumn"] },
+      { opType: "Add", inputs: ["flagColumn", "sums"], outputs: ["output0"] },
+    ],
+    initializers: [
+      { name: "columns", values: [0] },
+      { name: "column", values: [3, 1] },
+    ],
   });
 }
 
