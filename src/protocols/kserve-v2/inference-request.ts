@@ -3,7 +3,7 @@ import type { ModelSignature, TensorSpec } from "../../models/model.js";
 import { hostIsLittleEndian, swapByteOrder } from "../../codecs/byte-order.js";
 import { castElements } from "../../tensor/dtype-cast.js";
 import { flattenNested, leadingShape } from "../../tensor/nested-array.js";
-import { elementCount, storageConstructors, type NDArray, type NumericDType } from "../../tensor/ndarray.js";
+import { elementCount, storageConstructors, type NumericDType } from "../../tensor/ndarray.js";
 import { datatypeForDtype, dtypeForDatatype, isV2Datatype, type V2Datatype, type V2TensorData } from "./datatypes.js";
 
 /**
@@ -192,7 +192,7 @@ function decodeJsonData(data: unknown, datatype: V2Datatype, shape: readonly num
     return { kind: "bytes", elements };
   }
   const dtype = dtypeForDatatype(datatype);
-  return { kind: "tensor", array: { dtype, shape, data: castElements(leaves, dtype, shape, label) } as NDArray };
+  return { kind: "tensor", array: { dtype, shape, data: castElements(leaves, dtype, shape, label) } };
 }
 
 /**
@@ -214,7 +214,7 @@ function decodeBinary(bytes: Buffer, datatype: V2Datatype, shape: readonly numbe
     const invalid = copy.findIndex((byte) => byte > 1);
     if (invalid >= 0) throw new BadRequestError(`${label} is BOOL: each byte must be 0 or 1, got ${copy[invalid]} at ${invalid}`);
   }
-  return { kind: "tensor", array: { dtype, shape, data: new Storage(copy.buffer, 0, count) } as NDArray };
+  return { kind: "tensor", array: { dtype, shape, data: new Storage(copy.buffer, 0, count) } };
 }
 
 function splitBytesElements(bytes: Buffer, count: number, label: string): Buffer[] {

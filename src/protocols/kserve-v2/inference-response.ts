@@ -145,7 +145,7 @@ function toNDArray(value: unknown, label: string): NDArray {
     throw invalidPrediction(`${label} is not a rectangular array: ${(error as Error).message}`);
   }
   const dtype = elementDtype(leaves, label);
-  return { dtype, shape, data: castElements(leaves, dtype, shape, label) } as NDArray;
+  return { dtype, shape, data: castElements(leaves, dtype, shape, label) };
 }
 
 function elementDtype(leaves: readonly unknown[], label: string): DType {

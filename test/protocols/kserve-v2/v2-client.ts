@@ -37,6 +37,6 @@ export function readFloat32(bytes: Buffer): number[] {
 }
 
 /** Posts `body` to `/v2/models/{model}/infer`. */
-export function infer(url: string, model: string, body: BodyInit, headers: Record<string, string> = {}): Promise<Response> {
+export function infer(url: string, model: string, body: NonNullable<RequestInit["body"]>, headers: Record<string, string> = {}): Promise<Response> {
   return fetch(`${url}/v2/models/${model}/infer`, { method: "POST", body, headers: { "content-type": "application/json", ...headers } });
 }
