@@ -5,9 +5,13 @@
  * their answer is one BYTES output; the request's parameters are ctx.parameters.
  */
 import assert from "node:assert/strict";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { test } from "node:test";
 import type { RunningServer } from "../../../src/server.js";
+import { buildIdentityModel, writeModel } from "../../helpers/onnx-models.js";
 import { startTestServer } from "../../helpers/server.js";
 import { binaryRequest, infer, readBinaryResponse } from "./v2-client.js";
 
@@ -127,4 +131,22 @@ test("bytes that are not UTF-8 cannot go out as JSON: a 406 that says to ask for
     assert.equal(response.status, 406);
     assert.match(((await response.json()) as { error: string }).error, /not UTF-8 text.*"binary_data": true/);
   });
+});
+
+test("BYTES inputs reach a model that takes strings as UTF-8 strings; bytes that are not UTF-8 are a 400 there", async () => {
+  const modelDir = await mkdtemp(join(tmpdir(), "v2-strings-"));
+  await writeModel(modelDir, "echo.onnx", buildIdentityModel("string", ["n"]));
+  const server = await startTestServer({ modelDir });
+  try {
+    const response = await infer(server.url, "model", JSON.stringify({ inputs: [{ name: "x", shape: [2], datatype: "BYTES", data: ["héllo", "wörld"] }] }));
+    assert.equal(response.status, 200);
+    assert.deepEqual(((await response.json()) as { outputs: Output[] }).outputs, [{ name: "y", datatype: "BYTES", shape: [2], data: ["héllo", "wörld"] }]);
+    const { body, headers } = binaryRequest({ inputs: [{ name: "x", shape: [1], datatype: "BYTES", parameters: { binary_data_size: 5 } }] }, [Uint8Array.from([1, 0, 0, 0, 0xff])]);
+    const refused = await infer(server.url, "model", body, headers);
+    assert.equal(refused.status, 400);
+    assert.deepEqual(await refused.json(), { error: 'Input "x": BYTES element 0 is not UTF-8 text, and the model takes strings' });
+  } finally {
+    await server.close();
+    await rm(modelDir, { recursive: true, force: true });
+  }
 });
