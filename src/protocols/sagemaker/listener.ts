@@ -10,7 +10,7 @@ import type { Connections } from "../../http/connections.js";
 import { sendError } from "../../http/send-error.js";
 import { createKserveV2Router } from "../kserve-v2/routes.js";
 import { createMetricsHandler, countRequests, invocationObserver } from "../metrics/endpoint.js";
-import type { ServerMetrics } from "../metrics/server-metrics.js";
+import type { RouteObserver, ServerMetrics } from "../metrics/server-metrics.js";
 import type { ServedModels } from "../served-models.js";
 
 /** Everything the HTTP layer needs; it knows nothing of workers or models. */
@@ -130,7 +130,7 @@ function answerPing(
   ping: (request: IncomingMessage, response: ServerResponse) => void,
   request: IncomingMessage,
   response: ServerResponse,
-  requests: { observe(status: number, seconds: number): void } | undefined,
+  requests: RouteObserver | undefined,
 ): void {
   if (requests === undefined) {
     ping(request, response);
