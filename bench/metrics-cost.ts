@@ -17,8 +17,9 @@
  */
 import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { availableParallelism, cpus } from "node:os";
+import { availableParallelism, cpus, loadavg } from "node:os";
 import { join } from "node:path";
+import { ServerMetrics } from "../src/protocols/metrics/server-metrics.js";
 import type { ThroughputRun } from "./load.js";
 import { freePort, repoRoot, runNodeForJson, startChildServer } from "./processes.js";
 
@@ -81,6 +82,30 @@ async function measure(metrics: boolean): Promise<Run> {
   }
 }
 
+/**
+ * What the request path's observations cost on their own, in this process: one request's route
+ * count and latency plus its four stage timings, timed over many iterations (nanoseconds per
+ * request). Less noisy than the throughput difference, which the shared machine blurs.
+ */
+function observationCostNs(): number {
+  const models = { names: () => ["model"], isReady: () => true, report: () => undefined, invoke: () => Promise.reject(new Error("unused")) };
+  const metrics = new ServerMetrics({ models, defaultMetrics: false });
+  const route = metrics.route("/invocations");
+  const stages = metrics.stages("model");
+  const timings = { queueMs: 0.05, decodeMs: 0.004, predictMs: 0.02, encodeMs: 0.003 };
+  const iterations = 2_000_000;
+  let best = Number.POSITIVE_INFINITY;
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const started = process.hrtime.bigint();
+    for (let index = 0; index < iterations; index++) {
+      route.observe(200, 0.0001 + (index % 100) * 1e-6);
+      stages.observe(timings);
+    }
+    best = Math.min(best, Number(process.hrtime.bigint() - started) / iterations);
+  }
+  return best;
+}
+
 function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = Math.floor(sorted.length / 2);
@@ -105,6 +130,9 @@ function writeReadme(paragraph: string): void {
 
 async function main(): Promise<number> {
   build();
+  const loadBefore = loadavg()[0] as number;
+  const observationNs = observationCostNs();
+  progress(`one request's observations: ${observationNs.toFixed(0)} ns`);
   const runs: Run[] = [];
   const ratios: number[] = [];
   for (let round = 1; round <= rounds; round++) {
@@ -120,23 +148,28 @@ async function main(): Promise<number> {
     const off = pair.find((run) => !run.metrics) as Run;
     ratios.push(on.requestsPerSecond / off.requestsPerSecond);
   }
+  const loadAfter = loadavg()[0] as number;
   const off = runs.filter((run) => !run.metrics).map((run) => run.requestsPerSecond);
   const on = runs.filter((run) => run.metrics).map((run) => run.requestsPerSecond);
   const failed = runs.reduce((total, run) => total + run.failed, 0);
   const cpu = cpus()[0]?.model.trim() ?? "unknown CPU";
   const date = new Date().toISOString().slice(0, 10);
-  const results = { date, cpu, cores: availableParallelism(), node: process.version, rounds, seconds, warmUpSeconds, connections, scrapeIntervalMs, runs, ratios, failed };
+  const results = { date, cpu, cores: availableParallelism(), node: process.version, rounds, seconds, warmUpSeconds, connections, scrapeIntervalMs, observationNs, loadAverage: [loadBefore, loadAfter], runs, ratios, failed };
   mkdirSync(join(repoRoot, "bench/results"), { recursive: true });
   writeFileSync(join(repoRoot, "bench/results/metrics-cost.json"), `${JSON.stringify(results, null, 2)}\n`);
 
   const round = (value: number): string => Math.round(value).toLocaleString("en-US");
+  const spread = Math.max(...ratios) - Math.min(...ratios);
   const paragraph =
     `Measured by \`npm run bench:metrics\` on ${date} (${cpu}, ${availableParallelism()} cores shared with the load generator, Node ${process.version}): ` +
     `single-row JSON \`POST /invocations\` on the iris model at concurrency 8, ${rounds} rounds of ${seconds} s (after ${warmUpSeconds} s of warm-up) with metrics off and on, ` +
     `\`/metrics\` scraped every ${scrapeIntervalMs / 1000} s while on. The change in throughput with metrics on: median ${percent(median(ratios))} ` +
     `(rounds from ${percent(Math.min(...ratios))} to ${percent(Math.max(...ratios))}); median ${round(median(off))} req/s off ` +
     `(${round(Math.min(...off))}-${round(Math.max(...off))}), ${round(median(on))} req/s on (${round(Math.min(...on))}-${round(Math.max(...on))}). ` +
-    "The machine is shared with other work and noisy, so each round pairs an off run with an on run and the figure is the median of the rounds' ratios.";
+    `The machine is shared with other work (1-minute load average ${loadBefore.toFixed(1)} at the start, ${loadAfter.toFixed(1)} at the end, on ${availableParallelism()} cores), ` +
+    "so each round pairs an off run with an on run and the figure is the median of the rounds' ratios" +
+    (spread > 0.06 ? `; on this run the rounds spread over ${(spread * 100).toFixed(0)} points, more than the effect sought, so the throughput figure is inconclusive. ` : ". ") +
+    `On its own, what the request path adds per request (its route count and latency, and four stage timings) took ${observationNs.toFixed(0)} ns, timed in process.`;
   writeReadme(paragraph);
   console.log(paragraph);
   if (failed > 0) {
