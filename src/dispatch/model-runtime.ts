@@ -42,7 +42,14 @@ export class ModelRuntime {
     const handlers = source.handlersFile === undefined ? {} : await importHandlers(source.handlersFile);
     const codecs = this.#codecsFor(handlers);
     const log = this.#log.child({ model: source.name });
-    const loaded = await loadModel(handlers, { name: source.name, modelDir: source.modelDir, workerId: this.#workerId, onnx: this.#config.onnx, log });
+    const loaded = await loadModel(handlers, {
+      name: source.name,
+      modelDir: source.modelDir,
+      workerId: this.#workerId,
+      onnx: this.#config.onnx,
+      batching: this.#config.batching,
+      log,
+    });
     const previous = this.#models.get(source.name);
     this.#models.set(source.name, {
       name: source.name,
@@ -53,7 +60,7 @@ export class ModelRuntime {
       pipeline: new InferencePipeline(handlers, loaded.model, codecs, this.#config),
     });
     if (previous !== undefined) await previous.loaded.model.release();
-    return { loadMs: loaded.loadMs, memoryBytes: loaded.memoryBytes, signature: loaded.model.signature };
+    return { loadMs: loaded.loadMs, memoryBytes: loaded.memoryBytes, signature: loaded.model.signature, batchSize: loaded.model.batchSize };
   }
 
   /** Releases the model; requests already running on it finish with what they hold. */

@@ -328,9 +328,11 @@ export class WorkerPool {
   }
 
   #leastBusySlot(model: string): Slot | undefined {
+    // A batched model needs a batch's worth of requests in its worker to merge them.
+    const limit = Math.max(maxInFlightPerWorker, this.#models.get(model)?.report?.batchSize ?? 1);
     let best: Slot | undefined;
     for (const slot of this.#slots.values()) {
-      if (!slot.started || !slot.models.has(model) || slot.inFlight.size >= maxInFlightPerWorker) continue;
+      if (!slot.started || !slot.models.has(model) || slot.inFlight.size >= limit) continue;
       if (best === undefined || slot.inFlight.size < best.inFlight.size) best = slot;
     }
     return best;

@@ -45,8 +45,8 @@ export interface NodeSpec {
   readonly opType: string;
   readonly inputs: readonly string[];
   readonly outputs: readonly string[];
-  /** Integer attributes, such as Cast's `to` (an ONNX element type number). */
-  readonly intAttributes?: Readonly<Record<string, number>>;
+  /** Integer attributes, such as Softmax's `axis`. */
+  readonly attributes?: Readonly<Record<string, number>>;
 }
 
 /**
@@ -128,7 +128,7 @@ export function buildModel(spec: GraphSpec): Uint8Array {
         opType: node.opType,
         input: [...node.inputs],
         output: [...node.outputs],
-        attribute: Object.entries(node.intAttributes ?? {}).map(([name, value]) =>
+        attribute: Object.entries(node.attributes ?? {}).map(([name, value]) =>
           onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.INT, i: value }),
         ),
       }),
@@ -272,9 +272,9 @@ export function buildSpecExampleModel(): Uint8Array {
     ],
     outputs: [{ name: "output0", dtype: "float32", shape: [3, 2] }],
     nodes: [
-      { opType: "Cast", inputs: ["input0"], outputs: ["matrix"], intAttributes: { to: float } },
+      { opType: "Cast", inputs: ["input0"], outputs: ["matrix"], attributes: { to: float } },
       { opType: "ReduceSum", inputs: ["matrix", "columns"], outputs: ["sums"] },
-      { opType: "Cast", inputs: ["input1"], outputs: ["flags"], intAttributes: { to: float } },
+      { opType: "Cast", inputs: ["input1"], outputs: ["flags"], attributes: { to: float } },
       { opType: "Reshape", inputs: ["flags", "column"], outputs: ["flagColumn"] },
       { opType: "Add", inputs: ["flagColumn", "sums"], outputs: ["output0"] },
     ],
