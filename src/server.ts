@@ -123,7 +123,12 @@ export async function startServer(overrides: ConfigOverrides = {}, env: NodeJS.P
   const { port, url } = await listen(server, config.port, config.host);
   log.info({ port, host: config.host, workers: config.workers, timeoutMs: config.timeoutMs }, "listening");
   const metricsListener =
-    metrics !== undefined && config.metrics.safePortRange !== undefined ? await startMetricsListener(metrics, config.metrics.safePortRange, config.host, log) : undefined;
+    metrics !== undefined && config.metrics.safePortRange !== undefined
+      ? await startMetricsListener(metrics, config.metrics.safePortRange, config.host, log).catch((error: unknown) => {
+          server.close();
+          throw error;
+        })
+      : undefined;
   if (metricsListener !== undefined) log.info({ port: metricsListener.port }, "metrics listening on a port of SAGEMAKER_SAFE_PORT_RANGE");
 
   const loaded = (async () => {

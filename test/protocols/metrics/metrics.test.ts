@@ -195,3 +195,17 @@ test("the request path's histogram exposes exactly what prom-client's own Histog
   ours.resetMetrics();
   assert.equal(seriesOf(parseExposition(await ours.metrics()), "latency_seconds").count, 0);
 });
+
+test("a SAGEMAKER_SAFE_PORT_RANGE with no free port stops start-up with the range named", async () => {
+  const port = await freePort();
+  const taken = createServer().listen(port, "127.0.0.1");
+  await once(taken, "listening");
+  try {
+    await assert.rejects(
+      startServer({ port: 0, host: "127.0.0.1", modelDir: irisModelDir, workers: 1, logLevel: "silent" }, { SAGEMAKER_SAFE_PORT_RANGE: `${port}-${port}` }),
+      new RegExp(`No free port for /metrics in SAGEMAKER_SAFE_PORT_RANGE ${port}-${port}`),
+    );
+  } finally {
+    taken.close();
+  }
+});
