@@ -245,3 +245,72 @@ function arnPartition(region: string | undefined): string {
   if (region?.startsWith("us-gov-") === true) return "aws-us-gov";
   return "aws";
 }
+
+/**
+ * What the Vertex AI commands are filled in with.
+ *
+ * @example
+ * ```ts
+ * const input: VertexHintsInput = { image: "iris-endpoint:1.2.3", bakedModel: true, target: "cpu" };
+ * ```
+ */
+export interface VertexHintsInput {
+  /** The image as `build` tagged it, `name:tag`. */
+  readonly image: string;
+  /** True when the model is in the image, as Vertex AI needs it (docs/vertex.md). */
+  readonly bakedModel: boolean;
+  readonly target: BuildTarget;
+}
+
+/**
+ * The commands that deploy a built image on Vertex AI (docs/vertex.md), filled in; `<...>` marks
+ * what only the user knows. The image goes to Artifact Registry, then `gcloud ai models upload`
+ * with `--container-args=serve` (the entrypoint serves only when given `serve`), port 8080 and the
+ * health and predict routes the server then reads from `AIP_HEALTH_ROUTE` and `AIP_PREDICT_ROUTE`,
+ * then an endpoint and the deployment. An image without its model gets a warning first: Vertex AI
+ * would pass the artifacts only as a `gs://` URI, which the server does not read.
+ *
+ * @example
+ * ```ts
+ * console.error(renderVertexHints({ image: "iris-endpoint:1.2.3", bakedModel: true, target: "cpu" }));
+ * ```
+ */
+export function renderVertexHints(input: VertexHintsInput): string {
+  const slash = input.image.lastIndexOf("/");
+  const nameAndTag = input.image.slice(slash + 1);
+  const colon = nameAndTag.lastIndexOf(":");
+  const displayName = colon > 0 ? nameAndTag.slice(0, colon) : nameAndTag;
+  const remote = `<region>-docker.pkg.dev/<project>/<repository>/${nameAndTag}`;
+  const machine = input.target === "gpu" ? ["--machine-type=n1-standard-4", "--accelerator=count=1,type=nvidia-tesla-t4"] : ["--machine-type=n1-standard-2"];
+  /** One command, each word quoted as a POSIX shell reads it back, continued over lines at `|`. */
+  const command = (...words: string[]): string =>
+    `  ${words.map((word) => (word === "|" ? "\\\n   " : shellQuote(word))).join(" ")}`;
+  const lines = ["Next: deploy it on Vertex AI. The commands, filled in (<...> marks what only you know):", ""];
+  if (!input.bakedModel) {
+    lines.push(
+      "  # Warning: this image holds no model. Vertex AI passes a model's artifacts to the container only as a",
+      "  # gs:// URI (AIP_STORAGE_URI), which the server does not read: build with --model to bake it in (docs/vertex.md).",
+      "",
+    );
+  }
+  lines.push(
+    "  # Once: an Artifact Registry repository for images, and docker's credentials for it.",
+    command("gcloud", "artifacts", "repositories", "create", "<repository>", "--repository-format=docker", "--location=<region>"),
+    command("gcloud", "auth", "configure-docker", "<region>-docker.pkg.dev"),
+    "",
+    command("docker", "tag", input.image, remote),
+    command("docker", "push", remote),
+    command("gcloud", "ai", "models", "upload", "--region=<region>", `--display-name=${displayName}`, "|", `--container-image-uri=${remote}`, "|",
+      "--container-args=serve", "--container-ports=8080", "--container-health-route=/health", "--container-predict-route=/predict"),
+    command("gcloud", "ai", "endpoints", "create", "--region=<region>", `--display-name=${displayName}`),
+    "  # The ids come from the commands above (or gcloud ai models list, gcloud ai endpoints list).",
+    command("gcloud", "ai", "endpoints", "deploy-model", "<endpoint-id>", "--region=<region>", "--model=<model-id>", `--display-name=${displayName}`, "|",
+      ...machine, "--traffic-split=0=100"),
+    "",
+    "  # A prediction:",
+    '  curl -X POST -H "Authorization: Bearer $(gcloud auth print-access-token)" -H "Content-Type: application/json" \\',
+    "    'https://<region>-aiplatform.googleapis.com/v1/projects/<project>/locations/<region>/endpoints/<endpoint-id>:predict' \\",
+    `    -d '{"instances": [...], "parameters": {}}'`,
+  );
+  return `${lines.join("\n")}\n`;
+}

@@ -1,9 +1,9 @@
 import { join, resolve } from "node:path";
-import { buildSettings, type BuildTarget, type EngineChoice } from "../config/build-settings.js";
+import { buildSettings, type BuildTarget, type DeployPlatform, type EngineChoice } from "../config/build-settings.js";
 import { pushSettings } from "../config/push-settings.js";
 import { resolveSettings, type Env, type FlagValues } from "../config/resolve.js";
 
-export type { BuildTarget, EngineChoice } from "../config/build-settings.js";
+export type { BuildTarget, DeployPlatform, EngineChoice } from "../config/build-settings.js";
 
 /** The build context folder, relative to the project, when `--output` is not given. */
 const defaultOutputFolder = join(".sagemaker-byoc", "build");
@@ -37,6 +37,8 @@ export interface BuildOptions {
   readonly engine: EngineChoice;
   /** False with `--no-build`: write the context only. */
   readonly build: boolean;
+  /** `vertex`: print the commands that deploy the image on Vertex AI. */
+  readonly platform: DeployPlatform;
 }
 
 /**
@@ -75,6 +77,7 @@ export function loadBuildOptions(flags: BuildFlags, cwd: string): BuildOptions {
     tags: settings.tags,
     engine: settings.engine,
     build: settings.build,
+    platform: settings.platform,
   };
 }
 

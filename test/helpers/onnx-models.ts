@@ -254,6 +254,38 @@ export function buildReshapeModel(shape: readonly number[]): Uint8Array {
 }
 
 /**
+ * The model of the Open Inference Protocol's examples: `input0` UINT32 [2, 2] and `input1` BOOL
+ * [3] in, `output0` FP32 [3, 2] out, where `output0[i][j] = input1[i] + (input0[0][j] + input0[1][j])`
+ * (booleans as 0 or 1).
+ *
+ * @example
+ * ```ts
+ * await writeModel(dir, "mymodel.onnx", buildSpecExampleModel());
+ * ```
+ */
+export function buildSpecExampleModel(): Uint8Array {
+  const float = onnx.TensorProto.DataType.FLOAT;
+  return buildModel({
+    inputs: [
+      { name: "input0", dtype: "uint32", shape: [2, 2] },
+      { name: "input1", dtype: "bool", shape: [3] },
+    ],
+    outputs: [{ name: "output0", dtype: "float32", shape: [3, 2] }],
+    nodes: [
+      { opType: "Cast", inputs: ["input0"], outputs: ["matrix"], attributes: { to: float } },
+      { opType: "ReduceSum", inputs: ["matrix", "columns"], outputs: ["sums"] },
+      { opType: "Cast", inputs: ["input1"], outputs: ["flags"], attributes: { to: float } },
+      { opType: "Reshape", inputs: ["flags", "column"], outputs: ["flagColumn"] },
+      { opType: "Add", inputs: ["flagColumn", "sums"], outputs: ["output0"] },
+    ],
+    initializers: [
+      { name: "columns", values: [0] },
+      { name: "column", values: [3, 1] },
+    ],
+  });
+}
+
+/**
  * Writes `bytes` to `dir/fileName` and returns the file's path.
  *
  * @example
