@@ -14,9 +14,10 @@ TargetContainerHostname). A container is the URL of a running server (http://hos
 model directory that this command serves on a port of its own (SAGEMAKER_BIND_TO_PORT).
 
   sagemaker-byoc pipeline \\
-    --container detection=examples/ocr-pipeline/detection \\
-    --container recognition=examples/ocr-pipeline/recognition \\
-    --container-env detection:SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT=application/x-ocr-lines+json
+    --container detection=examples/ocr/model --container recognition=examples/ocr/model \\
+    --container-env detection:BYOC_HANDLERS=examples/ocr/inference.ts \\
+    --container-env detection:SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT=application/x-ocr-lines+json \\
+    --container-env recognition:BYOC_HANDLERS=examples/ocr/recognition.ts
 
 Options (docs/pipelines.md lists every setting and its variable):
 ${settingFlagUsage([pipelineSettings], "pipeline")}

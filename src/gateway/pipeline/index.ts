@@ -58,7 +58,7 @@ export interface RunningPipelineGateway {
  * @example
  * ```ts
  * const gateway = await startPipelineGateway({
- *   config: loadPipelineConfig(process.env, { containers: ["detection=examples/ocr-pipeline/detection", "recognition=examples/ocr-pipeline/recognition"] }),
+ *   config: loadPipelineConfig(process.env, { containers: ["pre=http://127.0.0.1:9001", "model=./model"], containerEnvironment: ["model:SAGEMAKER_MODEL_SERVER_WORKERS=2"] }),
  * });
  * ```
  */
