@@ -8,6 +8,8 @@ import { ConfigurationError } from "../../src/errors.js";
 import { startPipelineGateway } from "../../src/gateway/pipeline/index.js";
 import { MultiContainerEndpoint } from "../../src/gateway/pipeline/multi-container-endpoint.js";
 import { HttpInvoker } from "../../src/gateway/invoker.js";
+import * as publicGateway from "../../src/public/gateway.js";
+import { startPipelineFromFlags } from "../../src/cli/pipeline.js";
 import { captureLog } from "../helpers/capture-log.js";
 import { appendStage, startStageServer, type StageServer } from "../helpers/stage-servers.js";
 
@@ -68,4 +70,18 @@ test("the pipeline command exits 2 with the reason for 1 or 16 containers, and f
   const sixteen = Array.from({ length: 16 }, (_, index) => ["--container", `s${index}=http://127.0.0.1:9`]).flat();
   assert.match(await run(sixteen), /got 16\./);
   assert.match(await run([]), /pipeline needs its containers: --container \[<hostname>=\]<url or model directory>, 2 to 15 times/);
+});
+
+test("sagemaker-byoc-node/gateway exports the pipeline gateway and its settings; `pipeline --help` starts nothing", async () => {
+  assert.equal(publicGateway.startPipelineGateway, startPipelineGateway);
+  assert.equal(publicGateway.loadPipelineConfig, loadPipelineConfig);
+  const printed: unknown[] = [];
+  const log = console.log;
+  console.log = (...args: unknown[]) => void printed.push(...args);
+  try {
+    assert.equal(await startPipelineFromFlags(["--help"], {}), undefined);
+  } finally {
+    console.log = log;
+  }
+  assert.match(String(printed[0]), /^Usage: sagemaker-byoc pipeline --container/);
 });
