@@ -72,10 +72,11 @@ export async function startPipelineGateway(options: PipelineGatewayOptions): Pro
   const started = await startContainers(definitions, config, options);
   let closing = false;
   const stopAll = (graceMs: number): Promise<void> => Promise.all(started.map((container) => container.stop(graceMs))).then(() => undefined);
-  const containers = definitions.map((definition) => {
-    const local = started.find((container) => container.hostname === definition.hostname);
-    const invocationsUrl = local === undefined ? (definition.target as { invocationsUrl: string }).invocationsUrl : `${local.url}/invocations`;
-    return { hostname: definition.hostname, invocationsUrl, url: new URL("/", invocationsUrl).href.replace(/\/$/, ""), started: local !== undefined };
+  const startedByHostname = new Map(started.map((container) => [container.hostname, container]));
+  const containers = definitions.map(({ hostname, target }) => {
+    // Every directory container was started: startContainers rejects otherwise.
+    const invocationsUrl = target.kind === "url" ? target.invocationsUrl : `${startedByHostname.get(hostname)?.url}/invocations`;
+    return { hostname, invocationsUrl, url: new URL("/", invocationsUrl).href.replace(/\/$/, ""), started: target.kind === "directory" };
   });
   for (const container of started) {
     void container.exited.then(({ code, signal }) => {
