@@ -205,16 +205,17 @@ export function loadPushOptions(flags: PushFlags, env: Env, cwd: string): PushOp
       modelDataUrl: settings.modelDataUrl,
       instanceType: settings.instanceType,
       name: settings.name,
-      pipeline:
-        settings.pipelineContainers === undefined
-          ? undefined
-          : {
+      ...(settings.pipelineContainers === undefined
+        ? {}
+        : {
+            pipeline: {
               mode: settings.pipelineMode,
               containers: settings.pipelineContainers.map((container) => {
                 const [hostname = "", image = ""] = container.split("=");
                 return { hostname, image: image === "." ? undefined : image };
               }),
             },
+          }),
     },
   };
 }
