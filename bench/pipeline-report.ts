@@ -45,6 +45,8 @@ export interface PipelineBenchResults {
     readonly twoContainers: LatencySummary;
     /** `/ping` of the one-container server while it read, every 100 ms on a new connection. */
     readonly ping: LatencySummary;
+    /** The same, for 5 s before it read anything: the machine's own scheduling delays. */
+    readonly idlePing: LatencySummary;
     readonly lines: readonly string[];
   };
 }
@@ -130,7 +132,8 @@ export function renderPipelineSection(results: PipelineBenchResults): string {
     "",
     `- One container against in process at c=1 (target: within 10%): ${ratio.toFixed(3)}× at p50, ${verdict(ratio <= maxOneContainerRatio)}.`,
     `- \`/ping\` while the one container read (target: under ${maxPingMs} ms): p50 ${ms(ocr.ping.p50)}, p99 ${ms(ocr.ping.p99)}, ` +
-      `max ${ms(ocr.ping.max)} over ${ocr.ping.count} pings, ${verdict(ocr.ping.max < maxPingMs)}.`,
+      `max ${ms(ocr.ping.max)} over ${ocr.ping.count} pings, ${verdict(ocr.ping.max < maxPingMs)}; ` +
+      `the same server idle: p50 ${ms(ocr.idlePing.p50)}, p99 ${ms(ocr.idlePing.p99)}, max ${ms(ocr.idlePing.max)} over ${ocr.idlePing.count} pings.`,
     `- Two containers against one, at p50: ${signed(ocr.twoContainers.p50 - ocr.oneContainer.p50)} ms (two hops, the cropped lines as PNG in between).`,
     `- All three read the same lines: ${ocr.lines.map((line) => `"${line}"`).join(", ")}.`,
     end,

@@ -8,8 +8,9 @@
  *    small and a large body.
  * 2. OCR, one page: examples/ocr/read-text.ts's handlers called in process
  *    (bench/pipeline-ocr-in-process.ts); the same file served by `serve`, with `/ping` asked every
- *    100 ms meanwhile; the two-container pipeline (inference.ts, then recognition.ts) started by
- *    `pipeline`. All three must read the same text, or the run fails.
+ *    100 ms for 5 s before (idle) and while it reads; the two-container pipeline (inference.ts,
+ *    then recognition.ts) started by `pipeline`. All three must read the same text, or the run
+ *    fails.
  *
  * Each server is its own process (`node dist/cli.js`, its log on /dev/null); this process only
  * sends requests, one at a time over a keep-alive connection. Environment knobs:
@@ -34,6 +35,7 @@ const smallBytes = 1024;
 const largeBytes = 1024 * 1024;
 const serialLengths = [2, 4, 8, 15] as const;
 const pingIntervalMs = 100;
+const idlePingMs = 5_000;
 const ocrFlags = [
   "--container-env",
   "detection:BYOC_HANDLERS=examples/ocr/inference.ts",
@@ -206,7 +208,12 @@ async function measureOcr(requests: number, warmUp: number): Promise<PipelineBen
   const single = await startChildServer([cli, "serve", "--handlers", "examples/ocr/read-text.ts", "--model-dir", "examples/ocr/model", "--host", "127.0.0.1", "--port", String(port)], port, "/dev/null", 120_000);
   let oneContainer: { summary: LatencySummary; last: Buffer };
   let ping: LatencySummary;
+  let idlePing: LatencySummary;
   try {
+    // The same pings with nothing to read first: what the machine's own scheduling costs.
+    const stopIdle = pingEvery(single.url, pingIntervalMs);
+    await new Promise((resolve) => setTimeout(resolve, idlePingMs));
+    idlePing = await stopIdle();
     const stopPinging = pingEvery(single.url, pingIntervalMs);
     oneContainer = await timeRequests(`${single.url}/invocations`, page, { "content-type": "image/png" }, requests, warmUp);
     ping = await stopPinging();
@@ -227,7 +234,7 @@ async function measureOcr(requests: number, warmUp: number): Promise<PipelineBen
   if (JSON.stringify(lines) !== JSON.stringify(benchPageLines)) throw new Error(`the in-process reader read ${JSON.stringify(lines)}, not ${JSON.stringify(benchPageLines)}`);
   if (oneContainer.last.toString("utf8") !== inProcess.body) throw new Error("the one-container reader answered otherwise than its steps in process");
   if (twoContainers.last.toString("utf8") !== inProcess.body) throw new Error("the two-container pipeline answered otherwise than the one-container reader");
-  return { inProcess: summarize(inProcess.samples), oneContainer: oneContainer.summary, twoContainers: twoContainers.summary, ping, lines };
+  return { inProcess: summarize(inProcess.samples), oneContainer: oneContainer.summary, twoContainers: twoContainers.summary, ping, idlePing, lines };
 }
 
 async function main(): Promise<void> {
