@@ -22,7 +22,7 @@ export const logLevelSetting = setting({
     placeholder: "<level>",
   }),
   env: "SAGEMAKER_CONTAINER_LOG_LEVEL",
-  flag: flag("--log-level", ["serve", "gateway"]),
+  flag: flag("--log-level", ["serve", "gateway", "pipeline"]),
   default: "info",
   description: "log level: `trace`…`fatal`, `silent`, or Python's numbers (`10` debug, `20` info, `30` warn, `40` error)",
 });

@@ -11,12 +11,14 @@ import type { DType } from "../../src/tensor/ndarray.js";
 
 const { onnx } = onnxProto;
 
-/** The real PaddleOCR models: the direction classifier is small, the detector larger. */
+/** The real PaddleOCR models: the direction classifier is small, the detector larger, the recogniser largest. */
 export const OCR_MODELS = {
   /** Input `x` float32 [?, 3, ?, ?] (NCHW image), output `softmax_0.tmp_0` float32 [?, 2]. */
   classifier: modelAsset("ch_ppocr_mobile_v2.0_cls_infer.onnx"),
   /** Input `x` float32 [?, 3, ?, ?], output a probability map [?, 1, ?, ?]. */
   detector: modelAsset("ch_PP-OCRv4_det_infer.onnx"),
+  /** Input `x` float32 [?, 3, 48, ?], output per-step class probabilities [?, ?, 6625]. */
+  recognizer: modelAsset("ch_PP-OCRv4_rec_infer.onnx"),
 } as const;
 
 /**
