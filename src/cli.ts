@@ -12,9 +12,10 @@ import { asyncRequestsCommand } from "./cli/async-requests.js";
 import { gatewayCommand } from "./cli/gateway.js";
 import { invokeAsyncCommand } from "./cli/invoke-async.js";
 import { invokeCommand } from "./cli/invoke.js";
+import { pipelineCommand } from "./cli/pipeline.js";
 import { ConfigurationError } from "./errors.js";
 
-const commands: readonly CliCommand[] = [initCommand, serveCommand, buildCommand, runCommand, pushCommand, gatewayCommand, invokeCommand, invokeAsyncCommand, asyncRequestsCommand];
+const commands: readonly CliCommand[] = [initCommand, serveCommand, buildCommand, runCommand, pushCommand, gatewayCommand, pipelineCommand, invokeCommand, invokeAsyncCommand, asyncRequestsCommand];
 
 const usage = `Usage: sagemaker-byoc <command> [options]
 

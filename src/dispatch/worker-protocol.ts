@@ -65,6 +65,7 @@ export type FromWorker =
       readonly contentType: string;
       readonly customAttributes: string | undefined;
       readonly timings: StageTimings | undefined;
+      readonly protocolHeaders: Readonly<Record<string, string>> | undefined;
     }
   /** The answer is a stream: headers now, then chunks (at most a window of them unacknowledged), then `stream-end` or `error`. */
   | {
