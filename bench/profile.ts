@@ -20,6 +20,7 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "nod
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { loadConfig } from "../src/config/server-config.js";
 import { prepareAssets } from "./assets.js";
 import { describeToolkit, toolkitContender } from "./contenders.js";
 import { summarizeProfile, type CpuProfile } from "./cpu-profile.js";
@@ -36,6 +37,12 @@ interface ThreadTime {
   readonly name: string;
   /** Nanoseconds on a CPU since the thread started. */
   readonly ns: number;
+  /** When the thread started, in clock ticks since boot. */
+  readonly started: number;
+}
+
+function rate(perSecond: number): string {
+  return perSecond >= 100 ? Math.round(perSecond).toLocaleString("en-US") : perSecond.toFixed(1);
 }
 
 function progress(message: string): void {
@@ -48,7 +55,10 @@ function threadTimes(pid: number): ThreadTime[] {
     try {
       const name = readFileSync(`/proc/${pid}/task/${entry}/comm`, "utf8").trim();
       const ns = Number(readFileSync(`/proc/${pid}/task/${entry}/schedstat`, "utf8").split(" ")[0]);
-      return [{ tid: Number(entry), name, ns }];
+      // Field 22 of stat, counted after the parenthesised name (which may hold spaces).
+      const stat = readFileSync(`/proc/${pid}/task/${entry}/stat`, "utf8");
+      const started = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]);
+      return [{ tid: Number(entry), name, ns, started }];
     } catch {
       return [];
     }
@@ -69,8 +79,30 @@ async function load(server: ChildServer, model: BenchModel, request: RequestSpec
   return runNodeForJson<LoadRun>([...tsx, "bench/load.ts", JSON.stringify(options)]);
 }
 
+/**
+ * What a thread is. ONNX Runtime's intra-op threads are started by the worker thread whose
+ * session needs them and inherit its name, `WorkerThread`; with one worker, the first
+ * `WorkerThread` to start is the worker itself and the later ones are its session's.
+ */
+function describeThread(thread: ThreadTime, all: readonly ThreadTime[], pid: number, workers: number): string {
+  const id = `${thread.name}, tid ${thread.tid}`;
+  if (thread.tid === pid) return `HTTP thread (${id})`;
+  if (thread.name === "WorkerThread") {
+    if (workers > 1) return `a worker's JavaScript thread or an ONNX Runtime intra-op thread (${id})`;
+    const first = all.filter((other) => other.name === "WorkerThread").sort((a, b) => a.started - b.started || a.tid - b.tid)[0];
+    return first?.tid === thread.tid ? `worker thread, JavaScript (${id})` : `ONNX Runtime intra-op thread (${id})`;
+  }
+  const roles: Record<string, string> = {
+    V8Worker: "V8 helper: GC, compilation",
+    "libuv-worker": "libuv thread pool",
+    "libvips worker": "sharp (libvips)",
+  };
+  return roles[thread.name] === undefined ? id : `${roles[thread.name]} (${id})`;
+}
+
 async function cpuSplit(model: BenchModel, request: RequestSpec, seconds: number, env: Record<string, string>): Promise<string[]> {
   const { server } = await toolkitContender({ name: "toolkit", env }).start(model, request);
+  const { workers } = loadConfig({ ...process.env, ...env });
   try {
     await load(server, model, request, warmUpSeconds, 0);
     const before = threadTimes(server.pid);
@@ -85,13 +117,13 @@ async function cpuSplit(model: BenchModel, request: RequestSpec, seconds: number
       `| ${name} | ${ms.toFixed(0)} | ${((ms * 1000) / run.responses).toFixed(1)} | ${((ms / capacityMs) * 100).toFixed(1)}% |`;
     const serverMs = spent.reduce((sum, thread) => sum + thread.ms, 0);
     return [
-      `Without a profiler: ${Math.round(run.requestsPerSecond).toLocaleString("en-US")} req/s, p50 ${run.latency.p50.toFixed(3)} ms, ` +
+      `Without a profiler: ${rate(run.requestsPerSecond)} req/s, p50 ${run.latency.p50.toFixed(3)} ms, ` +
         `p99 ${run.latency.p99.toFixed(3)} ms over ${run.seconds.toFixed(1)} s (${run.responses} answers). CPU time by thread ` +
         `(share of ${availableParallelism()} cores × the window; threads under 1 ms left out):`,
       "",
       "| thread | CPU ms | µs per request | share |",
       "| --- | ---: | ---: | ---: |",
-      ...spent.map((thread) => line(`${thread.name} (tid ${thread.tid}${thread.tid === server.pid ? ", the HTTP thread" : ""})`, thread.ms)),
+      ...spent.map((thread) => line(describeThread(thread, after, server.pid, workers), thread.ms)),
       line("**server process, all threads**", serverMs),
       line("load generator (bench/load.ts)", run.clientCpuMs),
       "",
@@ -115,7 +147,7 @@ async function topFunctions(model: BenchModel, request: RequestSpec, seconds: nu
     await server.stop();
   }
   const lines = [
-    `Under \`--cpu-prof\`: ${Math.round(run.requestsPerSecond).toLocaleString("en-US")} req/s. Self time within the measured window, ` +
+    `Under \`--cpu-prof\`: ${rate(run.requestsPerSecond)} req/s. Self time within the measured window, ` +
       `as a share of each thread's busy time (profiles in ${dir.slice(repoRoot.length)}):`,
     "",
   ];
