@@ -3,6 +3,7 @@
  * one CI may call (`npm run bench:quick`, under 2 minutes), which keeps the cells the targets
  * are judged on and shortens every window.
  */
+import type { Contender } from "./contenders.js";
 import type { CellSizes } from "./measure.js";
 import type { ModelId, RequestKind } from "./workloads.js";
 
@@ -18,6 +19,8 @@ export interface PlannedCell {
   readonly model: ModelId;
   readonly request: RequestKind;
   readonly concurrencies: readonly number[];
+  /** The kinds of contender measured; every kind when absent. */
+  readonly contenders?: readonly Contender["kind"][];
 }
 
 /**
@@ -55,13 +58,14 @@ const full: RunPlan = {
   memory: true,
 };
 
+/** Each target's cells and no more: the contenders it compares, at the concurrencies it names. */
 const quick: RunPlan = {
   mode: "quick",
   cells: [
-    { model: "iris", request: "json-1", concurrencies: allConcurrencies },
-    { model: "mlp", request: "json-1", concurrencies: allConcurrencies },
-    { model: "mlp", request: "json-64", concurrencies: [8] },
-    { model: "ocr", request: "png", concurrencies: [1] },
+    { model: "iris", request: "json-1", concurrencies: [1, 8], contenders: ["minimal", "toolkit"] },
+    { model: "mlp", request: "json-1", concurrencies: [8, 64] },
+    { model: "mlp", request: "json-64", concurrencies: [8], contenders: ["toolkit", "python"] },
+    { model: "ocr", request: "png", concurrencies: [1], contenders: ["toolkit"] },
   ],
   sizes: { seconds: 1.5, warmUpSeconds: 0.5, pings: 40 },
   floorSeconds: 1,

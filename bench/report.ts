@@ -266,7 +266,8 @@ export function formatMarkdown(results: ServingResults): string {
     `- Client: bench/load.ts in its own process on the same machine, keep-alive connections in a closed loop (each sends again as soon as ` +
       `its answer arrives); each concurrency ${sizes.warmUpSeconds} s of warm-up, then ${sizes.seconds} s measured. ` +
       `\`/ping\` is sampled ${sizes.pings} times from a third process during each c=${pingConcurrency} window. One server runs at a time.`,
-    `- Every answer is compared with the first byte for byte; each server's answer with the in-process floor's (relative 1e-5).`,
+    `- Every answer is compared with the first byte for byte (one that differs only in float rounding, relative 1e-5, is counted apart), ` +
+      `and each server's answer with the in-process floor's (relative 1e-5). "failed" counts errors, timeouts, non-2xx and wrong answers to \`/invocations\`.`,
     "",
     "### Contenders",
     "",
@@ -337,7 +338,11 @@ function modelTable(cells: readonly RequestResults[]): string[] {
         if (run === undefined || !cell.concurrencies.includes(c)) return blanks(c);
         return c === 1 ? [ms(run.latency.p50), ms(run.latency.p99)] : [rate(run.requestsPerSecond), ms(run.latency.p50), ms(run.latency.p99)];
       });
-      const failed = server.error === undefined ? String(failedIn(server)) : `${failedIn(server)}, then: ${server.error.split("\n")[0] ?? ""}`;
+      const inexact = server.runs.reduce((sum, run) => sum + run.inexact, 0);
+      const failed =
+        String(failedIn(server)) +
+        (inexact === 0 ? "" : ` (${inexact} answers rounded differently)`) +
+        (server.error === undefined ? "" : `, then: ${server.error.split("\n")[0] ?? ""}`);
       rows.push([cell.label, server.contender, ...runs, server.ping === undefined ? "–" : describePing(server.ping), failed]);
     }
   }

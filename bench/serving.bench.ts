@@ -152,7 +152,10 @@ async function main(): Promise<number> {
     const request = benchRequest(model, planned.request);
     const floor = await measureFloor(plan, planned.model, planned.request);
     const servers = [];
-    for (const contender of contenders) servers.push(await measureServer(contender, model, request, planned.concurrencies, plan.sizes, progress));
+    for (const contender of contenders) {
+      if (planned.contenders !== undefined && !planned.contenders.includes(contender.kind)) continue;
+      servers.push(await measureServer(contender, model, request, planned.concurrencies, plan.sizes, progress));
+    }
     cells.push({ model: planned.model, request: planned.request, label: request.label, concurrencies: planned.concurrencies, floor, servers });
   }
   const memory = plan.memory ? await measureMemory(plan, defaultVariant) : [];
