@@ -60,6 +60,7 @@ export const errorCodes = {
   OUTPUT_UNWRITABLE: { status: undefined, when: "async: the output could not be written to `S3OutputPath`" },
   CONTAINER_DROPPED_REQUEST: { status: undefined, when: "async: the container closed the connection without answering, three times" },
   REQUEST_EXPIRED: { status: undefined, when: "async: not processed within RequestTTLSeconds" },
+  UNSAFE_LOCATION: { status: undefined, when: "async: a request queued by an older version names an S3 key with a `.` or `..` segment; nothing is written" },
 } as const satisfies Record<string, ErrorCodeEntry>;
 
 /**

@@ -57,7 +57,16 @@ export async function startServer(overrides: ConfigOverrides = {}, env: NodeJS.P
     size: config.workers,
     log,
     recycleMs: config.workerRecycleMs,
-    setup: { config: { logLevel: config.logLevel, defaultAccept: config.defaultAccept, defaultContentType: config.defaultContentType, onnx: config.onnx, multipart: config.multipart } },
+    setup: {
+      config: {
+        logLevel: config.logLevel,
+        defaultAccept: config.defaultAccept,
+        defaultContentType: config.defaultContentType,
+        onnx: config.onnx,
+        multipart: config.multipart,
+        batching: config.batching,
+      },
+    },
   });
   let failure: Error | undefined;
   const readiness: Readiness = {

@@ -200,6 +200,21 @@ export const serverSettings = defineSettings({
       description: "one run with zeros per session before `/ping` turns 200",
     }),
   },
+  batching: {
+    maxBatchSize: setting({
+      kind: integer({ min: 1, max: 4096 }),
+      env: "BYOC_BATCH_MAX_SIZE",
+      default: 32,
+      description:
+        "dynamic batching of ONNX models: most rows merged into one run; `1` turns it off. Only models whose inputs and outputs share a variable first dimension, and whose rows prove independent at load, are batched",
+    }),
+    maxDelayMs: setting({
+      kind: integer({ min: 0, max: 60_000, unit: "ms" }),
+      env: "BYOC_BATCH_MAX_DELAY_MS",
+      default: 0,
+      description: "how long the first request of a batch may wait for more, in milliseconds; `0` merges only requests already waiting, so it adds no latency",
+    }),
+  },
   archive: {
     maxBytes: setting({
       kind: integer({ min: 1, unit: "bytes" }),
@@ -212,6 +227,12 @@ export const serverSettings = defineSettings({
       env: "BYOC_ARCHIVE_MAX_ENTRIES",
       default: defaultArchiveLimits.maxEntries,
       description: "most entries in `model.tar.gz`",
+    }),
+    maxExpansionRatio: setting({
+      kind: integer({ min: 1 }),
+      env: "BYOC_ARCHIVE_MAX_EXPANSION_RATIO",
+      default: defaultArchiveLimits.maxExpansionRatio,
+      description: "most bytes `model.tar.gz` may unpack to per byte of the archive, past the first 64 MiB (a decompression bomb's bound)",
     }),
   },
   multipart: {

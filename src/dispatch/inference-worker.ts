@@ -39,7 +39,10 @@ async function invoke(message: Extract<ToWorker, { type: "invoke" }>): Promise<v
       { log: log.child({ inferenceId: message.request.inferenceId }), signal: controller.signal },
     );
     const body = transferableBody(result.body);
-    send({ type: "result", id: message.id, ...result, body }, typeof body === "string" ? [] : [body.buffer as ArrayBuffer]);
+    send(
+      { type: "result", id: message.id, contentType: result.contentType, customAttributes: result.customAttributes, timings: result.timings, body },
+      typeof body === "string" ? [] : [body.buffer as ArrayBuffer],
+    );
   } catch (error) {
     send({ type: "error", id: message.id, error: serializeError(error) });
   } finally {

@@ -7,11 +7,11 @@ import type { Handlers } from "../handlers/types.js";
 import { loadModel, type LoadedModel } from "../models/load-model.js";
 import type { ModelSource } from "../models/model-source.js";
 import { InferencePipeline, type InvocationRequest, type InvocationResult } from "../pipeline/inference-pipeline.js";
+import { protocolFronts, type HostedModel } from "./protocol-fronts.js";
 import type { LoadReport, RuntimeConfig } from "./worker-protocol.js";
 
-interface Hosted {
+interface Hosted extends HostedModel {
   readonly loaded: LoadedModel;
-  readonly pipeline: InferencePipeline;
 }
 
 /**
@@ -42,11 +42,25 @@ export class ModelRuntime {
     const handlers = source.handlersFile === undefined ? {} : await importHandlers(source.handlersFile);
     const codecs = this.#codecsFor(handlers);
     const log = this.#log.child({ model: source.name });
-    const loaded = await loadModel(handlers, { name: source.name, modelDir: source.modelDir, workerId: this.#workerId, onnx: this.#config.onnx, log });
+    const loaded = await loadModel(handlers, {
+      name: source.name,
+      modelDir: source.modelDir,
+      workerId: this.#workerId,
+      onnx: this.#config.onnx,
+      batching: this.#config.batching,
+      log,
+    });
     const previous = this.#models.get(source.name);
-    this.#models.set(source.name, { loaded, pipeline: new InferencePipeline(handlers, loaded.model, codecs, this.#config) });
+    this.#models.set(source.name, {
+      name: source.name,
+      loaded,
+      model: loaded.model,
+      handlers,
+      codecs,
+      pipeline: new InferencePipeline(handlers, loaded.model, codecs, this.#config),
+    });
     if (previous !== undefined) await previous.loaded.model.release();
-    return { loadMs: loaded.loadMs, memoryBytes: loaded.memoryBytes, signature: loaded.model.signature };
+    return { loadMs: loaded.loadMs, memoryBytes: loaded.memoryBytes, signature: loaded.model.signature, batchSize: loaded.model.batchSize };
   }
 
   /** Releases the model; requests already running on it finish with what they hold. */
@@ -60,7 +74,10 @@ export class ModelRuntime {
   invoke(name: string, request: InvocationRequest, scope: { log: Logger; signal: AbortSignal }): Promise<InvocationResult> {
     const hosted = this.#models.get(name);
     if (hosted === undefined) return Promise.reject(new ModelNotReadyError(`Model ${name} is not loaded in this worker`));
-    return hosted.pipeline.invoke(request, scope);
+    if (request.protocol === undefined) return hosted.pipeline.invoke(request, scope);
+    const front = protocolFronts.get(request.protocol);
+    if (front === undefined) return Promise.reject(new Error(`No adapter for protocol ${request.protocol}`));
+    return front(hosted, request, scope);
   }
 
   /** Releases every model, even when one release fails; failures are logged. */

@@ -81,7 +81,7 @@ export async function importHandlers(path: string): Promise<Handlers> {
 }
 
 function exportsOf(namespace: Record<string, unknown>): Record<string, unknown> {
-  const hasNamed = handlerNames.some((name) => name in namespace) || "codecs" in namespace;
+  const hasNamed = handlerNames.some((name) => name in namespace) || "codecs" in namespace || "batching" in namespace;
   const fallback = namespace["default"];
   if (!hasNamed && typeof fallback === "object" && fallback !== null) return fallback as Record<string, unknown>;
   return namespace;
@@ -119,7 +119,23 @@ export function validateHandlers(source: string, exported: Record<string, unknow
   }
   const codecs = exported["codecs"];
   if (codecs !== undefined) handlers["codecs"] = validateCodecs(source, codecs);
+  const batching = exported["batching"];
+  if (batching !== undefined) handlers["batching"] = validateBatching(source, batching);
   return handlers;
+}
+
+function validateBatching(source: string, batching: unknown): Handlers["batching"] {
+  if (batching === false) return false;
+  const fields = typeof batching === "object" && batching !== null ? (batching as Record<string, unknown>) : undefined;
+  const valid =
+    fields !== undefined &&
+    Object.keys(fields).every((key) => key === "maxBatchSize" || key === "maxDelayMs") &&
+    (fields["maxBatchSize"] === undefined || (Number.isInteger(fields["maxBatchSize"]) && (fields["maxBatchSize"] as number) >= 1)) &&
+    (fields["maxDelayMs"] === undefined || (Number.isInteger(fields["maxDelayMs"]) && (fields["maxDelayMs"] as number) >= 0));
+  if (!valid) {
+    throw new ConfigurationError(`${source}: batching must be false or { maxBatchSize?: whole number >= 1, maxDelayMs?: whole number >= 0 }`);
+  }
+  return batching as Handlers["batching"];
 }
 
 function validateCodecs(source: string, codecs: unknown): readonly Codec[] {

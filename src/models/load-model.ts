@@ -5,6 +5,7 @@ import type { Handlers, ModelContext } from "../handlers/types.js";
 import { HandlerModel } from "./handler-model.js";
 import type { Model } from "./model.js";
 import { isOnnxSessions, loadOnnxModel, loadOnnxModels, type OnnxSessions } from "./onnx/load-models.js";
+import type { BatchingSettings } from "./onnx/batcher.js";
 import { OnnxModel } from "./onnx/onnx-model.js";
 import type { OnnxSessionConfig } from "./onnx/session-config.js";
 
@@ -22,6 +23,8 @@ export interface LoadModelOptions {
   readonly modelDir: string;
   readonly workerId: number;
   readonly onnx: OnnxSessionConfig;
+  /** Dynamic batching of the default predictFn's sessions; the handlers' `batching` export overrides it. */
+  readonly batching: BatchingSettings;
   readonly log: Logger;
 }
 
@@ -91,7 +94,7 @@ export async function loadModel(handlers: Handlers, options: LoadModelOptions): 
       await releaseAll(sessions);
     }
   };
-  const model = toModel(handlers, value, release);
+  const model = await toModel(handlers, value, release, { batching: batchingFor(handlers, options.batching), log: options.log });
   if (model === undefined) {
     await release();
     throw new ConfigurationError(
@@ -107,9 +110,20 @@ export async function loadModel(handlers: Handlers, options: LoadModelOptions): 
   return { model, loadMs: performance.now() - started, memoryBytes: Math.max(0, process.memoryUsage.rss() - rssBefore) };
 }
 
-function toModel(handlers: Handlers, value: unknown, release: () => Promise<void>): Model | undefined {
+async function toModel(
+  handlers: Handlers,
+  value: unknown,
+  release: () => Promise<void>,
+  options: { readonly batching: BatchingSettings; readonly log: Logger },
+): Promise<Model | undefined> {
   if (handlers.predictFn !== undefined || handlers.transformFn !== undefined) return new HandlerModel(value, handlers.predictFn, release);
-  return isOnnxSessions(value) ? new OnnxModel(value, release) : undefined;
+  return isOnnxSessions(value) ? OnnxModel.create(value, release, options) : undefined;
+}
+
+/** The server's batching settings, with the model's own (`export const batching`) on top; `false` turns it off. */
+function batchingFor(handlers: Handlers, settings: BatchingSettings): BatchingSettings {
+  if (handlers.batching === false) return { ...settings, maxBatchSize: 1 };
+  return { ...settings, ...handlers.batching };
 }
 
 function sessionsOf(loaded: OnnxSessions): InferenceSession[] {

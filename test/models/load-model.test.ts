@@ -16,7 +16,7 @@ const root = await mkdtemp(join(tmpdir(), "byoc-load-model-"));
 after(() => rm(root, { recursive: true, force: true }));
 
 const { log } = captureLog();
-const options: LoadModelOptions = { name: "iris", modelDir: irisModelDir, workerId: 0, onnx: { ...defaultOnnxSessionConfig, intraOpNumThreads: 1 }, log };
+const options: LoadModelOptions = { name: "iris", modelDir: irisModelDir, workerId: 0, onnx: { ...defaultOnnxSessionConfig, intraOpNumThreads: 1 }, batching: { maxBatchSize: 1, maxDelayMs: 0 }, log };
 
 function requestContext(): RequestContext {
   return {

@@ -4,7 +4,7 @@ import type { Logger } from "pino";
 import { Admission } from "../../http/admission.js";
 import { serveInvocation, type InvocationRoute } from "../../http/invocation.js";
 import { sendError } from "../../http/send-error.js";
-import type { InvocationRequest, InvocationResult } from "../../pipeline/inference-pipeline.js";
+import type { InvocationRequest, InvocationResult, StageTimings } from "../../pipeline/inference-pipeline.js";
 
 /** Runs an invocation somewhere (the worker pool in production). */
 export type Invoke = (request: InvocationRequest, signal: AbortSignal) => Promise<InvocationResult>;
@@ -43,26 +43,33 @@ export function createInvocationsHandler(options: InvocationsOptions) {
     const started = performance.now();
     const headers = request.headers;
     const inferenceId = validInferenceId(headers["x-amzn-sagemaker-inference-id"]) ?? randomUUID();
-    let requestBytes = 0;
-    let responseBytes = 0;
-    response.once("finish", () => {
+    const outcome = await serveInvocation(route, request, response, inferenceId);
+    if (outcome.clientGone) {
+      options.log.info({ inferenceId }, "client closed the connection before the answer");
+      return;
+    }
+    const logLine = (): void =>
       options.log.info(
         {
           inferenceId,
           status: response.statusCode,
           ms: Math.round((performance.now() - started) * 100) / 100,
-          requestBytes,
-          responseBytes,
+          requestBytes: outcome.requestBytes,
+          responseBytes: outcome.responseBytes,
           contentType: headers["content-type"],
           accept: headers["accept"],
+          ...(outcome.timings === undefined ? {} : roundedTimings(outcome.timings)),
         },
         "invocation",
       );
-    });
-    const outcome = await serveInvocation(route, request, response, inferenceId);
-    ({ requestBytes, responseBytes } = outcome);
-    if (outcome.clientGone) options.log.info({ inferenceId }, "client closed the connection before the answer");
+    if (response.writableFinished) logLine();
+    else response.once("finish", logLine);
   };
+}
+
+function roundedTimings(timings: StageTimings): StageTimings {
+  const round = (ms: number): number => Math.round(ms * 100) / 100;
+  return { queueMs: round(timings.queueMs), decodeMs: round(timings.decodeMs), predictMs: round(timings.predictMs), encodeMs: round(timings.encodeMs) };
 }
 
 function validInferenceId(value: string | string[] | undefined): string | undefined {
