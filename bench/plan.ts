@@ -21,6 +21,8 @@ export interface PlannedCell {
   readonly concurrencies: readonly number[];
   /** The kinds of contender measured; every kind when absent. */
   readonly contenders?: readonly Contender["kind"][];
+  /** Also measure the toolkit with batching the other way from its default (the batching target). */
+  readonly batchingContrast?: boolean;
 }
 
 /**
@@ -48,7 +50,7 @@ const full: RunPlan = {
   mode: "full",
   cells: [
     ...(["iris", "mlp"] as const).flatMap((model) =>
-      (["json-1", "json-64", "npy-64"] as const).map((request) => ({ model, request, concurrencies: allConcurrencies })),
+      (["json-1", "json-64", "npy-64"] as const).map((request) => ({ model, request, concurrencies: allConcurrencies, batchingContrast: request === "json-1" })),
     ),
     { model: "ocr", request: "png", concurrencies: allConcurrencies },
     { model: "ocr", request: "npy-tensor", concurrencies: allConcurrencies },
@@ -63,7 +65,7 @@ const quick: RunPlan = {
   mode: "quick",
   cells: [
     { model: "iris", request: "json-1", concurrencies: [1, 8], contenders: ["minimal", "toolkit"] },
-    { model: "mlp", request: "json-1", concurrencies: [8, 64] },
+    { model: "mlp", request: "json-1", concurrencies: [8, 64], batchingContrast: true },
     { model: "mlp", request: "json-64", concurrencies: [8], contenders: ["toolkit", "python"] },
     { model: "ocr", request: "png", concurrencies: [1], contenders: ["toolkit"] },
   ],

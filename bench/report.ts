@@ -84,9 +84,21 @@ export interface ServingResults {
   readonly problems: readonly string[];
 }
 
-/** The toolkit contender the targets judge, and the batching one. */
+/** The toolkit contender the targets judge: the toolkit with its defaults. */
 export const toolkitName = "toolkit";
-export const batchingName = "toolkit+batching";
+
+/**
+ * The two toolkit rows the batching target compares, by contender name.
+ *
+ * @example
+ * ```ts
+ * const pair: BatchingPair = { batched: "toolkit", unbatched: "toolkit, batching off" };
+ * ```
+ */
+export interface BatchingPair {
+  readonly batched: string;
+  readonly unbatched: string;
+}
 const pythonPrefix = "Python";
 const minimalName = "minimal node:http";
 const pingLimitMs = 50;
@@ -136,14 +148,15 @@ export function findProblems(cells: readonly RequestResults[]): string[] {
 }
 
 /**
- * Judges each target of issue #11 on the cells measured.
+ * Judges each target of issue #11 on the cells measured; `batching` names the rows the
+ * batching target compares.
  *
  * @example
  * ```ts
- * const targets = evaluateTargets(cells);
+ * const targets = evaluateTargets(cells, { batched: "toolkit", unbatched: "toolkit, batching off" });
  * ```
  */
-export function evaluateTargets(cells: readonly RequestResults[]): Target[] {
+export function evaluateTargets(cells: readonly RequestResults[], batching: BatchingPair): Target[] {
   const at = (model: ModelId, request: RequestKind, contender: string | RegExp, connections: number): LoadRun | undefined =>
     cells
       .find((cell) => cell.model === model && cell.request === request)
@@ -181,11 +194,13 @@ export function evaluateTargets(cells: readonly RequestResults[]): Target[] {
     });
   }
 
-  const batchingName64 = "MLP, 1-row JSON, c=64: batching / unbatched toolkit";
-  const batched = at("mlp", "json-1", batchingName, pingConcurrency);
-  const unbatched = at("mlp", "json-1", toolkitName, pingConcurrency);
+  const batchingName64 = `MLP, 1-row JSON, c=64: ${batching.batched} / ${batching.unbatched}`;
+  const batched = at("mlp", "json-1", batching.batched, pingConcurrency);
+  const unbatched = at("mlp", "json-1", batching.unbatched, pingConcurrency);
   if (batched === undefined || unbatched === undefined) {
-    targets.push(notMeasured(batchingName64, ">= 3x req/s, p99 <= unbatched", `no ${batched === undefined ? batchingName : toolkitName} run at c=64`));
+    targets.push(
+      notMeasured(batchingName64, ">= 3x req/s, p99 <= unbatched", `no ${batched === undefined ? batching.batched : batching.unbatched} run at c=64`),
+    );
   } else {
     const speedUp = batched.requestsPerSecond / unbatched.requestsPerSecond;
     targets.push({
@@ -309,24 +324,27 @@ export function formatMarkdown(results: ServingResults): string {
 }
 
 function modelTable(cells: readonly RequestResults[]): string[] {
-  const concurrencies = [...new Set(cells.flatMap((cell) => cell.concurrencies))].sort((a, b) => a - b);
+  // c=1 always has its columns: the floor rows, sequential, fill them.
+  const concurrencies = [...new Set([1, ...cells.flatMap((cell) => cell.concurrencies)])].sort((a, b) => a - b);
+  const pinged = concurrencies.includes(pingConcurrency);
   const header = [
     "request",
     "contender",
     ...concurrencies.flatMap((c) => (c === 1 ? ["c=1 p50", "c=1 p99"] : [`c=${c} req/s`, `c=${c} p50`, `c=${c} p99`])),
-    `/ping p99 at c=${pingConcurrency}`,
+    ...(pinged ? [`/ping p99 at c=${pingConcurrency}`] : []),
     "failed",
   ];
+  const blanks = (c: number) => (c === 1 ? ["–", "–"] : ["–", "–", "–"]);
   const rows: string[][] = [];
   for (const cell of cells) {
-    const blanks = (c: number) => (c === 1 ? ["–", "–"] : ["–", "–", "–"]);
-    if ("error" in cell.floor) rows.push([cell.label, "floor", ...concurrencies.flatMap(blanks), "–", cell.floor.error]);
+    const noPing = pinged ? ["–"] : [];
+    if ("error" in cell.floor) rows.push([cell.label, "floor", ...concurrencies.flatMap(blanks), ...noPing, cell.floor.error]);
     else {
       const floorRow = (name: string, latency: { p50: number; p99: number }) => [
         cell.label,
         name,
         ...concurrencies.flatMap((c) => (c === 1 ? [ms(latency.p50), ms(latency.p99)] : blanks(c))),
-        "–",
+        ...noPing,
         "–",
       ];
       rows.push(floorRow("floor: session.run", cell.floor.run), floorRow("floor: in-process request", cell.floor.total));
@@ -335,7 +353,7 @@ function modelTable(cells: readonly RequestResults[]): string[] {
       if (server.skipped !== undefined) continue;
       const runs = concurrencies.flatMap((c) => {
         const run = server.runs.find((entry) => entry.connections === c);
-        if (run === undefined || !cell.concurrencies.includes(c)) return blanks(c);
+        if (run === undefined) return blanks(c);
         return c === 1 ? [ms(run.latency.p50), ms(run.latency.p99)] : [rate(run.requestsPerSecond), ms(run.latency.p50), ms(run.latency.p99)];
       });
       const inexact = server.runs.reduce((sum, run) => sum + run.inexact, 0);
@@ -343,7 +361,8 @@ function modelTable(cells: readonly RequestResults[]): string[] {
         String(failedIn(server)) +
         (inexact === 0 ? "" : ` (${inexact} answers rounded differently)`) +
         (server.error === undefined ? "" : `, then: ${server.error.split("\n")[0] ?? ""}`);
-      rows.push([cell.label, server.contender, ...runs, server.ping === undefined ? "–" : describePing(server.ping), failed]);
+      const ping = pinged ? [server.ping === undefined ? "–" : describePing(server.ping)] : [];
+      rows.push([cell.label, server.contender, ...runs, ...ping, failed]);
     }
   }
   return [row(header), row(header.map((_, column) => (column < 2 ? "---" : "---:"))), ...rows.map(row)];

@@ -5,7 +5,8 @@
  *
  * - the floor: the request handled in-process, no HTTP (bench/floor.ts), `session.run` timed alone too;
  * - a minimal `node:http` server calling one session on its main thread (bench/minimal-server.ts);
- * - the toolkit, `node dist/cli.js serve`, with its defaults and any variant given;
+ * - the toolkit, `node dist/cli.js serve`, with its defaults and any variant given, and in the
+ *   single-row cells with dynamic batching the other way from its default (the batching target);
  * - nginx → gunicorn → Flask with numpy, built from Debian packages (bench/python/), for the
  *   dense models.
  *
@@ -28,22 +29,44 @@ import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { loadConfig } from "../src/config/server-config.js";
 import { prepareAssets } from "./assets.js";
 import { writeSection } from "./benchmarks-doc.js";
-import { describeSessionOptions, describeToolkit, minimalContender, pythonContender, toolkitContender, type Contender, type ToolkitVariant } from "./contenders.js";
+import { describeSessionOptions, describeToolkit, minimalContender, pythonContender, toolkitContender, type ToolkitVariant } from "./contenders.js";
 import type { FloorResult } from "./floor.js";
 import { describeMachine } from "./machine.js";
 import { measureServer } from "./measure.js";
 import { runPlan, type RunPlan } from "./plan.js";
 import { repoRoot, runNodeForJson } from "./processes.js";
-import { evaluateTargets, failedIn, findProblems, formatMarkdown, toolkitName, type MemoryResult, type RequestResults, type ServingResults } from "./report.js";
+import {
+  evaluateTargets,
+  failedIn,
+  findProblems,
+  formatMarkdown,
+  toolkitName,
+  type BatchingPair,
+  type MemoryResult,
+  type RequestResults,
+  type ServingResults,
+} from "./report.js";
 import { benchModel, benchModels, benchRequest, type ModelId } from "./workloads.js";
 
-/**
- * Toolkit rows measured on every run. A batching row, once the server has the setting, is one
- * more line here: `{ name: batchingName, env: { BYOC_BATCH_...: "..." } }`.
- */
+/** Toolkit rows measured in every cell; `--toolkit` adds more. */
 const toolkitVariants: readonly ToolkitVariant[] = [{ name: toolkitName, env: {} }];
+
+/**
+ * The toolkit with dynamic batching the other way from `variant`, and which of the two batches:
+ * the pair the batching target compares.
+ */
+function batchingContrast(variant: ToolkitVariant): { contrast: ToolkitVariant; pair: BatchingPair } {
+  const batches = loadConfig({ ...process.env, ...variant.env }).batching.maxBatchSize > 1;
+  if (batches) {
+    const contrast = { name: `${variant.name}, batching off`, env: { ...variant.env, BYOC_BATCH_MAX_SIZE: "1" } };
+    return { contrast, pair: { batched: variant.name, unbatched: contrast.name } };
+  }
+  const contrast = { name: `${variant.name}, batching on`, env: { ...variant.env, BYOC_BATCH_MAX_SIZE: "32" } };
+  return { contrast, pair: { batched: contrast.name, unbatched: variant.name } };
+}
 
 const tsx = ["--import", "tsx"];
 
@@ -145,13 +168,18 @@ async function main(): Promise<number> {
   await prepareAssets();
 
   const [defaultVariant = { name: toolkitName, env: {} }] = variants;
-  const contenders: Contender[] = [minimalContender(defaultVariant.env), ...variants.map((variant) => toolkitContender(variant)), pythonContender()];
+  const { contrast, pair } = batchingContrast(defaultVariant);
+  const minimal = minimalContender(defaultVariant.env);
+  const toolkits = variants.map((variant) => toolkitContender(variant));
+  const contrastToolkit = toolkitContender(contrast);
+  const python = pythonContender();
   const cells: RequestResults[] = [];
   for (const planned of plan.cells) {
     const model = benchModel(planned.model);
     const request = benchRequest(model, planned.request);
     const floor = await measureFloor(plan, planned.model, planned.request);
     const servers = [];
+    const contenders = [minimal, ...toolkits, ...(planned.batchingContrast === true ? [contrastToolkit] : []), python];
     for (const contender of contenders) {
       if (planned.contenders !== undefined && !planned.contenders.includes(contender.kind)) continue;
       servers.push(await measureServer(contender, model, request, planned.concurrencies, plan.sizes, progress));
@@ -172,12 +200,12 @@ async function main(): Promise<number> {
     floorSeconds: plan.floorSeconds,
     contenders: [
       { name: "floor (in-process)", settings: `the minimal server's pipeline called in a loop on the main thread, no HTTP; ${describeSessionOptions(defaultVariant.env)}` },
-      ...contenders.map((contender) => ({ name: contender.name, settings: contender.settings })),
+      ...[minimal, ...toolkits, contrastToolkit, python].map((contender) => ({ name: contender.name, settings: contender.settings })),
     ],
     models: measuredModels.map((model) => ({ id: model.id, title: model.title, ...(model.python === true ? {} : { pythonSkipped: model.python.skipped }) })),
     cells,
     memory,
-    targets: evaluateTargets(cells),
+    targets: evaluateTargets(cells, pair),
     failedRequests,
     problems,
   };
