@@ -64,6 +64,8 @@ export async function prepareAssets(): Promise<void> {
   const png = await renderPage();
   writeFileSync(join(assetsDir, "ocr", "page.png"), png);
   writeBody("ocr", "png", png);
+  // Quality 90, 4:2:0 chroma: what cameras and scanners commonly write.
+  writeBody("ocr", "jpeg", await sharp(png).jpeg({ quality: 90 }).toBuffer());
   // The example's own decoder makes the tensor, so both OCR requests run the same inference.
   const { decodeImage } = await import("../examples/ocr/decode-image.js");
   writeBody("ocr", "npy-tensor", encodeNpy((await decodeImage(png)).tensor));

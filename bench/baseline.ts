@@ -12,7 +12,7 @@ import { loadConfig } from "../src/config/server-config.js";
 import { toSessionOptions } from "../src/models/onnx/session-config.js";
 import type { HandlerOutput, RequestContext } from "../src/handlers/types.js";
 import type { NDArray } from "../src/tensor/ndarray.js";
-import { modelPaths, type ModelId, type RequestKind } from "./workloads.js";
+import { benchModel, benchRequest, modelPaths, type ModelId, type RequestKind } from "./workloads.js";
 
 /**
  * A request's three stages. `run` is the `session.run` floor.
@@ -45,7 +45,7 @@ export function baselineSessionOptions(env: NodeJS.ProcessEnv = process.env): In
 }
 
 /**
- * The baseline pipeline for one model and request kind: the OCR example's own handlers for PNG
+ * The baseline pipeline for one model and request kind: the OCR example's own handlers for image
  * requests, otherwise a tensor in (JSON `instances` or `.npy`) and a tensor out (JSON
  * `predictions` or `.npy`), as a hand-written server would do it.
  *
@@ -56,7 +56,8 @@ export function baselineSessionOptions(env: NodeJS.ProcessEnv = process.env): In
  */
 export async function createBaseline(model: ModelId, kind: RequestKind): Promise<BaselinePipeline> {
   const session = await InferenceSession.create(modelPaths(model).onnx, baselineSessionOptions());
-  return kind === "png" ? ocrHandlersPipeline(session) : tensorPipeline(session);
+  const request = benchRequest(benchModel(model), kind);
+  return request.viaHandlers === true ? ocrHandlersPipeline(session, request.contentType) : tensorPipeline(session);
 }
 
 function tensorPipeline(session: InferenceSession): BaselinePipeline {
@@ -89,10 +90,10 @@ function tensorPipeline(session: InferenceSession): BaselinePipeline {
   };
 }
 
-async function ocrHandlersPipeline(session: InferenceSession): Promise<BaselinePipeline> {
+async function ocrHandlersPipeline(session: InferenceSession, contentType: string): Promise<BaselinePipeline> {
   const handlers = await import("../examples/ocr/inference.js");
   const ctx: RequestContext = {
-    contentType: "image/png",
+    contentType,
     accept: "application/json",
     customAttributes: undefined,
     responseCustomAttributes: undefined,

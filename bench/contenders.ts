@@ -131,7 +131,7 @@ export function pythonContender(): Contender {
 }
 
 /**
- * `serve` arguments for a model and request kind: the OCR example's handlers for PNG requests,
+ * `serve` arguments for a model and request kind: the OCR example's handlers for image requests,
  * the model directory alone (built-in codecs) otherwise.
  *
  * @example
@@ -141,7 +141,7 @@ export function pythonContender(): Contender {
  */
 export function toolkitServeArgs(model: BenchModel, request: RequestSpec): string[] {
   const modelDir = ["--model-dir", modelPaths(model.id).modelDir];
-  return request.kind === "png" ? [...modelDir, "--handlers", ocrHandlersPath] : modelDir;
+  return request.viaHandlers === true ? [...modelDir, "--handlers", ocrHandlersPath] : modelDir;
 }
 
 /**

@@ -24,6 +24,9 @@ export interface HttpAnswer {
 /** No answer within the time limit; the connection was closed. */
 export class RequestTimeoutError extends Error {}
 
+/** The caller gave up on the request in flight ({@link KeepAliveConnection.abandon}). */
+export class RequestAbandonedError extends Error {}
+
 /**
  * The bytes of a `POST` (or a bodyless `GET`) with its headers, ready to write again and again.
  *
@@ -108,6 +111,12 @@ export class KeepAliveConnection {
     const socket = this.#socket;
     this.#socket = undefined;
     socket?.destroy();
+  }
+
+  /** Closes the connection; a request in flight rejects with {@link RequestAbandonedError}. */
+  abandon(): void {
+    this.#fail(new RequestAbandonedError("abandoned by the caller"));
+    this.close();
   }
 
   #connect(): Socket {

@@ -4,9 +4,12 @@
  *
  * - `closed-loop`: `connections` keep-alive connections, each sending the request again as soon
  *   as the answer arrives, for `warmUpSeconds` and then `seconds`; answers that arrive within
- *   the measured window count, whenever they were sent. Prints a {@link LoadRun}.
+ *   the measured window count, whenever they were sent, and requests still in flight when it
+ *   ends are abandoned, neither answers nor failures (on a slow model at c=64 they would
+ *   otherwise hold the run for a whole queue's worth of inferences). Prints a {@link LoadRun}.
  * - `ping`: after `delayMs`, `GET /ping` on a new connection every `intervalMs`, with
- *   SageMaker's 2 s time limit. Prints a {@link PingRun}.
+ *   SageMaker's 2 s time limit, up to `pings` of them and none after `untilMs` (from the start).
+ *   Prints a {@link PingRun}.
  *
  * Every answer must be a 2xx whose body equals the first answer's byte for byte; one that
  * differs only in float rounding (a batched run may sum in another order) counts as inexact,
@@ -15,7 +18,7 @@
 import { readFileSync } from "node:fs";
 import { Agent, request as httpRequest } from "node:http";
 import { decodeNpy } from "../src/codecs/npy.js";
-import { encodeRequest, KeepAliveConnection, RequestTimeoutError, type HttpAnswer } from "./http-client.js";
+import { encodeRequest, KeepAliveConnection, RequestAbandonedError, RequestTimeoutError, type HttpAnswer } from "./http-client.js";
 import { summarize, type LatencySummary } from "./stats.js";
 
 /**
@@ -40,7 +43,7 @@ export type LoadOptions =
       readonly warmUpSeconds: number;
       readonly timeoutMs?: number;
     }
-  | { readonly mode: "ping"; readonly url: string; readonly pings: number; readonly delayMs: number; readonly intervalMs: number };
+  | { readonly mode: "ping"; readonly url: string; readonly pings: number; readonly delayMs: number; readonly intervalMs: number; readonly untilMs: number };
 
 /**
  * Requests that did not get the expected answer.
@@ -95,6 +98,7 @@ export interface LoadRun {
  * ```
  */
 export interface PingRun {
+  /** Pings sent. */
   readonly pings: number;
   readonly failures: Failures;
   readonly latency: LatencySummary;
@@ -218,12 +222,15 @@ async function closedLoop(options: Extract<LoadOptions, { mode: "closed-loop" }>
     const started = performance.now();
     const answer = await connection.send().catch((error: Error) => error);
     const finished = performance.now();
+    if (answer instanceof RequestAbandonedError) return finished;
     if (failures.check(answer, expected) && measured(finished)) samples.push(finished - started);
     return finished;
   };
+  let endTimer: NodeJS.Timeout | undefined;
   const timer = setTimeout(() => {
     startMeasuring();
     measureUntil = measureFrom + options.seconds * 1000;
+    endTimer = setTimeout(() => connections.forEach((connection) => connection.abandon()), options.seconds * 1000);
   }, options.warmUpSeconds * 1000);
   const loop = async (connection: KeepAliveConnection) => {
     let finished = performance.now();
@@ -231,6 +238,7 @@ async function closedLoop(options: Extract<LoadOptions, { mode: "closed-loop" }>
   };
   await Promise.all(connections.map(loop));
   clearTimeout(timer);
+  clearTimeout(endTimer);
   const cpu = process.cpuUsage(cpuAtStart);
   const hrtimeUntil = hrtimeFrom + BigInt(Math.round((measureUntil - measureFrom) * 1e6));
   connections.forEach((connection) => connection.close());
@@ -253,15 +261,17 @@ async function ping(options: Extract<LoadOptions, { mode: "ping" }>): Promise<Pi
   const url = new URL("/ping", options.url);
   const failures = new FailureCounter();
   const samples: number[] = [];
+  const deadline = performance.now() + options.untilMs;
   await new Promise((resolve) => setTimeout(resolve, options.delayMs));
-  for (let i = 0; i < options.pings; i++) {
+  let sent = 0;
+  for (; sent < options.pings && performance.now() < deadline; sent++) {
     const started = performance.now();
     const answer = await send(url, { method: "GET", agent: false, timeoutMs: pingTimeoutMs }).catch((error: Error) => error);
     const elapsed = performance.now() - started;
     if (failures.check(answer)) samples.push(elapsed);
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, options.intervalMs - elapsed)));
   }
-  return { pings: options.pings, failures: failures.toJSON(), latency: summarize(samples) };
+  return { pings: sent, failures: failures.toJSON(), latency: summarize(samples) };
 }
 
 if (import.meta.main) {

@@ -12,8 +12,9 @@ import { repoRoot } from "./processes.js";
  *
  * @example
  * ```ts
- * const machine: Machine = describeMachine();
+ * const machine: Machine = describeMachine(loadavg()[0]);
  * machine.cores; // 2
+ * machine.loadAverage; // 0.4 on a quiet machine
  * ```
  */
 export interface Machine {
@@ -24,21 +25,32 @@ export interface Machine {
   readonly onnxruntimeNode: string;
   /** Versions of the Python contender's parts, or why they could not be read. */
   readonly python: string;
+  /** The 1-minute load average when the run started: above the core count, other work competed for the CPU. */
+  readonly loadAverage: number;
 }
 
 /**
- * Reads the CPU model from /proc/cpuinfo, the core count Node sees, and the versions.
+ * Reads the CPU model from /proc/cpuinfo, the core count Node sees, and the versions;
+ * `loadAverage` is the 1-minute load average the caller read before its run began.
  *
  * @example
  * ```ts
- * describeMachine().onnxruntimeNode; // "1.30.0"
+ * describeMachine(loadavg()[0]).onnxruntimeNode; // "1.30.0"
  * ```
  */
-export function describeMachine(): Machine {
+export function describeMachine(loadAverage: number): Machine {
   const cpuinfo = existsSync("/proc/cpuinfo") ? readFileSync("/proc/cpuinfo", "utf8") : "";
   const cpu = /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1]?.trim() ?? cpus()[0]?.model ?? "unknown CPU";
   const ort = JSON.parse(readFileSync(join(repoRoot, "node_modules/onnxruntime-node/package.json"), "utf8")) as { version: string };
-  return { cpu, cores: availableParallelism(), os: `${process.platform} ${release()}`, node: process.version, onnxruntimeNode: ort.version, python: pythonVersions() };
+  return {
+    cpu,
+    cores: availableParallelism(),
+    os: `${process.platform} ${release()}`,
+    node: process.version,
+    onnxruntimeNode: ort.version,
+    python: pythonVersions(),
+    loadAverage,
+  };
 }
 
 function pythonVersions(): string {

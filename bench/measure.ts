@@ -115,7 +115,9 @@ export async function measureServer(
       if (connections === pingConcurrency) {
         const delayMs = sizes.warmUpSeconds * 1000 + pingStartMarginMs;
         const intervalMs = Math.max(1, (sizes.seconds * 1000 - 1.5 * pingStartMarginMs) / sizes.pings);
-        const pings: LoadOptions = { mode: "ping", url: server.url, pings: sizes.pings, delayMs, intervalMs };
+        // No ping after the window: the load generator abandons its requests then.
+        const untilMs = (sizes.warmUpSeconds + sizes.seconds) * 1000;
+        const pings: LoadOptions = { mode: "ping", url: server.url, pings: sizes.pings, delayMs, intervalMs, untilMs };
         const [loaded, pinged] = await Promise.all([load, runNodeForJson<PingRun>([...tsx, "bench/load.ts", JSON.stringify(pings)])]);
         runs.push(loaded);
         ping = pinged;

@@ -52,8 +52,7 @@ const full: RunPlan = {
     ...(["iris", "mlp"] as const).flatMap((model) =>
       (["json-1", "json-64", "npy-64"] as const).map((request) => ({ model, request, concurrencies: allConcurrencies, batchingContrast: request === "json-1" })),
     ),
-    { model: "ocr", request: "png", concurrencies: allConcurrencies },
-    { model: "ocr", request: "npy-tensor", concurrencies: allConcurrencies },
+    ...(["png", "jpeg", "npy-tensor"] as const).map((request) => ({ model: "ocr" as const, request, concurrencies: allConcurrencies })),
   ],
   sizes: { seconds: 10, warmUpSeconds: 2, pings: 300 },
   floorSeconds: 3,
@@ -79,7 +78,7 @@ const quick: RunPlan = {
  *
  * @example
  * ```ts
- * runPlan("full", ["ocr"]).cells.map((cell) => cell.request); // ["png", "npy-tensor"]
+ * runPlan("full", ["ocr"]).cells.map((cell) => cell.request); // ["png", "jpeg", "npy-tensor"]
  * ```
  */
 export function runPlan(mode: "full" | "quick", models?: readonly ModelId[]): RunPlan {

@@ -70,11 +70,13 @@ export interface ServingResults {
   /** Wall time of the whole run, build included. */
   readonly durationSeconds: number;
   readonly machine: Machine;
+  /** The 1-minute load average when the run ended (the run's own processes included). */
+  readonly loadAverageAtEnd: number;
   readonly sizes: CellSizes;
   readonly floorSeconds: number;
   /** Each contender's name and what it ran with, floor first. */
   readonly contenders: readonly { readonly name: string; readonly settings: string }[];
-  readonly models: readonly { readonly id: ModelId; readonly title: string; readonly pythonSkipped?: string }[];
+  readonly models: readonly { readonly id: ModelId; readonly title: string; readonly pythonSkipped?: string; readonly notApplicable?: string }[];
   readonly cells: readonly RequestResults[];
   readonly memory: readonly MemoryResult[];
   readonly targets: readonly Target[];
@@ -276,11 +278,13 @@ export function formatMarkdown(results: ServingResults): string {
     `Written by \`npm run bench${results.mode === "quick" ? ":quick" : ""}\` (bench/serving.bench.ts) on ${results.date.slice(0, 10)}; ` +
       `${results.mode === "quick" ? "**quick mode**: fewer cells, short windows" : "the full matrix"}, which took ${minutes.toFixed(1)} minutes.`,
     "",
-    `- Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.os}.`,
+    `- Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.os}. ` +
+      `1-minute load average ${machine.loadAverage.toFixed(1)} before the run, ${results.loadAverageAtEnd.toFixed(1)} at its end` +
+      (machine.loadAverage > machine.cores / 2 ? ": **other work was using the CPU, so these figures are noisy**." : "."),
     `- Software: Node ${machine.node}, onnxruntime-node ${machine.onnxruntimeNode}; ${machine.python}.`,
     `- Client: bench/load.ts in its own process on the same machine, keep-alive connections in a closed loop (each sends again as soon as ` +
       `its answer arrives); each concurrency ${sizes.warmUpSeconds} s of warm-up, then ${sizes.seconds} s measured. ` +
-      `\`/ping\` is sampled ${sizes.pings} times from a third process during each c=${pingConcurrency} window. One server runs at a time.`,
+      `\`/ping\` is sampled from a third process during each c=${pingConcurrency} window, up to ${sizes.pings} times on a new connection each. One server runs at a time.`,
     `- Every answer is compared with the first byte for byte (one that differs only in float rounding, relative 1e-5, is counted apart), ` +
       `and each server's answer with the in-process floor's (relative 1e-5). "failed" counts errors, timeouts, non-2xx and wrong answers to \`/invocations\`.`,
     "",
@@ -302,6 +306,7 @@ export function formatMarkdown(results: ServingResults): string {
     const cells = results.cells.filter((cell) => cell.model === model.id);
     if (cells.length === 0) continue;
     lines.push(`### ${model.title}`, "", ...modelTable(cells), "");
+    if (model.notApplicable !== undefined) lines.push(`${model.notApplicable}.`, "");
     if (model.pythonSkipped !== undefined) lines.push(`No Python contender: ${model.pythonSkipped}.`, "");
   }
   lines.push(

@@ -26,7 +26,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
-import { availableParallelism } from "node:os";
+import { availableParallelism, loadavg } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { loadConfig } from "../src/config/server-config.js";
@@ -146,6 +146,8 @@ async function measureMemory(plan: RunPlan, variant: ToolkitVariant): Promise<Me
 
 async function main(): Promise<number> {
   const started = performance.now();
+  // Before anything of the run's own: what else the machine is doing.
+  const loadAverageBefore = loadavg()[0] ?? Number.NaN;
   const { values } = parseArgs({
     options: {
       quick: { type: "boolean", default: false },
@@ -163,6 +165,7 @@ async function main(): Promise<number> {
   const writeDocs = values["no-docs"] === true ? false : (values["write-docs"] ?? plan.mode === "full");
 
   installBenchDeps();
+  const machine = describeMachine(loadAverageBefore);
   build(values["skip-build"]);
   progress("writing the MLP, the numpy weights, the OCR page and the request bodies (bench/results/assets/)");
   await prepareAssets();
@@ -195,14 +198,20 @@ async function main(): Promise<number> {
     date: new Date().toISOString(),
     mode: plan.mode,
     durationSeconds: (performance.now() - started) / 1000,
-    machine: describeMachine(),
+    machine,
+    loadAverageAtEnd: loadavg()[0] ?? Number.NaN,
     sizes: plan.sizes,
     floorSeconds: plan.floorSeconds,
     contenders: [
       { name: "floor (in-process)", settings: `the minimal server's pipeline called in a loop on the main thread, no HTTP; ${describeSessionOptions(defaultVariant.env)}` },
       ...[minimal, ...toolkits, contrastToolkit, python].map((contender) => ({ name: contender.name, settings: contender.settings })),
     ],
-    models: measuredModels.map((model) => ({ id: model.id, title: model.title, ...(model.python === true ? {} : { pythonSkipped: model.python.skipped }) })),
+    models: measuredModels.map((model) => ({
+      id: model.id,
+      title: model.title,
+      ...(model.python === true ? {} : { pythonSkipped: model.python.skipped }),
+      ...(model.notApplicable === undefined ? {} : { notApplicable: model.notApplicable }),
+    })),
     cells,
     memory,
     targets: evaluateTargets(cells, pair),

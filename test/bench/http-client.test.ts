@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createServer, type AddressInfo, type Server, type Socket } from "node:net";
 import { after, before, describe, test } from "node:test";
-import { encodeRequest, KeepAliveConnection, RequestTimeoutError } from "../../bench/http-client.js";
+import { encodeRequest, KeepAliveConnection, RequestAbandonedError, RequestTimeoutError } from "../../bench/http-client.js";
 
 /**
  * A raw TCP server whose answer to each request is chosen by the request's path, so the test
@@ -106,6 +106,17 @@ describe("the load generator's keep-alive connection", () => {
   test("no answer within the time limit is a RequestTimeoutError", async () => {
     const client = connection("/silent", 100);
     await assert.rejects(client.send(), RequestTimeoutError);
+  });
+
+  test("an abandoned request rejects as abandoned, and abandoning an idle connection leaves it usable", async () => {
+    const silent = connection("/silent", 5_000);
+    const pending = silent.send();
+    silent.abandon();
+    await assert.rejects(pending, RequestAbandonedError);
+    const client = new KeepAliveConnection("127.0.0.1", port, encodeRequest({ method: "GET", path: "/length", host: "h" }), 2_000);
+    client.abandon();
+    assert.deepEqual((await client.send()).body, binary);
+    client.close();
   });
 
   test("a connection closed in the middle of a body is an error, not an answer", async () => {
