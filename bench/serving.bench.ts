@@ -12,7 +12,7 @@
  *
  * All ONNX sessions get the thread settings the toolkit derives for itself. Writes
  * bench/results/serving.json, and the `serving` section of docs/benchmarks.md after a full run
- * (or with `--write-docs`); prints the section. Exits 1 when a request failed, a server did not
+ * (or with `--write-docs`); prints the section. Exits 1 when a request to any contender failed, a server did not
  * start or answered differently from the floor; a missed target does not change the exit code.
  *
  * Flags:
