@@ -38,17 +38,19 @@ export function denseRows(model: "iris" | "mlp", rows: number): number[][] {
 }
 
 /**
- * Writes every asset. Needs `dist/` (the OCR example's decoder imports the package) and a font
- * (scripts/install-bench-deps.sh installs DejaVu).
+ * Writes the assets of `models` (every model by default). The OCR assets need `dist/` (the
+ * example's decoder imports the package) and a font (scripts/install-bench-deps.sh installs
+ * DejaVu).
  *
  * @example
  * ```ts
  * await prepareAssets();
+ * await prepareAssets(["iris"]); // the iris request bodies and numpy weights only
  * ```
  */
-export async function prepareAssets(): Promise<void> {
-  writeMlpModel(modelPaths("mlp").modelDir);
-  for (const model of ["iris", "mlp"] as const) {
+export async function prepareAssets(models: readonly ModelId[] = ["iris", "mlp", "ocr"]): Promise<void> {
+  if (models.includes("mlp")) writeMlpModel(modelPaths("mlp").modelDir);
+  for (const model of (["iris", "mlp"] as const).filter((dense) => models.includes(dense))) {
     writeDenseWeights(readDenseLayers(modelPaths(model).onnx), modelPaths(model).numpyDir);
     writeBody(model, "json-1", JSON.stringify({ instances: denseRows(model, 1) }));
     writeBody(model, "json-64", JSON.stringify({ instances: denseRows(model, 64) }));
@@ -56,6 +58,10 @@ export async function prepareAssets(): Promise<void> {
     const columns = rows[0]?.length ?? 0;
     writeBody(model, "npy-64", encodeNpy({ dtype: "float32", shape: [rows.length, columns], data: Float32Array.from(rows.flat()) }));
   }
+  if (models.includes("ocr")) await prepareOcrAssets();
+}
+
+async function prepareOcrAssets(): Promise<void> {
   const detector = modelPaths("ocr").onnx;
   mkdirSync(dirname(detector), { recursive: true });
   // The detector alone: the package's directory also holds the recognizer and the classifier,
@@ -66,9 +72,9 @@ export async function prepareAssets(): Promise<void> {
   writeBody("ocr", "png", png);
   // Quality 90, 4:2:0 chroma: what cameras and scanners commonly write.
   writeBody("ocr", "jpeg", await sharp(png).jpeg({ quality: 90 }).toBuffer());
-  // The example's own decoder makes the tensor, so both OCR requests run the same inference.
-  const { decodeImage } = await import("../examples/ocr/decode-image.js");
-  writeBody("ocr", "npy-tensor", encodeNpy((await decodeImage(png)).tensor));
+  // The example's own decoding makes the tensor, so every OCR request runs the same inference.
+  const { decodeUprightImage, toDetectorInput } = await import("../examples/ocr/decode-image.js");
+  writeBody("ocr", "npy-tensor", encodeNpy((await toDetectorInput(await decodeUprightImage(png))).tensor));
 }
 
 /** The page as a PNG; throws when no font rendered the text. */

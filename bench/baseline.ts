@@ -1,7 +1,9 @@
 /**
  * What the two baselines run per request, with no serving layer around it: the in-process
  * floor (bench/floor.ts) times it stage by stage, the minimal server (bench/minimal-server.ts)
- * calls it from a bare `node:http` handler. The ONNX session gets the session options the
+ * calls it from a bare `node:http` handler. Three stages: decode the body, run the model, encode
+ * the answer. For a tensor request, running is `session.run` alone; for an image, it is the OCR
+ * example's `predictFn` (resize and normalise, `session.run`, find the boxes). The ONNX session gets the session options the
  * toolkit would give its own (same environment), so every contender runs the model with the
  * same threads.
  */
@@ -15,19 +17,21 @@ import type { NDArray } from "../src/tensor/ndarray.js";
 import { benchModel, benchRequest, modelPaths, type ModelId, type RequestKind } from "./workloads.js";
 
 /**
- * A request's three stages. `run` is the `session.run` floor.
+ * A request's three stages.
  *
  * @example
  * ```ts
  * const pipeline = await createBaseline("mlp", "json-1");
  * const input = await pipeline.decode(body, "application/json");
- * const answer = pipeline.encode(await pipeline.run(input), "application/json");
+ * const answer = await pipeline.encode(await pipeline.run(input), "application/json");
  * ```
  */
 export interface BaselinePipeline {
+  /** What the `run` stage is: `session.run`, or the handler that wraps it. */
+  readonly runs: string;
   decode(body: Buffer, contentType: string): Promise<unknown>;
   run(input: unknown): Promise<unknown>;
-  encode(output: unknown, accept: string): { readonly body: string | Buffer; readonly contentType: string };
+  encode(output: unknown, accept: string): Promise<{ readonly body: string | Buffer; readonly contentType: string }>;
   release(): Promise<void>;
 }
 
@@ -63,6 +67,7 @@ export async function createBaseline(model: ModelId, kind: RequestKind): Promise
 function tensorPipeline(session: InferenceSession): BaselinePipeline {
   const [inputName = "", outputName = ""] = [session.inputNames[0], session.outputNames[0]];
   return {
+    runs: "session.run",
     async decode(body, contentType) {
       if (essence(contentType) === "application/x-npy") return decodeNpy(body);
       const { instances } = JSON.parse(body.toString("utf8")) as { instances: number[][] };
@@ -75,7 +80,7 @@ function tensorPipeline(session: InferenceSession): BaselinePipeline {
       const outputs = await session.run({ [inputName]: new Tensor("float32", data, shape) });
       return outputs[outputName];
     },
-    encode(output, accept) {
+    async encode(output, accept) {
       const tensor = output as Tensor;
       const data = tensor.data as Float32Array;
       if (essence(accept) === "application/x-npy") {
@@ -105,10 +110,11 @@ async function ocrHandlersPipeline(session: InferenceSession, contentType: strin
     signal: new AbortController().signal,
   };
   return {
+    runs: "predictFn: resize, session.run, boxes",
     decode: (body, contentType) => handlers.inputFn(body, contentType),
     run: (input) => handlers.predictFn(input as Awaited<ReturnType<typeof handlers.inputFn>>, session, ctx),
-    encode(output, accept) {
-      const answer: HandlerOutput = handlers.outputFn(output as Awaited<ReturnType<typeof handlers.predictFn>>, accept);
+    async encode(output, accept) {
+      const answer: HandlerOutput = await handlers.outputFn(output as Awaited<ReturnType<typeof handlers.predictFn>>, accept);
       if (typeof answer === "object" && "contentType" in answer) return { body: bodyOf(answer.body), contentType: answer.contentType };
       return { body: bodyOf(answer), contentType: "application/json" };
     },

@@ -6,13 +6,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 
-const preamble = [
-  "# Benchmarks",
-  "",
-  "Every figure in this file is written by the script that measured it, between markers that name",
-  "the script's section; nothing here is edited by hand. Each section says how to run it again.",
-  "",
-].join("\n");
+const preamble = "# Benchmarks\n\nEach section is written by the script that measured it; none is edited by hand.\n";
 
 /**
  * `document` with the `name` section replaced by `content`, or with it appended when absent.

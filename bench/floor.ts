@@ -1,8 +1,9 @@
 /**
  * The floor: one model's request handled in this process, no HTTP, one call after another.
- * Times each stage (decode the body, `session.run`, encode the answer) and the three together.
- * The `run` stage alone is the `session.run` floor; the total is what any server must at least
- * spend per request at concurrency 1.
+ * Times each stage (decode the body, run the model, encode the answer; see bench/baseline.ts)
+ * and the three together. For a tensor request the `run` stage is `session.run` alone, the
+ * floor of the issue; the total is what any server must at least spend per request at
+ * concurrency 1.
  *
  * Usage: `node --import tsx bench/floor.ts <model> <request kind> <seconds> <warm-up seconds>`:
  * calls for that long (at least 5 measured calls); prints one JSON {@link FloorResult} line.
@@ -17,13 +18,14 @@ import { benchModel, benchRequest, requestBodyPath, type ModelId, type RequestKi
  *
  * @example
  * ```ts
- * const floor: FloorResult = { calls: 2000, decode, run, encode, total, answer };
+ * const floor: FloorResult = { calls: 2000, runs: "session.run", decode, run, encode, total, answer };
  * ```
  */
 export interface FloorResult {
   readonly calls: number;
+  /** What the `run` stage is: `session.run`, or the example's `predictFn` around it. */
+  readonly runs: string;
   readonly decode: LatencySummary;
-  /** `session.run` alone. */
   readonly run: LatencySummary;
   readonly encode: LatencySummary;
   /** Decode, run and encode, back to back. */
@@ -48,7 +50,7 @@ for (let call = 0; ; call++) {
   const decoded = performance.now();
   const output = await pipeline.run(input);
   const ran = performance.now();
-  const encoded = pipeline.encode(output, request.accept);
+  const encoded = await pipeline.encode(output, request.accept);
   const finished = performance.now();
   if (call === 0) answer = { body: Buffer.from(encoded.body).toString("base64"), contentType: encoded.contentType };
   if (measureUntil === Number.POSITIVE_INFINITY) {
@@ -64,6 +66,7 @@ await pipeline.release();
 
 const result: FloorResult = {
   calls: stages.total.length,
+  runs: pipeline.runs,
   decode: summarize(stages.decode),
   run: summarize(stages.run),
   encode: summarize(stages.encode),

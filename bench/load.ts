@@ -4,9 +4,11 @@
  *
  * - `closed-loop`: `connections` keep-alive connections, each sending the request again as soon
  *   as the answer arrives, for `warmUpSeconds` and then `seconds`; answers that arrive within
- *   the measured window count, whenever they were sent, and requests still in flight when it
- *   ends are abandoned, neither answers nor failures (on a slow model at c=64 they would
- *   otherwise hold the run for a whole queue's worth of inferences). Prints a {@link LoadRun}.
+ *   the measured window count, whenever they were sent. The window stretches until at least
+ *   {@link minimumAnswers} answers arrived (a model slower than the window), then the requests
+ *   still in flight are abandoned, neither answers nor failures (on a slow model at c=64 they
+ *   would otherwise hold the run for a whole queue's worth of inferences). Prints a
+ *   {@link LoadRun}.
  * - `ping`: after `delayMs`, `GET /ping` on a new connection every `intervalMs`, with
  *   SageMaker's 2 s time limit, up to `pings` of them and none after `untilMs` (from the start).
  *   Prints a {@link PingRun}.
@@ -106,6 +108,8 @@ export interface PingRun {
 
 /** SageMaker's limit for an answer to `/invocations` (docs/sagemaker-contract.md). */
 const defaultTimeoutMs = 60_000;
+/** The fewest answers a window measures, however long that takes. */
+export const minimumAnswers = 5;
 const pingTimeoutMs = 2_000;
 
 class FailureCounter {
@@ -218,19 +222,35 @@ async function closedLoop(options: Extract<LoadOptions, { mode: "closed-loop" }>
     hrtimeFrom = process.hrtime.bigint();
     cpuAtStart = process.cpuUsage();
   };
+  let stretched = false;
+  const end = (at: number) => {
+    measureUntil = at;
+    connections.forEach((connection) => connection.abandon());
+  };
   const send = async (connection: KeepAliveConnection, measured: (finished: number) => boolean) => {
     const started = performance.now();
     const answer = await connection.send().catch((error: Error) => error);
     const finished = performance.now();
     if (answer instanceof RequestAbandonedError) return finished;
-    if (failures.check(answer, expected) && measured(finished)) samples.push(finished - started);
+    if (failures.check(answer, expected) && measured(finished)) {
+      samples.push(finished - started);
+      if (stretched && samples.length >= minimumAnswers) end(finished);
+    }
     return finished;
   };
   let endTimer: NodeJS.Timeout | undefined;
   const timer = setTimeout(() => {
     startMeasuring();
     measureUntil = measureFrom + options.seconds * 1000;
-    endTimer = setTimeout(() => connections.forEach((connection) => connection.abandon()), options.seconds * 1000);
+    endTimer = setTimeout(() => {
+      if (samples.length >= minimumAnswers) end(measureUntil);
+      else {
+        stretched = true;
+        measureUntil = Number.POSITIVE_INFINITY;
+        // A server that answers nothing still ends the run, one request time limit later.
+        endTimer = setTimeout(() => end(performance.now()), timeoutMs);
+      }
+    }, options.seconds * 1000);
   }, options.warmUpSeconds * 1000);
   const loop = async (connection: KeepAliveConnection) => {
     let finished = performance.now();

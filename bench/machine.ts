@@ -1,5 +1,5 @@
 /**
- * Where the benchmark ran and with which versions of everything it measured.
+ * Where a benchmark ran and with which versions.
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
@@ -8,13 +8,12 @@ import { join } from "node:path";
 import { repoRoot } from "./processes.js";
 
 /**
- * The machine and the software versions.
+ * The machine and the versions of Node and onnxruntime-node.
  *
  * @example
  * ```ts
- * const machine: Machine = describeMachine(loadavg()[0]);
+ * const machine: Machine = describeMachine();
  * machine.cores; // 2
- * machine.loadAverage; // 0.4 on a quiet machine
  * ```
  */
 export interface Machine {
@@ -23,22 +22,17 @@ export interface Machine {
   readonly os: string;
   readonly node: string;
   readonly onnxruntimeNode: string;
-  /** Versions of the Python contender's parts, or why they could not be read. */
-  readonly python: string;
-  /** The 1-minute load average when the run started: above the core count, other work competed for the CPU. */
-  readonly loadAverage: number;
 }
 
 /**
- * Reads the CPU model from /proc/cpuinfo, the core count Node sees, and the versions;
- * `loadAverage` is the 1-minute load average the caller read before its run began.
+ * Reads the CPU model from /proc/cpuinfo, the core count Node sees, and the versions.
  *
  * @example
  * ```ts
- * describeMachine(loadavg()[0]).onnxruntimeNode; // "1.30.0"
+ * describeMachine().onnxruntimeNode; // "1.30.0"
  * ```
  */
-export function describeMachine(loadAverage: number): Machine {
+export function describeMachine(): Machine {
   const cpuinfo = existsSync("/proc/cpuinfo") ? readFileSync("/proc/cpuinfo", "utf8") : "";
   const cpu = /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1]?.trim() ?? cpus()[0]?.model ?? "unknown CPU";
   const ort = JSON.parse(readFileSync(join(repoRoot, "node_modules/onnxruntime-node/package.json"), "utf8")) as { version: string };
@@ -48,12 +42,19 @@ export function describeMachine(loadAverage: number): Machine {
     os: `${process.platform} ${release()}`,
     node: process.version,
     onnxruntimeNode: ort.version,
-    python: pythonVersions(),
-    loadAverage,
   };
 }
 
-function pythonVersions(): string {
+/**
+ * The versions of the Python contender's parts (Debian's python3, numpy, Flask, gunicorn,
+ * nginx), or a note that they are not installed.
+ *
+ * @example
+ * ```ts
+ * pythonStackVersions(); // "Python 3.11.2, numpy 1.24.2, Flask 2.2.2, gunicorn 20.1.0, nginx 1.22.1"
+ * ```
+ */
+export function pythonStackVersions(): string {
   const script =
     "import sys, importlib.metadata as m; " +
     "print(f\"Python {sys.version.split()[0]}, numpy {m.version('numpy')}, Flask {m.version('flask')}, gunicorn {m.version('gunicorn')}\")";

@@ -16,7 +16,7 @@ const pingBody = JSON.stringify({ status: "ready" });
 
 async function answer(body: Buffer, contentType: string, accept: string, response: ServerResponse): Promise<void> {
   try {
-    const encoded = pipeline.encode(await pipeline.run(await pipeline.decode(body, contentType)), accept);
+    const encoded = await pipeline.encode(await pipeline.run(await pipeline.decode(body, contentType)), accept);
     send(response, 200, encoded.contentType, encoded.body);
   } catch (error) {
     send(response, 400, "application/json", JSON.stringify({ error: (error as Error).message }));

@@ -120,18 +120,24 @@ export async function waitUntilReady(url: string, children: readonly RunningChil
 }
 
 /**
- * Starts `node <args>` as a server on `port` and waits until it is ready.
+ * Starts `node <args>` as a server on `port`, with `env` added to this process's environment,
+ * and waits until `/ping` answers 200 (at most `readyMs`).
  *
  * @example
  * ```ts
  * const server = await startNodeServer(["dist/cli.js", "serve", "--port", String(port)], port, { BYOC_HOST: "127.0.0.1" });
  * ```
  */
-export async function startNodeServer(args: readonly string[], port: number, env: Readonly<Record<string, string>> = {}): Promise<ChildServer> {
+export async function startNodeServer(
+  args: readonly string[],
+  port: number,
+  env: Readonly<Record<string, string>> = {},
+  readyMs = 60_000,
+): Promise<ChildServer> {
   const child = spawnChild(process.execPath, args, env);
   const url = `http://127.0.0.1:${port}`;
   try {
-    await waitUntilReady(url, [child]);
+    await waitUntilReady(url, [child], readyMs);
   } catch (error) {
     await child.stop();
     throw error;

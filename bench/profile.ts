@@ -203,7 +203,7 @@ async function main(): Promise<void> {
     const result = spawnSync(process.execPath, [join(repoRoot, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.json"], { cwd: repoRoot, encoding: "utf8" });
     if (result.status !== 0) throw new Error(`tsc failed:\n${result.stdout}${result.stderr}`);
   }
-  await prepareAssets();
+  await prepareAssets([...new Set(cells.map(({ model }) => model.id))]);
   const report = [
     `# Where the toolkit's time goes, c=${connections}`,
     "",

@@ -70,8 +70,13 @@ export interface ServingResults {
   /** Wall time of the whole run, build included. */
   readonly durationSeconds: number;
   readonly machine: Machine;
-  /** The 1-minute load average when the run ended (the run's own processes included). */
-  readonly loadAverageAtEnd: number;
+  /** Versions of the Python contender's parts. */
+  readonly python: string;
+  /**
+   * The 1-minute load average before the run and when it ended (the run's own processes
+   * included): above the core count, other work competed for the CPU.
+   */
+  readonly loadAverage: { readonly before: number; readonly after: number };
   readonly sizes: CellSizes;
   readonly floorSeconds: number;
   /** Each contender's name and what it ran with, floor first. */
@@ -163,7 +168,8 @@ export function evaluateTargets(cells: readonly RequestResults[], batching: Batc
     cells
       .find((cell) => cell.model === model && cell.request === request)
       ?.servers.find((server) => (typeof contender === "string" ? server.contender === contender : contender.test(server.contender)))
-      ?.runs.find((run) => run.connections === connections);
+      // A run without answers has no latency (JSON wrote its NaNs as null): nothing to judge.
+      ?.runs.find((run) => run.connections === connections && run.responses > 0);
   const python = new RegExp(`^${pythonPrefix}`);
   const ratio = (name: string, goal: number, toolkit: LoadRun | undefined, other: LoadRun | undefined, otherName: string): Target => {
     if (toolkit === undefined || other === undefined) return notMeasured(name, `>= ${goal}x`, `no ${toolkit === undefined ? toolkitName : otherName} run`);
@@ -279,9 +285,9 @@ export function formatMarkdown(results: ServingResults): string {
       `${results.mode === "quick" ? "**quick mode**: fewer cells, short windows" : "the full matrix"}, which took ${minutes.toFixed(1)} minutes.`,
     "",
     `- Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.os}. ` +
-      `1-minute load average ${machine.loadAverage.toFixed(1)} before the run, ${results.loadAverageAtEnd.toFixed(1)} at its end` +
-      (machine.loadAverage > machine.cores / 2 ? ": **other work was using the CPU, so these figures are noisy**." : "."),
-    `- Software: Node ${machine.node}, onnxruntime-node ${machine.onnxruntimeNode}; ${machine.python}.`,
+      `1-minute load average ${results.loadAverage.before.toFixed(1)} before the run, ${results.loadAverage.after.toFixed(1)} at its end` +
+      (results.loadAverage.before > machine.cores / 2 ? ": **other work was using the CPU, so these figures are noisy**." : "."),
+    `- Software: Node ${machine.node}, onnxruntime-node ${machine.onnxruntimeNode}; ${results.python}.`,
     `- Client: bench/load.ts in its own process on the same machine, keep-alive connections in a closed loop (each sends again as soon as ` +
       `its answer arrives); each concurrency ${sizes.warmUpSeconds} s of warm-up, then ${sizes.seconds} s measured. ` +
       `\`/ping\` is sampled from a third process during each c=${pingConcurrency} window, up to ${sizes.pings} times on a new connection each. One server runs at a time.`,
@@ -310,17 +316,17 @@ export function formatMarkdown(results: ServingResults): string {
     if (model.pythonSkipped !== undefined) lines.push(`No Python contender: ${model.pythonSkipped}.`, "");
   }
   lines.push(
-    "Latencies in ms. Floor rows are in-process and sequential: `session.run` alone, and the whole request " +
-      "(decode the body, `session.run`, encode the answer) without HTTP; their stages are below.",
+    "Latencies in ms. Floor rows are in-process and sequential: the model's run alone (`session.run`; for images, the " +
+      "OCR example's `predictFn`), and the whole request (decode the body, run, encode the answer) without HTTP; their stages are below.",
     "",
     "### Where the floor's time goes (p50, ms)",
     "",
-    row(["model", "request", "decode", "session.run", "encode", "total"]),
+    row(["model", "request", "decode", "run", "encode", "total"]),
     row(["---", "---", "---:", "---:", "---:", "---:"]),
     ...results.cells.map((cell) =>
       "error" in cell.floor
         ? row([cell.model, cell.label, "–", "–", "–", "–"])
-        : row([cell.model, cell.label, ms(cell.floor.decode.p50), ms(cell.floor.run.p50), ms(cell.floor.encode.p50), ms(cell.floor.total.p50)]),
+        : row([cell.model, cell.label, ms(cell.floor.decode.p50), `${ms(cell.floor.run.p50)} (${cell.floor.runs})`, ms(cell.floor.encode.p50), ms(cell.floor.total.p50)]),
     ),
     "",
   );
@@ -352,7 +358,7 @@ function modelTable(cells: readonly RequestResults[]): string[] {
         ...noPing,
         "–",
       ];
-      rows.push(floorRow("floor: session.run", cell.floor.run), floorRow("floor: in-process request", cell.floor.total));
+      rows.push(floorRow(`floor: ${cell.floor.runs}`, cell.floor.run), floorRow("floor: in-process request", cell.floor.total));
     }
     for (const server of cell.servers) {
       if (server.skipped !== undefined) continue;

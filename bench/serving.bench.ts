@@ -34,7 +34,7 @@ import { prepareAssets } from "./assets.js";
 import { writeSection } from "./benchmarks-doc.js";
 import { describeSessionOptions, describeToolkit, minimalContender, pythonContender, toolkitContender, type ToolkitVariant } from "./contenders.js";
 import type { FloorResult } from "./floor.js";
-import { describeMachine } from "./machine.js";
+import { describeMachine, pythonStackVersions } from "./machine.js";
 import { measureServer } from "./measure.js";
 import { runPlan, type RunPlan } from "./plan.js";
 import { repoRoot, runNodeForJson } from "./processes.js";
@@ -165,10 +165,11 @@ async function main(): Promise<number> {
   const writeDocs = values["no-docs"] === true ? false : (values["write-docs"] ?? plan.mode === "full");
 
   installBenchDeps();
-  const machine = describeMachine(loadAverageBefore);
+  const machine = describeMachine();
+  const pythonVersions = pythonStackVersions();
   build(values["skip-build"]);
   progress("writing the MLP, the numpy weights, the OCR page and the request bodies (bench/results/assets/)");
-  await prepareAssets();
+  await prepareAssets([...new Set(plan.cells.map((cell) => cell.model))]);
 
   const [defaultVariant = { name: toolkitName, env: {} }] = variants;
   const { contrast, pair } = batchingContrast(defaultVariant);
@@ -199,7 +200,8 @@ async function main(): Promise<number> {
     mode: plan.mode,
     durationSeconds: (performance.now() - started) / 1000,
     machine,
-    loadAverageAtEnd: loadavg()[0] ?? Number.NaN,
+    python: pythonVersions,
+    loadAverage: { before: loadAverageBefore, after: loadavg()[0] ?? Number.NaN },
     sizes: plan.sizes,
     floorSeconds: plan.floorSeconds,
     contenders: [

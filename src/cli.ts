@@ -1,16 +1,21 @@
 #!/usr/bin/env node
+// First: refuses an unsupported Node.js before the other modules load.
+import "./cli/supported-node.js";
 import { readFileSync } from "node:fs";
 import { buildCommand } from "./cli/build.js";
+import { initCommand } from "./cli/init.js";
 import type { CliCommand } from "./cli/command.js";
 import { pushCommand } from "./cli/push.js";
+import { runCommand } from "./cli/run.js";
 import { serveCommand } from "./cli/serve.js";
 import { asyncRequestsCommand } from "./cli/async-requests.js";
 import { gatewayCommand } from "./cli/gateway.js";
 import { invokeAsyncCommand } from "./cli/invoke-async.js";
 import { invokeCommand } from "./cli/invoke.js";
+import { pipelineCommand } from "./cli/pipeline.js";
 import { ConfigurationError } from "./errors.js";
 
-const commands: readonly CliCommand[] = [serveCommand, buildCommand, pushCommand, gatewayCommand, invokeCommand, invokeAsyncCommand, asyncRequestsCommand];
+const commands: readonly CliCommand[] = [initCommand, serveCommand, buildCommand, runCommand, pushCommand, gatewayCommand, pipelineCommand, invokeCommand, invokeAsyncCommand, asyncRequestsCommand];
 
 const usage = `Usage: sagemaker-byoc <command> [options]
 

@@ -1,14 +1,21 @@
+import { readFileSync } from "node:fs";
 import { createServer } from "node:http";
+import { join } from "node:path";
 import type { Logger } from "pino";
 import { loadConfig, type ConfigOverrides, type ServerConfig } from "./config/server-config.js";
-import { notReadyError, type Readiness } from "./dispatch/readiness.js";
+import type { DataPlane } from "./dispatch/data-plane.js";
+import { ModelRegistry } from "./dispatch/model-registry.js";
+import { SingleModel } from "./dispatch/single-model.js";
+import { ModelNotFoundError } from "./errors.js";
 import { WorkerPool, type InvokeOptions } from "./dispatch/worker-pool.js";
 import { Connections } from "./http/connections.js";
 import { listen } from "./http/listen.js";
 import { createLogger, flushLog } from "./logger.js";
 import { resolveModelSource } from "./models/model-source.js";
 import type { InvocationRequest, InvocationResult } from "./pipeline/inference-pipeline.js";
-import { createRequestListener } from "./protocols/sagemaker/listener.js";
+import { startMetricsListener } from "./protocols/metrics/endpoint.js";
+import { ServerMetrics } from "./protocols/metrics/server-metrics.js";
+import { createRequestListener, type FrontDoorOptions } from "./protocols/sagemaker/listener.js";
 
 /** A server that is listening; the model may still be loading. */
 export interface RunningServer {
@@ -19,8 +26,12 @@ export interface RunningServer {
   readonly log: Logger;
   /** Settles when the model has loaded (or failed to: `/ping` then answers 503 with the reason). */
   readonly loaded: Promise<void>;
-  /** What `/ping` reports: true once the model is loaded and a worker can serve. */
+  /** What `/ping` reports: true once the model is loaded and a worker can serve (multi-model: once the workers run). */
   readonly ready: boolean;
+  /** Where requests meet the models: what the front doors call. */
+  readonly plane: DataPlane;
+  /** The models of a multi-model endpoint (`--multi-model`); `undefined` otherwise. */
+  readonly registry: ModelRegistry | undefined;
   /**
    * Runs one request through the workers, as `/invocations` does, without HTTP: for the async
    * worker. Rejects with `ModelNotReadyError` until the model is loaded.
@@ -36,9 +47,6 @@ export interface RunningServer {
  */
 const headersTimeoutMs = 20_000;
 
-/** The name the single model of a server goes by, in logs and in the worker pool. */
-const modelName = "model";
-
 /**
  * Starts the SageMaker-compatible server: listens at once (SageMaker expects connections to be
  * accepted within 250 ms, docs/sagemaker-contract.md), then extracts the model archive if there
@@ -52,6 +60,8 @@ const modelName = "model";
  */
 export async function startServer(overrides: ConfigOverrides = {}, env: NodeJS.ProcessEnv = process.env): Promise<RunningServer> {
   const config = loadConfig(env, overrides);
+  /** The name the single model of a server goes by: in logs, the worker pool, KServe V2 paths and metrics. */
+  const modelName = config.modelName;
   const log = createLogger(config.logLevel);
   const pool = new WorkerPool({
     size: config.workers,
@@ -66,64 +76,92 @@ export async function startServer(overrides: ConfigOverrides = {}, env: NodeJS.P
         multipart: config.multipart,
         batching: config.batching,
       },
+      primeOnnxRuntime: config.multiModel,
     },
   });
-  let failure: Error | undefined;
-  const readiness: Readiness = {
-    get ready() {
-      return pool.serves(modelName);
-    },
-    get failure() {
-      return failure;
-    },
-  };
-  const invoke = (request: InvocationRequest, signal: AbortSignal, options?: InvokeOptions): Promise<InvocationResult> => {
-    if (!readiness.ready) return Promise.reject(notReadyError(readiness));
-    return pool.invoke(modelName, request, signal, options);
+  // Loads start once the server listens, after `metrics` below exists.
+  const onModelLoad = (name: string, outcome: "success" | "failure"): void => metrics?.modelLoad(name, outcome);
+  const single = config.multiModel ? undefined : new SingleModel(pool, modelName, log, onModelLoad);
+  const registry = config.multiModel
+    ? new ModelRegistry({
+        pool,
+        modelsRoot: config.modelsRoot,
+        memoryBudgetBytes: config.modelMemoryBudgetBytes,
+        extractRoot: join(config.extractDir, "models"),
+        archiveLimits: config.archive,
+        sagemakerProgram: config.sagemakerProgram,
+        fallbackHandlers: config.handlersPath,
+        drainMs: config.shutdownTimeoutMs,
+        log,
+        now: Date.now,
+        onModelLoad,
+      })
+    : undefined;
+  const plane: DataPlane = (single ?? registry) as DataPlane;
+  // Front doors beyond SageMaker's (KServe V2, Vertex AI) and metrics, over the same data plane:
+  // docs/kserve-v2.md, docs/vertex.md, docs/metrics.md.
+  const metrics = config.metrics.enabled ? new ServerMetrics({ models: plane, defaultMetrics: true }) : undefined;
+  const separateMetricsPort = metrics !== undefined && config.metrics.safePortRange !== undefined;
+  const frontDoors: FrontDoorOptions = {
+    defaultModel: single?.name,
+    serverVersion: toolkitVersion(),
+    vertex: { healthRoute: config.vertex.healthRoute, predictRoute: config.vertex.predictRoute, maxPayloadBytes: config.vertex.maxPayloadBytes },
+    metrics,
+    serveMetrics: !separateMetricsPort,
   };
   const server = createServer({ headersTimeout: headersTimeoutMs, requestTimeout: 0 });
   const connections = new Connections(server, { maxConnections: config.maxConnections, log });
   const listener = createRequestListener({
     connections,
-    readiness,
+    plane,
+    defaultModel: single?.name,
+    registry,
     log,
     timeoutMs: config.timeoutMs,
     maxPayloadBytes: config.maxPayloadBytes,
     maxConcurrentRequests: config.maxConcurrentRequests,
     maxInFlightBytes: config.maxInFlightBytes,
-    // The HTTP layer is done with the body once it is handed over: move it rather than copy it.
-    invoke: (request, signal) => invoke(request, signal, { transferBody: true }),
+    frontDoors,
   });
   server.on("request", listener);
   const { port, url } = await listen(server, config.port, config.host);
-  log.info({ port, host: config.host, workers: config.workers, timeoutMs: config.timeoutMs }, "listening");
+  log.info({ port, host: config.host, workers: config.workers, timeoutMs: config.timeoutMs, multiModel: config.multiModel }, "listening");
+  const metricsListener =
+    metrics !== undefined && config.metrics.safePortRange !== undefined
+      ? await startMetricsListener(metrics, config.metrics.safePortRange, config.host, log).catch((error: unknown) => {
+          server.close();
+          throw error;
+        })
+      : undefined;
+  if (metricsListener !== undefined) log.info({ port: metricsListener.port }, "metrics listening on a port of SAGEMAKER_SAFE_PORT_RANGE");
 
-  const loaded = (async () => {
-    try {
-      const source = await resolveModelSource({
-        name: modelName,
-        modelDir: config.modelDir,
-        extractDir: config.extractDir,
-        archiveLimits: config.archive,
-        handlersPath: config.handlersPath,
-        sagemakerProgram: config.sagemakerProgram,
-        log,
-      });
-      log.info({ modelDir: source.modelDir, handlersFile: source.handlersFile ?? "(defaults: ONNX model, built-in codecs)" }, "loading model");
-      await pool.start();
-      await pool.load(source, "all");
-      log.info("model loaded; /ping answers 200");
-    } catch (error) {
-      failure = error as Error;
-      log.error({ err: error }, "model load failed; /ping answers 503");
-    }
-  })();
+  const loaded =
+    registry !== undefined
+      ? registry.start().then(
+          () => log.info({ modelsRoot: config.modelsRoot, memoryBudgetBytes: config.modelMemoryBudgetBytes }, "multi-model endpoint ready; /ping answers 200"),
+          (error: unknown) => log.error({ err: error }, "workers failed to start; /ping answers 503"),
+        )
+      : (single as SingleModel).start(() =>
+          resolveModelSource({
+            name: modelName,
+            modelDir: config.modelDir,
+            extractDir: config.extractDir,
+            archiveLimits: config.archive,
+            handlersPath: config.handlersPath,
+            sagemakerProgram: config.sagemakerProgram,
+            log,
+          }),
+        );
+  const invoke = (request: InvocationRequest, signal: AbortSignal, options?: InvokeOptions): Promise<InvocationResult> => {
+    if (single === undefined) return Promise.reject(new ModelNotFoundError("A multi-model endpoint runs requests through POST /models/{name}/invoke"));
+    return single.invoke(modelName, request, signal, options);
+  };
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= (async () => {
       log.info({ timeoutMs: config.shutdownTimeoutMs }, "shutting down: draining in-flight requests");
-      await Promise.all([connections.drain(config.shutdownTimeoutMs), loaded]);
+      await Promise.all([connections.drain(config.shutdownTimeoutMs), loaded, metricsListener?.close()]);
       await pool.close(1_000);
       log.info("stopped");
       await flushLog(log);
@@ -138,9 +176,17 @@ export async function startServer(overrides: ConfigOverrides = {}, env: NodeJS.P
     log,
     loaded,
     get ready() {
-      return readiness.ready;
+      return plane.readiness.ready;
     },
+    plane,
+    registry,
     invoke,
     close,
   };
+}
+
+/** This package's version, which KServe V2's server metadata reports. */
+function toolkitVersion(): string {
+  const manifest = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string };
+  return manifest.version;
 }

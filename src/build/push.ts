@@ -1,6 +1,6 @@
 import type { CommandRunner } from "./command-runner.js";
-import { deployWarnings, deploymentName, renderDeployHints, type DeployHintsInput } from "./deploy-hints.js";
-import { createEcrClient, ecrRegion, ensureRepository, getEcrLogin } from "./ecr.js";
+import { deployWarnings, deploymentName, renderDeployHints, renderPipelineDeployHints, type DeployHintsInput } from "./deploy-hints.js";
+import { importCliDependency } from "./cli-only-dependencies.js";
 import { detectEngine, type ContainerEngine } from "./engine.js";
 import { ContainerError } from "./errors.js";
 import { imageLabels } from "./image-labels.js";
@@ -85,7 +85,9 @@ export async function pushImage(options: PushOptions, runner: CommandRunner): Pr
       settings: options.deploy,
     };
     for (const warning of deployWarnings(deployment)) report(`warning: ${warning}`);
-    return { imageUris, digest, repositoryCreated: destination.created, hints: renderDeployHints(deployment) };
+    const { pipeline } = options.deploy;
+    const hints = pipeline === undefined ? renderDeployHints(deployment) : renderPipelineDeployHints(deployment, pipeline);
+    return { imageUris, digest, repositoryCreated: destination.created, hints };
   } finally {
     await engine.dispose();
   }
@@ -110,6 +112,8 @@ function tagsFromLabels(image: string, labels: Readonly<Record<string, string>>)
 }
 
 async function prepareEcr(options: PushOptions, repository: string, engine: ContainerEngine, runner: CommandRunner): Promise<Destination> {
+  // Imported here: the ECR client stays out of the serving image (cli-only-dependencies.ts).
+  const { createEcrClient, ecrRegion, ensureRepository, getEcrLogin } = await importCliDependency("@aws-sdk/client-ecr", "push", () => import("./ecr.js"));
   const client = createEcrClient({ region: options.region, endpoint: options.ecrEndpoint, credentials: options.awsCredentials });
   try {
     const region = await ecrRegion(client);

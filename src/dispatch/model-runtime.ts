@@ -40,19 +40,24 @@ export class ModelRuntime {
   /** Imports the handlers, loads and warms up the model; a model of the same name is replaced only after the new one loaded. */
   async load(source: ModelSource): Promise<LoadReport> {
     const handlers = source.handlersFile === undefined ? {} : await importHandlers(source.handlersFile);
+    return this.loadWith(source.name, handlers, source.modelDir);
+  }
+
+  /** {@link ModelRuntime.load} with the handlers given as a module (checked already), as the test helper has them. */
+  async loadWith(name: string, handlers: Handlers, modelDir: string): Promise<LoadReport> {
     const codecs = this.#codecsFor(handlers);
-    const log = this.#log.child({ model: source.name });
+    const log = this.#log.child({ model: name });
     const loaded = await loadModel(handlers, {
-      name: source.name,
-      modelDir: source.modelDir,
+      name,
+      modelDir,
       workerId: this.#workerId,
       onnx: this.#config.onnx,
       batching: this.#config.batching,
       log,
     });
-    const previous = this.#models.get(source.name);
-    this.#models.set(source.name, {
-      name: source.name,
+    const previous = this.#models.get(name);
+    this.#models.set(name, {
+      name,
       loaded,
       model: loaded.model,
       handlers,
@@ -61,6 +66,11 @@ export class ModelRuntime {
     });
     if (previous !== undefined) await previous.loaded.model.release();
     return { loadMs: loaded.loadMs, memoryBytes: loaded.memoryBytes, signature: loaded.model.signature, batchSize: loaded.model.batchSize };
+  }
+
+  /** What the model's `modelFn` returned (the ONNX session or sessions by default); `undefined` when it is not loaded. */
+  valueOf(name: string): unknown {
+    return this.#models.get(name)?.model.value;
   }
 
   /** Releases the model; requests already running on it finish with what they hold. */

@@ -11,6 +11,8 @@ export type RuntimeConfig = Pick<ServerConfig, "logLevel" | "defaultAccept" | "d
 export interface WorkerSetup {
   readonly workerId: number;
   readonly config: RuntimeConfig;
+  /** Pay ONNX Runtime's one-time set-up before any model loads, so each load measures only its model (multi-model endpoints). */
+  readonly primeOnnxRuntime: boolean;
 }
 
 /** An error as it crosses the thread boundary (structured clone drops custom fields). */
@@ -61,5 +63,6 @@ export type FromWorker =
       readonly contentType: string;
       readonly customAttributes: string | undefined;
       readonly timings: StageTimings | undefined;
+      readonly protocolHeaders: Readonly<Record<string, string>> | undefined;
     }
   | { readonly type: "error"; readonly id: number; readonly error: SerializedError };

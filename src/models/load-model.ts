@@ -2,6 +2,7 @@ import type { InferenceSession } from "onnxruntime-node";
 import type { Logger } from "pino";
 import { ConfigurationError } from "../errors.js";
 import type { Handlers, ModelContext } from "../handlers/types.js";
+import { collectGarbage } from "./collect-garbage.js";
 import { HandlerModel } from "./handler-model.js";
 import type { Model } from "./model.js";
 import { isOnnxSessions, loadOnnxModel, loadOnnxModels, type OnnxSessions } from "./onnx/load-models.js";
@@ -42,9 +43,10 @@ export interface LoadedModel {
   /** Milliseconds from the start of the load to the end of the warm-up. */
   readonly loadMs: number;
   /**
-   * Growth of the process's resident memory over the load and warm-up, in bytes: ONNX Runtime
-   * allocates natively, so this is the measure that sees it. Concurrent loads in other threads
-   * would blur it; the worker pool loads one model at a time where the figure matters.
+   * Growth of the process's memory over the load and warm-up, in bytes: the larger of resident
+   * memory's growth (ONNX Runtime allocates natively, so this is the measure that sees it) and of
+   * the memory held by buffers. Concurrent loads in other threads would blur it; the worker pool
+   * loads one model at a time where the figure matters.
    */
   readonly memoryBytes: number;
 }
@@ -66,7 +68,8 @@ export interface LoadedModel {
  */
 export async function loadModel(handlers: Handlers, options: LoadModelOptions): Promise<LoadedModel> {
   const started = performance.now();
-  const rssBefore = process.memoryUsage.rss();
+  collectGarbage();
+  const before = process.memoryUsage();
   const sessions = new Set<InferenceSession>();
   const track = <T extends OnnxSessions>(loaded: T): T => {
     for (const session of sessionsOf(loaded)) sessions.add(session);
@@ -107,7 +110,11 @@ export async function loadModel(handlers: Handlers, options: LoadModelOptions): 
     await release();
     throw error;
   }
-  return { model, loadMs: performance.now() - started, memoryBytes: Math.max(0, process.memoryUsage.rss() - rssBefore) };
+  const after = process.memoryUsage();
+  // Native allocations (ONNX Runtime's) show only in resident memory; buffers the handlers hold
+  // show exactly in `external`, even when they reuse pages resident memory already counted.
+  const memoryBytes = Math.max(0, after.rss - before.rss, after.external - before.external);
+  return { model, loadMs: performance.now() - started, memoryBytes };
 }
 
 async function toModel(

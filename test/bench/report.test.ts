@@ -31,7 +31,7 @@ function ping(p99: number, failed = 0): PingRun {
 
 function floor(total = 1, answer = jsonAnswer([[0.25, 0.75]])): FloorResult {
   const latency = { ...summarize([total]), p50: total };
-  return { calls: 100, decode: latency, run: latency, encode: latency, total: latency, answer };
+  return { calls: 100, runs: "session.run", decode: latency, run: latency, encode: latency, total: latency, answer };
 }
 
 function cell(model: ModelId, request: RequestKind, servers: ServerCell[], floorResult = floor()): RequestResults {
