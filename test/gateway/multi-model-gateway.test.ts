@@ -19,8 +19,11 @@ import { loadAsyncConfig, type AsyncConfigOverrides } from "../../src/config/asy
 import { startAsyncGateway, type RunningAsyncGateway } from "../../src/gateway/index.js";
 import { HttpInvoker } from "../../src/gateway/invoker.js";
 import { HttpModelHost } from "../../src/gateway/multi-model/model-host.js";
+import { startAsyncForServe } from "../../src/cli/async-flags.js";
+import { ConfigurationError } from "../../src/errors.js";
 import type { RunningServer } from "../../src/server.js";
 import { captureLog, type LogRecord } from "../helpers/capture-log.js";
+import { freePort } from "../helpers/free-port.js";
 import { listenToFixtures, type FixtureEvents } from "../helpers/fixture-events.js";
 import { s3Credentials, startTestS3, type TestS3 } from "../helpers/s3-server.js";
 import { irisModelDir, setosaRow, startTestServer } from "../helpers/server.js";
@@ -393,5 +396,80 @@ describe("boto3 against the multi-model gateway", () => {
     const [prediction, missing] = stdout.trim().split("\n");
     assert.equal((JSON.parse(prediction ?? "") as { predictions: number[][] }).predictions[0]?.length, 3);
     assert.equal(missing, "ValidationError");
+  });
+});
+
+describe("serve --multi-model --async: the gateway in the model server's process", () => {
+  let s3: TestS3;
+  before(async () => {
+    s3 = await startTestS3("models");
+    await s3.put("mme/iris.tar.gz", await irisArchive());
+  });
+  after(() => s3.close());
+
+  const gatewayConfig = (overrides: AsyncConfigOverrides) =>
+    loadAsyncConfig({}, { endpointName: "mme-endpoint", s3Endpoint: s3.endpoint, queueDir: join(scratch, `queue-${Math.random()}`), port: 0, host: "127.0.0.1", logLevel: "silent", ...overrides });
+
+  test("InvokeEndpoint with TargetModel fetches into the server's models root, loads on its registry, and reloads a model the registry let go", async () => {
+    const modelsRoot = await mkdtemp(join(scratch, "in-process-"));
+    const server = await startTestServer({ multiModel: true, modelsRoot });
+    const port = await freePort();
+    // serve's gateway uses the SDK's own credential chain: the environment, as in a container.
+    const saved = { id: process.env["AWS_ACCESS_KEY_ID"], secret: process.env["AWS_SECRET_ACCESS_KEY"] };
+    process.env["AWS_ACCESS_KEY_ID"] = s3Credentials.accessKeyId;
+    process.env["AWS_SECRET_ACCESS_KEY"] = s3Credentials.secretAccessKey;
+    after(() => {
+      for (const [name, value] of [["AWS_ACCESS_KEY_ID", saved.id], ["AWS_SECRET_ACCESS_KEY", saved.secret]] as const) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+    });
+    const close = await startAsyncForServe(gatewayConfig({ port, multiModel: { modelDataUrl: "s3://models/mme/", cacheDir: "/elsewhere" } }), server);
+    try {
+      const gatewayUrl = `http://127.0.0.1:${port}`;
+      const runtime = new SageMakerRuntimeClient({ endpoint: gatewayUrl, region: "us-east-1", credentials: { accessKeyId: "any", secretAccessKey: "any" }, maxAttempts: 1 });
+      const call = async () => {
+        const answer = await runtime.send(new InvokeEndpointCommand({ EndpointName: "mme-endpoint", TargetModel: "iris.tar.gz", ContentType: "application/json", Body: Buffer.from(JSON.stringify({ instances: [setosaRow] })) }));
+        return JSON.parse(Buffer.from(answer.Body ?? []).toString("utf8")) as { predictions: number[][] };
+      };
+      assert.equal((await call()).predictions[0]?.length, 3);
+      const registry = server.registry;
+      assert.ok(registry !== undefined);
+      const [loaded] = registry.list().models;
+      assert.ok(loaded !== undefined);
+      assert.equal(loaded.modelUrl, join(modelsRoot, loaded.modelName, "model"), "fetched into the server's models root, not the configured cache dir");
+      await registry.unload(loaded.modelName);
+      assert.equal((await call()).predictions[0]?.length, 3, "loaded again after the registry's 404");
+      assert.equal(s3.requestsFor("GET", "mme/iris.tar.gz").length, 1);
+      runtime.destroy();
+    } finally {
+      await close();
+    }
+  });
+
+  test("a ModelDataUrl needs a multi-model server, and a multi-model server's gateway needs a ModelDataUrl; the server is closed either way", async () => {
+    const single = await startTestServer({});
+    await assert.rejects(startAsyncForServe(gatewayConfig({ multiModel: { modelDataUrl: "s3://models/mme/" } }), single), (error: unknown) => {
+      assert.ok(error instanceof ConfigurationError);
+      assert.match(error.message, /--model-data-url s3:\/\/models\/mme\/ needs a multi-model server: add --multi-model/);
+      return true;
+    });
+    const multi = await startTestServer({ multiModel: true, modelsRoot: await mkdtemp(join(scratch, "no-prefix-")) });
+    await assert.rejects(startAsyncForServe(gatewayConfig({ s3OutputPath: "s3://models/out" }), multi), /--async on a multi-model server needs the models' S3 prefix/);
+    for (const server of [single, multi]) assert.equal(await fetch(`${server.url}/ping`).then(() => "answered", () => "closed"), "closed");
+  });
+
+  test("startAsyncGateway refuses a ModelDataUrl without a model host, and a model host without a ModelDataUrl", async () => {
+    const server = await startTestServer({ multiModel: true, modelsRoot: await mkdtemp(join(scratch, "refuse-")) });
+    try {
+      const invoker = new HttpInvoker(`${server.url}/invocations`);
+      await assert.rejects(startAsyncGateway({ config: gatewayConfig({ multiModel: { modelDataUrl: "s3://models/mme/" } }), invoker }), /needs a multi-model container behind it/);
+      await assert.rejects(
+        startAsyncGateway({ config: gatewayConfig({ s3OutputPath: "s3://models/out" }), invoker, multiModel: { host: new HttpModelHost(server.url) } }),
+        /A multi-model gateway needs the models' S3 prefix/,
+      );
+    } finally {
+      await server.close();
+    }
   });
 });
