@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -200,6 +201,30 @@ describe("the multi-model gateway with iris models", () => {
     assert.equal(stack.logs.filter((record) => record.msg === "model loaded" && record["targetModel"] === "iris-a.tar.gz").length, 1, "no second load");
   });
 
+  test("a restarted gateway finds the models it fetched on disk, and a model the container still holds (its 409) counts as loaded", async () => {
+    const { log, records } = captureLog();
+    const again = await startAsyncGateway({
+      config: loadAsyncConfig({}, { endpointName: "mme-endpoint", multiModel: { modelDataUrl: "s3://models/mme/", cacheDir: stack.modelsRoot }, s3Endpoint: stack.s3.endpoint, queueDir: await mkdtemp(join(scratch, "queue-")), port: 0, host: "127.0.0.1" }),
+      invoker: new HttpInvoker(`${stack.server.url}/invocations`),
+      multiModel: { host: new HttpModelHost(stack.server.url) },
+      log,
+      credentials: s3Credentials,
+    });
+    try {
+      assert.ok(records.some((record) => record.msg === "model cache indexed" && (record["models"] as number) >= 1));
+      const answer = await fetch(`${again.url}/endpoints/mme-endpoint/invocations`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-amzn-sagemaker-target-model": "iris-a.tar.gz" },
+        body: JSON.stringify({ instances: [setosaRow] }),
+      });
+      assert.equal(answer.status, 200);
+      assert.equal(stack.downloads("iris-a.tar.gz"), 1, "not downloaded again");
+      assert.equal(records.find((record) => record.msg === "model loaded")?.["cached"], true);
+    } finally {
+      await again.close();
+    }
+  });
+
   test("concurrent first calls for one model download and load it once, and all succeed", async () => {
     const answers = await Promise.all(Array.from({ length: 6 }, () => stack.invoke("iris-b.tar.gz")));
     for (const answer of answers) assert.equal(answer.predictions?.[0]?.length, 3);
@@ -355,6 +380,8 @@ describe("the multi-model gateway's disk cache", () => {
     stack = await startMmeStack({}, { multiModel: { cacheMaxBytes: 25_000 } });
     // Each model's files: about 10 kB extracted, so the cache holds two.
     for (const name of ["d1", "d2", "d3"]) await stack.s3.put(`mme/${name}.tar.gz`, await archiveOf({ "code/inference.mjs": holdingHandlers(name, 1024), "padding.bin": "p".repeat(10_000) }));
+    // Random bytes do not compress: an archive larger than the whole cache.
+    await stack.s3.put("mme/huge.tar.gz", await archiveOf({ "weights.bin": randomBytes(40_000) }));
   });
   after(() => stack.close());
 
@@ -369,6 +396,14 @@ describe("the multi-model gateway's disk cache", () => {
     await fetch(`${stack.server.url}/models/${modelName(stack, "d1.tar.gz")}`, { method: "DELETE" });
     assert.equal((await stack.invoke("d1.tar.gz")).model, "d1");
     assert.equal(stack.downloads("d1.tar.gz"), 2, "fetched again once the container had let it go");
+  });
+
+  test("an archive larger than the whole cache is a ValidationError saying so", async () => {
+    await assert.rejects(stack.invoke("huge.tar.gz"), (error: unknown) => {
+      assert.ok(error instanceof ValidationError);
+      assert.match(error.message, /huge\.tar\.gz is \d+ bytes, more than the gateway's model cache holds \(25000 bytes, BYOC_MME_CACHE_MAX_BYTES\)/);
+      return true;
+    });
   });
 });
 
