@@ -1,14 +1,17 @@
 /**
  * `sagemaker-byoc-node/gateway`: the local SageMaker Runtime (InvokeEndpoint, InvokeEndpointAsync)
  * with S3 payloads, SNS notifications and a durable queue, in the model server's process or
- * beside any container (docs/async.md).
+ * beside any container (docs/async.md); with a ModelDataUrl, the front end of a multi-model
+ * endpoint (docs/multi-model.md, "Local gateway").
  */
 export {
   asyncModeEnabled,
   buildNotification,
   defaultAsyncConfig,
   HttpInvoker,
+  HttpModelHost,
   InProcessInvoker,
+  InProcessModelHost,
   InvocationDroppedError,
   InvokerUnavailableError,
   loadAsyncConfig,
@@ -26,6 +29,7 @@ export {
   type InferenceResponseTopic,
   type InferenceResultNotification,
   type Invoker,
+  type ModelHost,
   type NotificationStatus,
   type RunningAsyncGateway,
 } from "../gateway/index.js";
