@@ -112,7 +112,6 @@ export class BuildahEngine implements ContainerEngine {
       const args = ["run", "--isolation", "chroot", "--network", "host", "--env", `SAGEMAKER_BIND_TO_PORT=${spec.hostPort}`];
       for (const [name, value] of Object.entries(spec.env)) if (name !== "SAGEMAKER_BIND_TO_PORT") args.push("--env", `${name}=${value}`);
       if (spec.modelDir !== undefined) args.push("--volume", `${spec.modelDir}:${modelDirInImage}:ro`);
-    if (spec.modelsDir !== undefined) args.push("--volume", `${spec.modelsDir}:${modelsDirInImage}:ro`);
       if (spec.modelsDir !== undefined) args.push("--volume", `${spec.modelsDir}:${modelsDirInImage}:ro`);
       command = this.#runner.start("buildah", [...args, spec.name, "--", ...entrypoint, "serve"]);
     } finally {

@@ -377,8 +377,8 @@ test("build, run as SageMaker does, SIGTERM, push: the iris image end to end", {
 test("build --multi-model, then run: the image starts as a multi-model endpoint, /ping 200 with no model, a model loads from /opt/ml/models and answers", { timeout: 600_000 }, async () => {
   const built = await sagemakerByoc(["build", projectDir, "--multi-model", "--base-image", baseImage, "--engine", "buildah", "--tag", multiModelImage]);
   assert.equal(built.code, 0, built.stderr);
-  const labels = JSON.parse((await run("buildah", ["inspect", "--type", "image", "--format", "{{json .OCIv1.Config.Labels}}", multiModelImage], { env: toolEnv })).stdout) as Record<string, string>;
-  assert.equal(labels["com.amazonaws.sagemaker.capabilities.multi-models"], "true");
+  const inspected = JSON.parse((await run("buildah", ["inspect", "--type", "image", multiModelImage], { env: toolEnv })).stdout) as { OCIv1: { config: { Labels: Record<string, string> } } };
+  assert.equal(inspected.OCIv1.config.Labels["com.amazonaws.sagemaker.capabilities.multi-models"], "true");
 
   // The models folder, as SageMaker lays models out on an instance: /opt/ml/models/<name>/model.
   const models = join(root, "models");
