@@ -266,6 +266,15 @@ async function main(): Promise<void> {
     const containerLines = await containerLog(mmeLogPath);
     const registryLoads = containerLines.filter((line) => line.msg === "model loaded into the multi-model registry").map((line) => Number(line["loadMs"]));
     const evictions = containerLines.filter((line) => line.msg === "model unloaded").length;
+    // Each model runs on one worker: how the hot models were spread decides the multi-model throughput.
+    const workerOf = new Map<string, number>();
+    for (const line of containerLines) if (line.msg === "model loaded" && Array.isArray(line["workers"])) workerOf.set(line["model"] as string, (line["workers"] as number[])[0] as number);
+    const spread = new Map<number, number>();
+    for (const target of hot) {
+      const worker = workerOf.get(nameOf.get(target) ?? "");
+      if (worker !== undefined) spread.set(worker, (spread.get(worker) ?? 0) + 1);
+    }
+    const spreadText = [...spread.entries()].sort(([a], [b]) => a - b).map(([worker, count]) => `${count} on worker ${worker}`).join(", ");
     const fetches = gatewayLog.lines.filter((line) => line.msg === "model fetched from S3 into the cache").map((line) => Number(line["ms"]));
 
     const cold = [...coldFromS3, ...coldFromDisk];
@@ -307,6 +316,8 @@ async function main(): Promise<void> {
       "| --- | --- | --- | --- |",
       `| through the gateway (InvokeEndpoint) | ${mmeGateway.requestsPerSecond.toFixed(0)} | ${singleThroughGateway.requestsPerSecond.toFixed(0)} | ${ratioGateway.toFixed(2)} |`,
       `| straight to the container (\`/models/{name}/invoke\`, \`/invocations\`) | ${mmeDirect.requestsPerSecond.toFixed(0)} | ${singleDirect.requestsPerSecond.toFixed(0)} | ${ratioDirect.toFixed(2)} |`,
+      "",
+      `A multi-model endpoint loads each model on one worker (docs/multi-model.md); the ${hotModels} models of the throughput runs sat ${spreadText}. A single-model endpoint loads its model on every worker.`,
       "",
       "Targets:",
       "",
