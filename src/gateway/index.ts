@@ -125,7 +125,7 @@ export async function startAsyncGateway(options: AsyncGatewayOptions): Promise<R
       invoker: invoker.target,
       queueDir: config.queueDir,
       maxConcurrentInvocations: config.maxConcurrentInvocations,
-      ...(multiModel === undefined ? {} : { modelDataUrl: config.multiModel.modelDataUrl, modelCacheDir: config.multiModel.cacheDir }),
+      ...(multiModel === undefined ? {} : { modelDataUrl: config.multiModel.modelDataUrl, modelCacheDir: config.multiModel.cacheDir, modelHost: options.multiModel?.host.target }),
     },
     "async gateway listening",
   );

@@ -13,6 +13,7 @@ import {
   ModelError,
   ModelNotReadyException,
   SageMakerRuntimeClient,
+  ServiceUnavailable,
   ValidationError,
 } from "@aws-sdk/client-sagemaker-runtime";
 import { create as createTar } from "tar";
@@ -505,6 +506,30 @@ describe("serve --multi-model --async: the gateway in the model server's process
       );
     } finally {
       await server.close();
+    }
+  });
+
+  test("a container that cannot be reached is a ServiceUnavailable, as for /invocations", async () => {
+    const closed = `http://127.0.0.1:${await freePort()}`;
+    const gateway = await startAsyncGateway({
+      config: gatewayConfig({ multiModel: { modelDataUrl: "s3://models/mme/", cacheDir: await mkdtemp(join(scratch, "unreachable-")) } }),
+      invoker: new HttpInvoker(`${closed}/invocations`),
+      multiModel: { host: new HttpModelHost(closed) },
+      credentials: s3Credentials,
+    });
+    const runtime = new SageMakerRuntimeClient({ endpoint: gateway.url, region: "us-east-1", credentials: { accessKeyId: "any", secretAccessKey: "any" }, maxAttempts: 1 });
+    try {
+      await assert.rejects(
+        runtime.send(new InvokeEndpointCommand({ EndpointName: "mme-endpoint", TargetModel: "iris.tar.gz", ContentType: "application/json", Body: Buffer.from("{}") })),
+        (error: unknown) => {
+          assert.ok(error instanceof ServiceUnavailable, `a ServiceUnavailable, got ${(error as Error).name}`);
+          assert.match(error.message, /Could not reach the model container/);
+          return true;
+        },
+      );
+    } finally {
+      runtime.destroy();
+      await gateway.close();
     }
   });
 });
