@@ -8,9 +8,10 @@ import { asyncRequestsCommand } from "./cli/async-requests.js";
 import { gatewayCommand } from "./cli/gateway.js";
 import { invokeAsyncCommand } from "./cli/invoke-async.js";
 import { invokeCommand } from "./cli/invoke.js";
+import { transformCommand } from "./cli/transform.js";
 import { ConfigurationError } from "./errors.js";
 
-const commands: readonly CliCommand[] = [serveCommand, buildCommand, pushCommand, gatewayCommand, invokeCommand, invokeAsyncCommand, asyncRequestsCommand];
+const commands: readonly CliCommand[] = [serveCommand, buildCommand, pushCommand, gatewayCommand, invokeCommand, invokeAsyncCommand, asyncRequestsCommand, transformCommand];
 
 const usage = `Usage: sagemaker-byoc <command> [options]
 

@@ -84,6 +84,7 @@ export async function startServer(overrides: ConfigOverrides = {}, env: NodeJS.P
     maxInFlightBytes: config.maxInFlightBytes,
     // The HTTP layer is done with the body once it is handed over: move it rather than copy it.
     invoke: (request, signal) => invoke(request, signal, { transferBody: true }),
+    batch: { config: config.batch, workers: config.workers, signature: () => pool.report(modelName)?.signature },
   });
   server.on("request", listener);
   const { port, url } = await listen(server, config.port, config.host);

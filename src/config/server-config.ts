@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { defaultMultipartLimits } from "../codecs/multipart.js";
 import { defaultArchiveLimits } from "../models/artifacts/model-archive.js";
 import { defaultOnnxSessionConfig, type ExecutionProviderName } from "../models/onnx/session-config.js";
+import { batchSettingsTree, executionParametersRule, withJobPayloadLimit } from "./batch-settings.js";
 import { boolean, integer, listOf, maxTimerSeconds, mediaType, oneOf, seconds, text } from "./kinds.js";
 import { resolveSettings, type Env } from "./resolve.js";
 import { defineSettings, flag, setting, type SettingsOverrides, type SettingsValues } from "./setting.js";
@@ -103,7 +104,7 @@ export const serverSettings = defineSettings({
     env: "BYOC_MAX_PAYLOAD_BYTES",
     flag: flag("--max-payload-bytes", ["serve"]),
     default: 6 * 1024 * 1024,
-    description: "largest request body",
+    description: "largest request body (a batch job's `SAGEMAKER_MAX_PAYLOAD_IN_MB` raises it)",
   }),
   maxConcurrentRequests: setting({
     kind: integer({ min: 1, max: 1_000_000 }),
@@ -225,7 +226,7 @@ export const serverSettings = defineSettings({
       kind: integer({ min: 1, unit: "bytes" }),
       env: "BYOC_MULTIPART_MAX_FILE_BYTES",
       default: defaultMultipartLimits.maxFileBytes,
-      description: "size of one uploaded file",
+      description: "size of one uploaded file (a batch job's `SAGEMAKER_MAX_PAYLOAD_IN_MB` raises it)",
     }),
     maxFields: setting({
       kind: integer({ min: 0, max: 1_000_000 }),
@@ -234,7 +235,8 @@ export const serverSettings = defineSettings({
       description: "non-file fields in one multipart body",
     }),
   },
-});
+  batch: batchSettingsTree,
+}, [executionParametersRule]);
 
 /**
  * Every setting of the server. {@link loadConfig} fills it from defaults, the environment and
@@ -263,7 +265,8 @@ export type ConfigOverrides = SettingsOverrides<typeof serverSettings.tree>;
 /**
  * Reads the environment, applies `overrides` on top and validates everything, throwing one
  * {@link ConfigurationError} that names each invalid setting (the variable, or the option for an
- * override) and what it accepts.
+ * override) and what it accepts. A batch job's payload limit then raises the body limits
+ * (`withJobPayloadLimit`, docs/batch.md).
  *
  * @example
  * ```ts
@@ -271,7 +274,7 @@ export type ConfigOverrides = SettingsOverrides<typeof serverSettings.tree>;
  * ```
  */
 export function loadConfig(env: Env = process.env, overrides: ConfigOverrides = {}): ServerConfig {
-  return resolveSettings(serverSettings, { env, overrides });
+  return withJobPayloadLimit(resolveSettings(serverSettings, { env, overrides }));
 }
 
 /**

@@ -1,6 +1,10 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
 import express, { type Express, type NextFunction, type Request, type Response } from "express";
+import { checkingRecordCounts } from "../../batch/record-check.js";
+import type { ServerConfig } from "../../config/server-config.js";
 import { BadRequestError, InferenceError } from "../../errors.js";
+import type { ModelSignature } from "../../models/model.js";
+import { addExecutionParametersRoute } from "./execution-parameters.js";
 import { createInvocationsHandler, type InvocationsOptions } from "./invocations.js";
 import type { Readiness } from "../../dispatch/readiness.js";
 import { createPingHandler } from "./ping.js";
@@ -12,6 +16,16 @@ export interface AppOptions extends InvocationsOptions {
   readonly readiness: Readiness;
   /** Told of every request first: connection accounting and `Connection: close` while draining. */
   readonly connections: Pick<Connections, "prepare">;
+  /** Batch transform (docs/batch.md): `GET /execution-parameters`, and the record checks of a job. */
+  readonly batch?: BatchOptions;
+}
+
+/** What the batch transform side of the server needs. */
+export interface BatchOptions {
+  readonly config: ServerConfig["batch"];
+  readonly workers: number;
+  /** The model's tensors, once it is loaded. */
+  readonly signature: () => ModelSignature | undefined;
 }
 
 /**
@@ -28,7 +42,10 @@ export interface AppOptions extends InvocationsOptions {
  */
 export function createRequestListener(options: AppOptions): RequestListener {
   const ping = createPingHandler(options.readiness, options.log);
-  const invocations = createInvocationsHandler(options);
+  const batchJob = options.batch?.config.enabled === true;
+  if (batchJob) logBatchJob(options);
+  // Record counting costs a scan of each body: only a batch job pays for it.
+  const invocations = createInvocationsHandler(batchJob ? { ...options, invoke: checkingRecordCounts(options.invoke) } : options);
   const app = createApp(options);
   return (request, response) => {
     options.connections.prepare(request, response);
@@ -76,6 +93,10 @@ export function createApp(options: AppOptions): Express {
   app.set("case sensitive routing", true);
   app.set("strict routing", true);
 
+  if (options.batch !== undefined) {
+    const { config, workers, signature } = options.batch;
+    addExecutionParametersRoute(app, { readiness: options.readiness, log: options.log, overrides: config.executionParameters, workers, maxPayloadBytes: options.maxPayloadBytes, signature });
+  }
   app.use((request, response) => {
     response.status(404).json({ error: { code: "NOT_FOUND", message: `No route for ${request.method} ${request.path}` } });
   });
@@ -84,6 +105,19 @@ export function createApp(options: AppOptions): Express {
     sendError(response, known, "-", options.log);
   });
   return app;
+}
+
+function logBatchJob(options: AppOptions): void {
+  const config = options.batch?.config;
+  options.log.info(
+    {
+      maxPayloadInMb: config?.maxPayloadInMb,
+      batchStrategy: config?.strategy,
+      maxConcurrentTransforms: config?.maxConcurrentTransforms,
+      maxPayloadBytes: options.maxPayloadBytes,
+    },
+    "batch transform job: answers must hold one record per request record",
+  );
 }
 
 function pathOf(request: IncomingMessage): string | undefined {
