@@ -69,12 +69,17 @@ function localTarget(root: string): OutputTarget {
       const path = join(root, ...name.split("/"));
       const partial = `${path}.partial`;
       let stream: WriteStream | undefined;
+      // A write that fails later (disk full, or the stream destroyed by abort) is reported by an
+      // 'error' event: kept here and thrown by the next write or the commit.
+      let failure: Error | undefined;
       const opened = async (): Promise<WriteStream> => {
         if (stream === undefined) {
           await mkdir(dirname(path), { recursive: true });
           stream = createWriteStream(partial);
+          stream.on("error", (error) => (failure ??= error));
           await once(stream, "open");
         }
+        if (failure !== undefined) throw failure;
         return stream;
       };
       return {

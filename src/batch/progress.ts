@@ -117,9 +117,10 @@ const count = new Intl.NumberFormat("en-US");
  * ```
  */
 export function formatProgress(snapshot: ProgressSnapshot): string {
-  const fraction = snapshot.bytes === 0 ? (snapshot.files === snapshot.filesSkipped ? 1 : 0) : Math.min(1, snapshot.bytesRead / snapshot.bytes);
-  const filled = Math.round(fraction * barWidth);
   const finished = snapshot.filesDone + snapshot.filesSkipped + snapshot.filesFailed;
+  // Files without bytes (empty, or all done already) count by number.
+  const fraction = snapshot.bytes > 0 ? Math.min(1, snapshot.bytesRead / snapshot.bytes) : snapshot.files > 0 ? finished / snapshot.files : 0;
+  const filled = Math.round(fraction * barWidth);
   const notes = [
     snapshot.filesSkipped > 0 ? `${snapshot.filesSkipped} already done` : undefined,
     snapshot.filesFailed > 0 ? `${snapshot.filesFailed} failed` : undefined,

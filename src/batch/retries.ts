@@ -83,7 +83,6 @@ function describeBody(answer: InvocationAnswer): string {
 }
 
 function describeNetworkError(error: unknown): string {
-  const cause = (error as { cause?: { code?: unknown; message?: unknown } }).cause;
-  if (typeof cause?.code === "string") return `${cause.code}${typeof cause.message === "string" ? ` (${cause.message})` : ""}`;
-  return (error as Error).message;
+  const { code, message } = error as { code?: unknown; message?: unknown };
+  return typeof code === "string" && typeof message === "string" && !message.includes(code) ? `${code} (${message})` : String(message);
 }

@@ -109,34 +109,58 @@ export async function runTransform(argv: string[], env: NodeJS.ProcessEnv, io: C
   const job = resolveTransformJob({ ...request, input: request.input, outputPath: request.outputPath });
   const server = values["container-url"] === undefined ? await startLocalServer(job, values, { ...env, ...environment }) : undefined;
   try {
-    const container = new ContainerClient(values["container-url"] ?? (server as RunningServer).url);
-    if (server === undefined) await container.waitUntilReady(AbortSignal.any([signal, AbortSignal.timeout(readyTimeoutMs)]));
-    const endpoints = resolveSettings(awsEndpointSettings, { env });
-    const progress = new JobProgress();
-    const display = showProgress(io.stderr, progress);
-    const observer: JobObserver = {
-      started: (plan) => progress.started(plan),
-      bytesRead: (bytes) => progress.bytesRead(bytes),
-      batchDone: (records) => progress.batchDone(records),
-      fileDone: () => progress.fileDone(),
-      fileFailed: (location, message, records) => {
-        progress.fileFailed(location, message, records);
-        display.note(`failed: ${location}: ${message}`);
-      },
-      retrying: (location, reason) => display.note(`retrying: ${location}: ${reason}`),
-    };
-    let summary: JobSummary;
-    try {
-      summary = await runTransformJob(job, { container, s3: lazy(() => createS3Client(endpoints)), observer, signal, resume: values["no-resume"] !== true });
-    } finally {
-      display.stop();
-    }
-    await writeAll(io.stdout, describeSummary(summary));
-    if (summary.interrupted) return 130;
-    return summary.files.failed > 0 ? 1 : 0;
+    const url = values["container-url"] ?? (server as RunningServer).url;
+    return await transform(job, { url, waitForContainer: server === undefined, env, io, resume: values["no-resume"] !== true, signal });
+  } catch (error) {
+    if (!signal.aborted) throw error;
+    await writeAll(io.stdout, "interrupted before any file was transformed\n");
+    return 130;
   } finally {
     await server?.close();
   }
+}
+
+interface TransformRun {
+  readonly url: string;
+  readonly waitForContainer: boolean;
+  readonly env: NodeJS.ProcessEnv;
+  readonly io: CommandIo;
+  readonly resume: boolean;
+  readonly signal: AbortSignal;
+}
+
+async function transform(job: TransformJob, { url, waitForContainer, env, io, resume, signal }: TransformRun): Promise<number> {
+  const container = new ContainerClient(url);
+  if (waitForContainer) {
+    await container.waitUntilReady(AbortSignal.any([signal, AbortSignal.timeout(readyTimeoutMs)])).catch((error: unknown) => {
+      container.close();
+      throw error;
+    });
+  }
+  const endpoints = resolveSettings(awsEndpointSettings, { env });
+  const progress = new JobProgress();
+  const display = showProgress(io.stderr, progress);
+  const observer: JobObserver = {
+    started: (plan) => progress.started(plan),
+    bytesRead: (bytes) => progress.bytesRead(bytes),
+    batchDone: (records) => progress.batchDone(records),
+    fileDone: () => progress.fileDone(),
+    fileFailed: (location, message, records) => {
+      progress.fileFailed(location, message, records);
+      display.note(`failed: ${location}: ${message}`);
+    },
+    retrying: (location, reason) => display.note(`retrying: ${location}: ${reason}`),
+  };
+  let summary: JobSummary;
+  try {
+    summary = await runTransformJob(job, { container, s3: lazy(() => createS3Client(endpoints)), observer, signal, resume });
+  } finally {
+    display.stop();
+    container.close();
+  }
+  await writeAll(io.stdout, describeSummary(summary));
+  if (summary.interrupted) return 130;
+  return summary.files.failed > 0 ? 1 : 0;
 }
 
 async function jobRequest(values: Values): Promise<{ request: Partial<TransformJobRequest>; environment: Readonly<Record<string, string>> }> {
@@ -195,8 +219,10 @@ async function startLocalServer(job: TransformJob, values: Values, env: NodeJS.P
   const server = await startServer(overrides, jobEnv);
   await server.loaded;
   if (!server.ready) {
+    // /ping says why, as it would to SageMaker.
+    const ping = (await (await fetch(`${server.url}/ping`)).json()) as { error?: { message?: string } };
     await server.close();
-    throw new Error("The model did not load (the server's log above says why)");
+    throw new Error(`The model did not load: ${ping.error?.message ?? "see the server's log"}`);
   }
   return server;
 }

@@ -150,7 +150,8 @@ describe("GET /execution-parameters", () => {
   });
 
   test("keeps concurrency × payload within SageMaker's 100 MB and the payload within the body limit", () => {
-    const suggest = (workers: number, maxPayloadBytes: number, overrides = {}) => suggestExecutionParameters({ overrides, workers, maxPayloadBytes, signature: () => undefined });
+    const suggest = (workers: number, maxPayloadBytes: number, overrides: { maxPayloadInMb?: number } = {}) =>
+      suggestExecutionParameters({ overrides: { maxConcurrentTransforms: undefined, batchStrategy: undefined, maxPayloadInMb: undefined, ...overrides }, workers, maxPayloadBytes, signature: () => undefined });
     assert.deepEqual(suggest(20, 6 * MiB), { MaxConcurrentTransforms: 20, BatchStrategy: "MULTI_RECORD", MaxPayloadInMB: 5 });
     assert.deepEqual(suggest(1024, 6 * MiB), { MaxConcurrentTransforms: 100, BatchStrategy: "MULTI_RECORD", MaxPayloadInMB: 1 });
     assert.deepEqual(suggest(2, 2 * MiB), { MaxConcurrentTransforms: 2, BatchStrategy: "MULTI_RECORD", MaxPayloadInMB: 2 });
