@@ -77,7 +77,7 @@ export class ContainerClient {
     this.baseUrl = parsed.toString().replace(/\/+$/, "");
     const https = parsed.protocol === "https:";
     this.#agent = https ? new HttpsAgent({ keepAlive: true }) : new HttpAgent({ keepAlive: true });
-    this.#send = https ? (httpsRequest) : httpRequest;
+    this.#send = https ? httpsRequest : httpRequest;
   }
 
   /** Asks `/ping` until it answers 200; rejects once `signal` fires (with the last answer in the message). */
