@@ -6,7 +6,8 @@
  * 1. Draws the rows (examples/batch-iris/iris-rows.ts) into one CSV file.
  * 2. Starts the model server in this process with its defaults and `SAGEMAKER_BATCH=true`, as
  *    `sagemaker-byoc transform` does, and runs the job twice per concurrency (the container's
- *    suggestion, then 2), keeping the faster run.
+ *    suggestion, then 2), keeping the faster run; then against a handler that echoes each body
+ *    (transform-echo.ts), which measures the job's own machinery without codec or model.
  * 3. Times `session.run` on float32 batches of the job's mini-batch size, with the session
  *    options of the server's worker.
  * 4. Times the worker's steps for one mini-batch (CSV decoding, tensor, run, CSV encoding) to say
@@ -19,6 +20,7 @@ import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises"
 import { createRequire } from "node:module";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { InferenceSession, Tensor } from "onnxruntime-node";
 import { irisRows, toCsv } from "../examples/batch-iris/iris-rows.js";
 import { ContainerClient } from "../src/batch/container-client.js";
@@ -39,6 +41,7 @@ const repetitions = positiveInteger("BENCH_TRANSFORM_RUNS", 2);
 const rawRuns = positiveInteger("BENCH_RAW_RUNS", 20);
 const targetShare = 0.5;
 const csv = { mediaType: parseMediaType("text/csv") };
+const echoHandlers = fileURLToPath(new URL("./transform-echo.ts", import.meta.url));
 
 function positiveInteger(name: string, fallback: number): number {
   const raw = process.env[name]?.trim();
@@ -86,14 +89,19 @@ try {
 
   progress("starting the model server in this process");
   const server = await startServer({ port: 0, host: "127.0.0.1", modelDir: join(modelPath, ".."), logLevel: "warn" }, { SAGEMAKER_BATCH: "true" });
-  await server.loaded;
+  const echo = await startServer({ port: 0, host: "127.0.0.1", modelDir: join(modelPath, ".."), handlersPath: echoHandlers, logLevel: "warn" }, { SAGEMAKER_BATCH: "true" });
+  await Promise.all([server.loaded, echo.loaded]);
   const runs: TransformBenchResults["runs"][number][] = [];
   try {
-    for (const concurrency of [undefined, 2]) {
+    for (const [target, concurrency] of [
+      [server, undefined],
+      [server, 2],
+      [echo, undefined],
+    ] as const) {
       let fastest: (typeof runs)[number] | undefined;
       for (let repetition = 0; repetition < repetitions; repetition++) {
-        const output = join(work, `output-${concurrency ?? "suggested"}-${repetition}`);
-        const container = new ContainerClient(server.url);
+        const output = join(work, `output-${runs.length}-${repetition}`);
+        const container = new ContainerClient(target.url);
         const job = resolveTransformJob({
           input: { dataType: "S3Prefix", uri: input },
           outputPath: output,
@@ -110,16 +118,17 @@ try {
         const ms = performance.now() - started;
         container.close();
         if (summary.files.failed > 0 || summary.records.transformed !== rowCount) throw new Error(`The transform failed: ${JSON.stringify(summary)}`);
-        const label = concurrency === undefined ? `MaxConcurrentTransforms ${summary.parameters.maxConcurrentTransforms} (the container's suggestion)` : `MaxConcurrentTransforms ${concurrency}`;
+        const parameters = `MaxConcurrentTransforms ${summary.parameters.maxConcurrentTransforms}${concurrency === undefined ? " (the container's suggestion)" : ""}`;
+        const label = target === echo ? `${parameters}, against a handler that echoes each body (no codec, no model)` : parameters;
         progress(`${label}: ${Math.round(ms)} ms`);
-        const run = { label, concurrency: summary.parameters.maxConcurrentTransforms, ms, rowsPerSecond: (rowCount / ms) * 1000 };
+        const run = { label, concurrency: summary.parameters.maxConcurrentTransforms, ms, rowsPerSecond: (rowCount / ms) * 1000, echo: target === echo };
         if (fastest === undefined || run.ms < fastest.ms) fastest = run;
         await rm(output, { recursive: true, force: true });
       }
       runs.push(fastest as (typeof runs)[number]);
     }
   } finally {
-    await server.close();
+    await Promise.all([server.close(), echo.close()]);
   }
 
   progress("timing session.run and the worker's steps on one mini-batch");
