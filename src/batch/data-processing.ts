@@ -1,5 +1,5 @@
 import { formatCsvRow, parseCsvRow } from "./csv-row.js";
-import { recordFormatOf, type DataProcessing, type RecordFormat, type TransformJob } from "./job.js";
+import { recordFormatOf, type RecordFormat, type TransformJob } from "./job.js";
 
 /** A record that the filters or the join cannot read: not JSON, a malformed CSV row, a missing attribute. */
 export class RecordProcessingError extends Error {
@@ -55,11 +55,6 @@ export function createRecordProcessing(job: TransformJob): RecordProcessing {
       return write(outputFilter.select(joined));
     },
   };
-}
-
-/** The default processing: records go as they are. */
-export function isIdentity(processing: DataProcessing): boolean {
-  return processing.inputFilter.isRoot && processing.outputFilter.isRoot && processing.joinSource === "None";
 }
 
 function join(format: RecordFormat, input: unknown, output: unknown): unknown {

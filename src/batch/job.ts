@@ -105,8 +105,8 @@ export interface TransformJobRequest {
 }
 
 /** `ModelClientConfig` defaults: 600 s per invocation, 3 retries (docs/batch.md). */
-export const defaultInvocationTimeoutMs = 600_000;
-export const defaultMaxRetries = 3;
+const defaultInvocationTimeoutMs = 600_000;
+const defaultMaxRetries = 3;
 const maxInvocationTimeoutMs = 3_600_000;
 
 /** The record formats the data processing filters read (docs/batch.md): CSV rows, or JSON values. */

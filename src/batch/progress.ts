@@ -134,7 +134,7 @@ export function formatProgress(snapshot: ProgressSnapshot): string {
 }
 
 /** Records per second since the job started. */
-export function rate(snapshot: ProgressSnapshot): number {
+function rate(snapshot: ProgressSnapshot): number {
   return snapshot.elapsedMs <= 0 ? 0 : (snapshot.records / snapshot.elapsedMs) * 1000;
 }
 

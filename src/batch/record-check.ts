@@ -43,7 +43,7 @@ export function recordFramingOf(mediaType: string | undefined): RecordFraming | 
  * countRecords(Buffer.from("1,2\n\n3,4\n"), "lines"); // 2
  * ```
  */
-export function countRecords(body: Uint8Array | string, framing: RecordFraming): number {
+function countRecords(body: Uint8Array | string, framing: RecordFraming): number {
   if (typeof body === "string") return framing === "lines" ? countTextLines(body) : countRecords(Buffer.from(body, "utf8"), framing);
   if (framing === "recordio") return isRecordIOFramed(body) ? countRecordIO(body) : body.length === 0 ? 0 : 1;
   return countByteLines(body);

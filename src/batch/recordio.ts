@@ -11,7 +11,7 @@
  */
 
 /** The magic number that starts every part of a record. */
-export const recordIOMagic = 0xced7230a;
+const recordIOMagic = 0xced7230a;
 
 const headerBytes = 8;
 const maxPartBytes = 2 ** 29 - 1;

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { CsvRowError, formatCsvRow, parseCsvRow } from "../../src/batch/csv-row.js";
-import { createRecordProcessing, isIdentity } from "../../src/batch/data-processing.js";
+import { createRecordProcessing } from "../../src/batch/data-processing.js";
 import { resolveTransformJob, type TransformJobRequest } from "../../src/batch/job.js";
 import type { MiniBatch } from "../../src/batch/mini-batch.js";
 import { assembleOutput, OutputRecordCountError, splitAnswer } from "../../src/batch/output-assembly.js";
@@ -34,9 +34,7 @@ describe("CSV rows (RFC 4180)", () => {
 
 describe("DataProcessing, with the developer guide's examples", () => {
   test("the default ($, None, $) leaves records and answers alone", () => {
-    const job = csvJob();
-    assert.equal(isIdentity(job.dataProcessing), true);
-    const processing = createRecordProcessing(job);
+    const processing = createRecordProcessing(csvJob());
     assert.equal(processing.filtersInput, false);
     assert.equal(processing.processesOutput, false);
   });
