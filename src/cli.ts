@@ -1,8 +1,12 @@
 #!/usr/bin/env node
+// First: refuses an unsupported Node.js before the other modules load.
+import "./cli/supported-node.js";
 import { readFileSync } from "node:fs";
 import { buildCommand } from "./cli/build.js";
+import { initCommand } from "./cli/init.js";
 import type { CliCommand } from "./cli/command.js";
 import { pushCommand } from "./cli/push.js";
+import { runCommand } from "./cli/run.js";
 import { serveCommand } from "./cli/serve.js";
 import { asyncRequestsCommand } from "./cli/async-requests.js";
 import { gatewayCommand } from "./cli/gateway.js";
@@ -11,7 +15,7 @@ import { invokeCommand } from "./cli/invoke.js";
 import { transformCommand } from "./cli/transform.js";
 import { ConfigurationError } from "./errors.js";
 
-const commands: readonly CliCommand[] = [serveCommand, buildCommand, pushCommand, gatewayCommand, invokeCommand, invokeAsyncCommand, asyncRequestsCommand, transformCommand];
+const commands: readonly CliCommand[] = [initCommand, serveCommand, buildCommand, runCommand, pushCommand, gatewayCommand, invokeCommand, invokeAsyncCommand, asyncRequestsCommand, transformCommand];
 
 const usage = `Usage: sagemaker-byoc <command> [options]
 

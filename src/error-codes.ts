@@ -39,7 +39,7 @@ export const errorCodes = {
   MULTIPART_NO_BOUNDARY: { status: 400, when: "`multipart/form-data` without a valid boundary parameter" },
   MULTIPART_LIMIT: { status: 400, when: "a multipart body over `BYOC_MULTIPART_MAX_*`" },
   MALFORMED_MULTIPART: { status: 400, when: "a multipart body that does not parse" },
-  NOT_FOUND: { status: 404, when: "an unknown route; on the gateway, an unknown async inference id" },
+  NOT_FOUND: { status: 404, when: "an unknown route, or `POST /invocations` on a multi-model endpoint; on the gateway, an unknown async inference id" },
   METHOD_NOT_ALLOWED: { status: 405, when: "a wrong method for `/ping` or `/invocations` (with `Allow`)" },
   NOT_ACCEPTABLE: { status: 406, when: "nothing Accept allows can be produced, or the prediction cannot be encoded in the chosen type" },
   PAYLOAD_TOO_LARGE: { status: 413, when: "a body over `BYOC_MAX_PAYLOAD_BYTES`, declared or streamed (the connection is then closed)" },
@@ -57,6 +57,10 @@ export const errorCodes = {
     when: "batch transform (`SAGEMAKER_BATCH=true`): the answer holds another number of records than the request (lines of CSV or JSON Lines, RecordIO records); docs/batch.md",
   },
   NO_PREDICT_STEP: { status: 500, when: "a model served by `transformFn` was asked for a separate predict step (it decodes, predicts and encodes in one call)" },
+  MODEL_NOT_FOUND: { status: 404, when: "multi-model mode: the model named in `/models/{name}` is not loaded (SageMaker then loads it)" },
+  MODEL_ALREADY_LOADED: { status: 409, when: "multi-model mode: `POST /models` for a model that is already loaded" },
+  INVALID_MODEL_URL: { status: 400, when: "multi-model mode: `POST /models` with a `url` outside the models root, or that is not a directory" },
+  INSUFFICIENT_MEMORY: { status: 507, when: "multi-model mode: the model does not fit in `BYOC_MODEL_MEMORY_BUDGET_BYTES`, even with every idle model unloaded (SageMaker then unloads models and retries)" },
   MODEL_NOT_READY: { status: 503, when: "the model is loading or failed to load (also `/ping`)" },
   OVERLOADED: { status: 503, when: "more than `BYOC_MAX_CONCURRENT_REQUESTS` in flight; `Retry-After: 1`" },
   TOO_MANY_CONNECTIONS: { status: 503, when: "`BYOC_MAX_CONNECTIONS` connections are open and all are busy with a request: the new connection is answered and closed; `Retry-After: 1`" },
@@ -65,6 +69,7 @@ export const errorCodes = {
   OUTPUT_UNWRITABLE: { status: undefined, when: "async: the output could not be written to `S3OutputPath`" },
   CONTAINER_DROPPED_REQUEST: { status: undefined, when: "async: the container closed the connection without answering, three times" },
   REQUEST_EXPIRED: { status: undefined, when: "async: not processed within RequestTTLSeconds" },
+  UNSAFE_LOCATION: { status: undefined, when: "async: a request queued by an older version names an S3 key with a `.` or `..` segment; nothing is written" },
 } as const satisfies Record<string, ErrorCodeEntry>;
 
 /**

@@ -142,6 +142,38 @@ export class InferenceTimeoutError extends InferenceError {
   }
 }
 
+/** 404: no route answers this method and path. */
+export class NotFoundError extends InferenceError {
+  override name = "NotFoundError";
+  constructor(message: string) {
+    super(message, catalogued("NOT_FOUND"));
+  }
+}
+
+/** 404: multi-model mode names a model that is not loaded. */
+export class ModelNotFoundError extends InferenceError {
+  override name = "ModelNotFoundError";
+  constructor(message: string) {
+    super(message, catalogued("MODEL_NOT_FOUND"));
+  }
+}
+
+/** 409: multi-model mode was asked to load a model that is already loaded. */
+export class ModelAlreadyLoadedError extends InferenceError {
+  override name = "ModelAlreadyLoadedError";
+  constructor(message: string) {
+    super(message, catalogued("MODEL_ALREADY_LOADED"));
+  }
+}
+
+/** 507: a model does not fit in the memory budget, even with every idle model unloaded. */
+export class InsufficientMemoryError extends InferenceError {
+  override name = "InsufficientMemoryError";
+  constructor(message: string) {
+    super(message, catalogued("INSUFFICIENT_MEMORY"));
+  }
+}
+
 /** A start-up failure: bad configuration, hostile model archive, missing handlers file. */
 export class ConfigurationError extends Error {
   override name = "ConfigurationError";

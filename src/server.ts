@@ -1,7 +1,11 @@
 import { createServer } from "node:http";
+import { join } from "node:path";
 import type { Logger } from "pino";
 import { loadConfig, type ConfigOverrides, type ServerConfig } from "./config/server-config.js";
-import { notReadyError, type Readiness } from "./dispatch/readiness.js";
+import type { DataPlane } from "./dispatch/data-plane.js";
+import { ModelRegistry } from "./dispatch/model-registry.js";
+import { SingleModel } from "./dispatch/single-model.js";
+import { ModelNotFoundError } from "./errors.js";
 import { WorkerPool, type InvokeOptions } from "./dispatch/worker-pool.js";
 import { Connections } from "./http/connections.js";
 import { listen } from "./http/listen.js";
@@ -19,8 +23,12 @@ export interface RunningServer {
   readonly log: Logger;
   /** Settles when the model has loaded (or failed to: `/ping` then answers 503 with the reason). */
   readonly loaded: Promise<void>;
-  /** What `/ping` reports: true once the model is loaded and a worker can serve. */
+  /** What `/ping` reports: true once the model is loaded and a worker can serve (multi-model: once the workers run). */
   readonly ready: boolean;
+  /** Where requests meet the models: what the front doors call. */
+  readonly plane: DataPlane;
+  /** The models of a multi-model endpoint (`--multi-model`); `undefined` otherwise. */
+  readonly registry: ModelRegistry | undefined;
   /**
    * Runs one request through the workers, as `/invocations` does, without HTTP: for the async
    * worker. Rejects with `ModelNotReadyError` until the model is loaded.
@@ -57,59 +65,73 @@ export async function startServer(overrides: ConfigOverrides = {}, env: NodeJS.P
     size: config.workers,
     log,
     recycleMs: config.workerRecycleMs,
-    setup: { config: { logLevel: config.logLevel, defaultAccept: config.defaultAccept, defaultContentType: config.defaultContentType, onnx: config.onnx, multipart: config.multipart } },
+    setup: {
+      config: {
+        logLevel: config.logLevel,
+        defaultAccept: config.defaultAccept,
+        defaultContentType: config.defaultContentType,
+        onnx: config.onnx,
+        multipart: config.multipart,
+        batching: config.batching,
+      },
+      primeOnnxRuntime: config.multiModel,
+    },
   });
-  let failure: Error | undefined;
-  const readiness: Readiness = {
-    get ready() {
-      return pool.serves(modelName);
-    },
-    get failure() {
-      return failure;
-    },
-  };
-  const invoke = (request: InvocationRequest, signal: AbortSignal, options?: InvokeOptions): Promise<InvocationResult> => {
-    if (!readiness.ready) return Promise.reject(notReadyError(readiness));
-    return pool.invoke(modelName, request, signal, options);
-  };
+  const single = config.multiModel ? undefined : new SingleModel(pool, modelName, log);
+  const registry = config.multiModel
+    ? new ModelRegistry({
+        pool,
+        modelsRoot: config.modelsRoot,
+        memoryBudgetBytes: config.modelMemoryBudgetBytes,
+        extractRoot: join(config.extractDir, "models"),
+        archiveLimits: config.archive,
+        sagemakerProgram: config.sagemakerProgram,
+        fallbackHandlers: config.handlersPath,
+        drainMs: config.shutdownTimeoutMs,
+        log,
+        now: Date.now,
+      })
+    : undefined;
+  const plane: DataPlane = (single ?? registry) as DataPlane;
   const server = createServer({ headersTimeout: headersTimeoutMs, requestTimeout: 0 });
   const connections = new Connections(server, { maxConnections: config.maxConnections, log });
   const listener = createRequestListener({
     connections,
-    readiness,
+    plane,
+    defaultModel: single?.name,
+    registry,
     log,
     timeoutMs: config.timeoutMs,
     maxPayloadBytes: config.maxPayloadBytes,
     maxConcurrentRequests: config.maxConcurrentRequests,
     maxInFlightBytes: config.maxInFlightBytes,
-    // The HTTP layer is done with the body once it is handed over: move it rather than copy it.
-    invoke: (request, signal) => invoke(request, signal, { transferBody: true }),
-    batch: { config: config.batch, workers: config.workers, signature: () => pool.report(modelName)?.signature },
+    batch: { config: config.batch, workers: config.workers },
   });
   server.on("request", listener);
   const { port, url } = await listen(server, config.port, config.host);
-  log.info({ port, host: config.host, workers: config.workers, timeoutMs: config.timeoutMs }, "listening");
+  log.info({ port, host: config.host, workers: config.workers, timeoutMs: config.timeoutMs, multiModel: config.multiModel }, "listening");
 
-  const loaded = (async () => {
-    try {
-      const source = await resolveModelSource({
-        name: modelName,
-        modelDir: config.modelDir,
-        extractDir: config.extractDir,
-        archiveLimits: config.archive,
-        handlersPath: config.handlersPath,
-        sagemakerProgram: config.sagemakerProgram,
-        log,
-      });
-      log.info({ modelDir: source.modelDir, handlersFile: source.handlersFile ?? "(defaults: ONNX model, built-in codecs)" }, "loading model");
-      await pool.start();
-      await pool.load(source, "all");
-      log.info("model loaded; /ping answers 200");
-    } catch (error) {
-      failure = error as Error;
-      log.error({ err: error }, "model load failed; /ping answers 503");
-    }
-  })();
+  const loaded =
+    registry !== undefined
+      ? registry.start().then(
+          () => log.info({ modelsRoot: config.modelsRoot, memoryBudgetBytes: config.modelMemoryBudgetBytes }, "multi-model endpoint ready; /ping answers 200"),
+          (error: unknown) => log.error({ err: error }, "workers failed to start; /ping answers 503"),
+        )
+      : (single as SingleModel).start(() =>
+          resolveModelSource({
+            name: modelName,
+            modelDir: config.modelDir,
+            extractDir: config.extractDir,
+            archiveLimits: config.archive,
+            handlersPath: config.handlersPath,
+            sagemakerProgram: config.sagemakerProgram,
+            log,
+          }),
+        );
+  const invoke = (request: InvocationRequest, signal: AbortSignal, options?: InvokeOptions): Promise<InvocationResult> => {
+    if (single === undefined) return Promise.reject(new ModelNotFoundError("A multi-model endpoint runs requests through POST /models/{name}/invoke"));
+    return single.invoke(modelName, request, signal, options);
+  };
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
@@ -130,8 +152,10 @@ export async function startServer(overrides: ConfigOverrides = {}, env: NodeJS.P
     log,
     loaded,
     get ready() {
-      return readiness.ready;
+      return plane.readiness.ready;
     },
+    plane,
+    registry,
     invoke,
     close,
   };

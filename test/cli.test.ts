@@ -160,3 +160,53 @@ test("through the container entrypoint, the built server compiles a TypeScript h
   assert.equal(signal, null, "node handled SIGTERM itself: the shell exec'd into it");
   assert.equal(code, 0);
 });
+
+test("the CLI lists init and run; init offers its templates, run its flags", async () => {
+  const list = await runCli(["--help"]);
+  assert.match(list.stdout, /^ {2}init\s+make a project/m);
+  assert.match(list.stdout, /^ {2}run\s+run the built image as SageMaker does/m);
+  const init = await runCli(["init", "--help"]);
+  assert.equal(init.code, 0);
+  for (const template of ["onnx-tabular", "image", "transform"]) assert.match(init.stdout, new RegExp(`^ +${template} `, "m"), template);
+  const run = await runCli(["run", "--help"]);
+  assert.equal(run.code, 0);
+  for (const flag of ["--image", "--model", "--port", "--env", "--engine"]) assert.ok(run.stdout.includes(flag), flag);
+});
+
+test("init and run refuse bad flags with exit code 2, naming what is wrong", async () => {
+  const cases: [string[], RegExp][] = [
+    [["init", "--template", "tabular"], /--template "tabular" must be one of onnx-tabular, image, transform/],
+    [["init", "one", "two"], /init takes one folder, got 2/],
+    [["run", "--env", "not a pair"], /--env "not a pair" must be NAME=value/],
+    [["run", "--port", "70000"], /--port "70000" must be a whole number from 1 to 65535/],
+    [["run", "--port", "0"], /--port "0" must be a whole number from 1 to 65535/],
+    [["run", "--engine", "podman"], /--engine "podman" must be one of auto, docker, buildah/],
+    [["run", "one", "two"], /run takes one project folder, got 2/],
+  ];
+  for (const [args, message] of cases) {
+    const { code, stderr } = await runCli(args);
+    assert.equal(code, 2, args.join(" "));
+    assert.match(stderr, message);
+  }
+});
+
+test("a missing model directory: /ping answers 503 naming --model-dir and BYOC_MODEL_DIR", async () => {
+  const port = await freePort();
+  const child = spawn(process.execPath, ["--import", "tsx", cli, "serve", "--model-dir", "/nonexistent/model", "--workers", "1"], {
+    env: { PATH: process.env["PATH"] ?? "", SAGEMAKER_BIND_TO_PORT: String(port) },
+  });
+  try {
+    let body = "";
+    for (let attempt = 0; attempt < 200 && !body.includes("BYOC_MODEL_DIR"); attempt++) {
+      body = await fetch(`http://127.0.0.1:${port}/ping`).then(
+        async (response) => `${response.status} ${await response.text()}`,
+        () => "",
+      );
+      if (!body.includes("BYOC_MODEL_DIR")) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    assert.match(body, /^503 /);
+    assert.match(body, /The model directory \/nonexistent\/model does not exist; pass --model-dir <dir> \(or set BYOC_MODEL_DIR\)/);
+  } finally {
+    child.kill("SIGKILL");
+  }
+});

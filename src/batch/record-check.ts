@@ -97,17 +97,17 @@ function countTextLines(body: string): number {
  *
  * @example
  * ```ts
- * const invoke = config.batch.enabled ? checkingRecordCounts(pool.invoke) : pool.invoke;
+ * const invoke = config.batch.enabled ? checkingRecordCounts(toPlane) : toPlane;
  * ```
  */
 export function checkingRecordCounts(invoke: Invoke): Invoke {
-  return async (request, signal) => {
+  return async (model, request, signal) => {
     const inputFraming = recordFramingOf(request.contentType);
-    if (inputFraming === undefined) return invoke(request, signal);
+    if (inputFraming === undefined) return invoke(model, request, signal);
     const inputRecords = countInput(request.body, inputFraming);
     const accept = request.accept?.trim();
     const answered = accept === undefined || accept === "" || accept === "*/*" ? { ...request, accept: request.contentType } : request;
-    const result = await invoke(answered, signal);
+    const result = await invoke(model, answered, signal);
     const outputFraming = recordFramingOf(result.contentType);
     if (inputRecords === undefined || outputFraming === undefined) return result;
     const outputRecords = countRecords(result.body, outputFraming);

@@ -2,9 +2,10 @@ import { chmod, copyFile, cp, mkdir, readdir, readFile, rm, writeFile } from "no
 import { join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { extractionMarkerName, extractModelArchive } from "../models/artifacts/model-archive.js";
+import { removeCliOnlyPackages } from "./cli-only-dependencies.js";
 import type { CommandRunner } from "./command-runner.js";
 import { compileHandlers } from "./compile-handlers.js";
-import { generatedMarker, linkCheckScript, renderDockerfile, renderDockerignore, renderGitignore } from "./dockerfile.js";
+import { generatedMarker, healthcheckScript, linkCheckScript, renderDockerfile, renderDockerignore, renderGitignore } from "./dockerfile.js";
 import { ProjectError } from "./errors.js";
 import type { BuildTarget } from "./options.js";
 import { installProductionDependencies, type InstalledDependencies } from "./production-deps.js";
@@ -13,6 +14,8 @@ import type { ProjectModel, UserProject } from "./project.js";
 
 /** The entrypoint script shipped with the toolkit (`container/serve`). */
 const serveScript = fileURLToPath(new URL("../../container/serve", import.meta.url));
+/** The image's health check script (`container/healthcheck`). */
+const healthcheck = fileURLToPath(new URL(`../../container/${healthcheckScript}`, import.meta.url));
 /** The GPU image's check of the CUDA provider's linkage. */
 const linkCheck = fileURLToPath(new URL(`../../container/${linkCheckScript}`, import.meta.url));
 
@@ -32,6 +35,11 @@ export interface ContextSettings {
   readonly multiModel: boolean;
   /** The git commit, recorded in the image's labels. */
   readonly revision: string | undefined;
+  /**
+   * Keep the toolkit's CLI-only dependencies (cli-only-dependencies.ts) in the image, which
+   * leaves them out by default; for measuring what leaving them out saves.
+   */
+  readonly keepCliOnlyDependencies?: boolean;
 }
 
 /**
@@ -57,6 +65,7 @@ export interface BuildContext {
  *
  * ```text
  * Dockerfile, .dockerignore, serve      the image recipe and its exec-form entrypoint
+ * healthcheck                           the HEALTHCHECK: GET /ping, run by node
  * .gitignore                            keeps a stray .npmrc (registry tokens) out of git
  * program/package.json (+ lockfile)     the project's manifest, without its scripts
  * program/node_modules/                 production dependencies only, for linux/x64
@@ -81,6 +90,8 @@ export async function writeBuildContext(project: UserProject, settings: ContextS
   await writeFile(join(dir, ".gitignore"), renderGitignore());
   await copyFile(serveScript, join(dir, "serve"));
   await chmod(join(dir, "serve"), 0o755);
+  await copyFile(healthcheck, join(dir, healthcheckScript));
+  await chmod(join(dir, healthcheckScript), 0o755);
   if (settings.target === "gpu") {
     await copyFile(linkCheck, join(dir, linkCheckScript));
     await chmod(join(dir, linkCheckScript), 0o755);
@@ -105,8 +116,15 @@ export async function writeBuildContext(project: UserProject, settings: ContextS
 
   const dependencies = await timed(report, "Installing production dependencies (linux/x64)", async () => {
     const installed = await installProductionDependencies(project, join(dir, "program"), runner);
-    report(`    ${installed.packages} packages, ${formatMegabytes(installed.bytes)}`);
-    return installed;
+    if (settings.keepCliOnlyDependencies === true) {
+      report(`    ${installed.packages} packages, ${formatMegabytes(installed.bytes)}`);
+      return installed;
+    }
+    const removed = await removeCliOnlyPackages(join(dir, "program"));
+    const kept = { packages: installed.packages - removed.packages.length, bytes: installed.bytes - removed.bytes };
+    report(`    ${kept.packages} packages, ${formatMegabytes(kept.bytes)}`);
+    report(`    left out, used only by the push and invoke commands: ${removed.packages.join(", ") || "none"} (${formatMegabytes(removed.bytes)})`);
+    return kept;
   });
 
   const { model } = project;
@@ -120,7 +138,12 @@ export async function writeBuildContext(project: UserProject, settings: ContextS
     multiModel: settings.multiModel,
     bakedModel,
     handlersEntry,
-    image: { name: project.name, version: project.version, revision: settings.revision },
+    image: {
+      name: project.name,
+      version: project.version,
+      revision: settings.revision,
+      description: typeof project.manifest["description"] === "string" && project.manifest["description"].trim() !== "" ? project.manifest["description"].trim() : undefined,
+    },
   });
   await writeFile(join(dir, "Dockerfile"), dockerfile);
   await writeFile(join(dir, ".dockerignore"), renderDockerignore());

@@ -1,6 +1,8 @@
+import { stat } from "node:fs/promises";
+import { join } from "node:path";
 import { writeBuildContext, type BuildContext } from "./build-context.js";
 import { formatCommand, type CommandRunner } from "./command-runner.js";
-import { imagePlatform, programDirInImage } from "./dockerfile.js";
+import { imagePlatform } from "./dockerfile.js";
 import { detectEngine } from "./engine.js";
 import { imageTags, readGitRevision, repositoryName } from "./image-tags.js";
 import type { BuildOptions } from "./options.js";
@@ -50,32 +52,47 @@ export async function buildImage(options: BuildOptions, runner: CommandRunner): 
     );
   }
 
-  const context = await writeBuildContext(
-    project,
-    { outputDir: options.outputDir, target: options.target, baseImage: options.baseImage, nodeImage: options.nodeImage, multiModel: options.multiModel, revision },
-    runner,
-  );
+  // The engine first: installing dependencies takes seconds to minutes, and is wasted without one.
+  const engine = options.build ? await detectEngine(options.engine, runner) : undefined;
+  let context: BuildContext;
+  try {
+    context = await writeBuildContext(
+      project,
+      { outputDir: options.outputDir, target: options.target, baseImage: options.baseImage, nodeImage: options.nodeImage, multiModel: options.multiModel, revision },
+      runner,
+    );
+  } catch (error) {
+    await engine?.dispose();
+    throw error;
+  }
   report(`build context: ${context.dir}`);
   const firstTag = tags[0] as string;
-  if (!options.build) {
+  if (engine === undefined) {
     const buildArgs = Object.entries(context.buildArgs).flatMap(([name, value]) => ["--build-arg", `${name}=${value}`]);
     report("Not building the image (--no-build). To build it:");
     report(`  ${formatCommand("docker", ["build", "--platform", imagePlatform, ...buildArgs, ...tags.flatMap((tag) => ["-t", tag]), context.dir])}`);
     return { context, tags, engine: undefined };
   }
 
-  const engine = await detectEngine(options.engine, runner);
   try {
     await timed(report, `Building ${tags.join(", ")} with ${engine.name}`, () => engine.build({ contextDir: context.dir, tags, buildArgs: context.buildArgs }));
   } finally {
     await engine.dispose();
   }
   report(`image: ${tags.join(", ")}`);
-  report("Run it locally, then push it:");
-  report(`  ${runCommand(engine.name, firstTag, context.bakedModel)}`);
+  report("Run it locally as SageMaker does (Ctrl-C stops it and removes the container), then push it:");
+  report(`  ${await runCommand(project.dir, options.tags === undefined ? undefined : firstTag, context.bakedModel)}`);
   report("  curl localhost:8080/ping");
   report(`  ${pushCommand(project.dir, options.tags === undefined ? undefined : firstTag)}`);
   return { context, tags, engine: engine.name };
+}
+
+/** `run` finds `<package>:<version>` and `<project>/model` by itself; the rest must be named. */
+async function runCommand(projectDir: string, image: string | undefined, bakedModel: boolean): Promise<string> {
+  const command = formatCommand("sagemaker-byoc", ["run", ...(projectDir === process.cwd() ? [] : [projectDir]), ...(image === undefined ? [] : ["--image", image])]);
+  // Without a baked-in model, run mounts one where SageMaker would place it.
+  if (bakedModel || (await isDirectory(join(projectDir, "model")))) return command;
+  return `${command} --model <model folder or model.tar.gz>`;
 }
 
 /** `push` finds `<package>:<version>` by itself; an image tagged with `--tag` must be named. */
@@ -83,9 +100,10 @@ function pushCommand(projectDir: string, image: string | undefined): string {
   return formatCommand("sagemaker-byoc", ["push", ...(projectDir === process.cwd() ? [] : [projectDir]), ...(image === undefined ? [] : ["--image", image])]);
 }
 
-function runCommand(engine: "docker" | "buildah", image: string, bakedModel: boolean): string {
-  // Without a baked-in model, mount one where SageMaker would place it.
-  const mount = bakedModel ? "" : ' -v "$PWD/model:/opt/ml/model:ro"';
-  if (engine === "docker") return `docker run --rm -p 8080:8080${mount} ${image} serve`;
-  return `buildah run --isolation chroot --network host --env SAGEMAKER_BIND_TO_PORT=8080${mount} "$(buildah from ${image})" -- ${programDirInImage}/serve serve`;
+async function isDirectory(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isDirectory();
+  } catch {
+    return false;
+  }
 }

@@ -1,6 +1,7 @@
 import { spawn } from "node:child_process";
 import { constants } from "node:fs";
 import { access } from "node:fs/promises";
+import { constants as osConstants } from "node:os";
 import { delimiter, join } from "node:path";
 import type { Env } from "../config/resolve.js";
 import { CommandFailedError } from "./errors.js";
@@ -100,6 +101,30 @@ export class CommandRunner {
     return undefined;
   }
 
+  /**
+   * Starts `command` with the runner's environment, its output going straight to this process's
+   * stdout and stderr (a container's logs, followed). It gets a process group of its own, so a
+   * terminal's Ctrl-C reaches this process only, which then stops the command its own way.
+   */
+  start(command: string, args: readonly string[]): ForegroundCommand {
+    this.report(`$ ${formatCommand(command, args)}`);
+    const child = spawn(command, args, { env: this.#env, stdio: ["ignore", "inherit", "inherit"], detached: true });
+    const exited = new Promise<number>((resolve) => {
+      child.once("error", (error) => {
+        this.report(`${command} could not start: ${error.message}`);
+        resolve(127);
+      });
+      child.once("exit", (code, signal) => resolve(code ?? 128 + (signal === null ? 0 : osConstants.signals[signal])));
+    });
+    return {
+      pid: child.pid,
+      exited,
+      kill: (signal) => {
+        if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      },
+    };
+  }
+
   /** Runs `command` with `args` and waits for it to end. */
   run(command: string, args: readonly string[], options: RunOptions = {}): Promise<CommandOutput> {
     const commandLine = formatCommand(command, args);
@@ -162,6 +187,22 @@ export class CommandRunner {
       });
     });
   }
+}
+
+/**
+ * A command started by {@link CommandRunner.start}, its output going straight to this process's.
+ *
+ * @example
+ * ```ts
+ * const { pid, exited } = runner.start("buildah", ["run", container, "--", "/opt/program/serve", "serve"]);
+ * ```
+ */
+export interface ForegroundCommand {
+  readonly pid: number | undefined;
+  /** Settles with the exit code, 128 + the signal's number when a signal ended it, or 127 when it could not start. */
+  readonly exited: Promise<number>;
+  /** Sends `signal` to the command itself, if it still runs. */
+  kill(signal: NodeJS.Signals): void;
 }
 
 /**

@@ -1,8 +1,8 @@
 import { join } from "node:path";
 import type { CommandRunner } from "./command-runner.js";
-import { imagePlatform } from "./dockerfile.js";
-import type { BuildSpec, ContainerEngine } from "./engine.js";
-import { ContainerError, failureOutput, RegistryLoginError } from "./errors.js";
+import { imagePlatform, modelDirInImage } from "./dockerfile.js";
+import type { BuildSpec, ContainerEngine, RunningContainer, RunSpec } from "./engine.js";
+import { ContainerError, failureOutput, plainHttpHint, pushFailure, RegistryLoginError } from "./errors.js";
 import type { RegistryCredentials } from "./options.js";
 
 /**
@@ -39,13 +39,18 @@ export class DockerEngine implements ContainerEngine {
     try {
       await this.#runner.run("docker", ["login", "--username", credentials.username, "--password-stdin", registry], { input: credentials.password });
     } catch (error) {
-      throw new RegistryLoginError(`Login to ${registry} failed: ${failureOutput(error)}`, { cause: error });
+      throw new RegistryLoginError(`Login to ${registry} failed: ${failureOutput(error)}${plainHttpHint(error, registry, "docker")}`, { cause: error });
     }
   }
 
   async push(image: string, destination: string): Promise<string | undefined> {
     await this.#runner.run("docker", ["tag", image, destination]);
-    const output = await this.#runner.run("docker", ["push", destination], { stream: true });
+    let output;
+    try {
+      output = await this.#runner.run("docker", ["push", destination], { stream: true });
+    } catch (error) {
+      throw pushFailure(error, destination, "docker");
+    }
     return /digest: (sha256:[0-9a-f]{64})/.exec(output.stdout)?.[1];
   }
 
@@ -57,6 +62,29 @@ export class DockerEngine implements ContainerEngine {
       throw new ContainerError(`No local image ${image}: build it first (sagemaker-byoc build) or name it with --image`, "IMAGE_NOT_FOUND", { cause: error });
     }
     return (JSON.parse(output.stdout) as Record<string, string> | null) ?? {};
+  }
+
+  /**
+   * `docker run --rm` in the foreground, the port published on the server's port. `stop` is
+   * `docker stop`, which sends SIGTERM to the server and SIGKILL after the grace period, as
+   * SageMaker does; `remove` removes the container should `--rm` not have (a killed client).
+   */
+  async run(spec: RunSpec): Promise<RunningContainer> {
+    const containerPort = spec.env["SAGEMAKER_BIND_TO_PORT"] ?? "8080";
+    const args = ["run", "--rm", "--name", spec.name, "--platform", imagePlatform, "-p", `${spec.hostPort}:${containerPort}`];
+    for (const [name, value] of Object.entries(spec.env)) args.push("--env", `${name}=${value}`);
+    if (spec.modelDir !== undefined) args.push("--volume", `${spec.modelDir}:${modelDirInImage}:ro`);
+    const command = this.#runner.start("docker", [...args, spec.image, "serve"]);
+    return {
+      exited: command.exited,
+      stop: async (graceMs) => {
+        await this.#runner.run("docker", ["stop", "--time", String(Math.ceil(graceMs / 1000)), spec.name], { allowFailure: true });
+      },
+      remove: async () => {
+        await command.exited;
+        await this.#runner.run("docker", ["rm", "--force", spec.name], { allowFailure: true, announce: false });
+      },
+    };
   }
 
   async dispose(): Promise<void> {

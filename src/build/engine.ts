@@ -20,6 +20,47 @@ export interface BuildSpec {
 }
 
 /**
+ * One container run as SageMaker runs the image: `serve` as its argument, the model read-only
+ * at /opt/ml/model, the server's port reachable on this machine.
+ *
+ * @example
+ * ```ts
+ * const spec: RunSpec = { image: "iris-endpoint:1.2.3", name: "iris-endpoint-run-5f3a", hostPort: 8080, env: { SAGEMAKER_CONTAINER_LOG_LEVEL: "20" }, modelDir: "/work/app/model" };
+ * ```
+ */
+export interface RunSpec {
+  readonly image: string;
+  /** The container's name, unique on this machine. */
+  readonly name: string;
+  /** The port on this machine that reaches the server. */
+  readonly hostPort: number;
+  /** Set in the container, as CreateModel's `Environment` is. */
+  readonly env: Readonly<Record<string, string>>;
+  /** A folder of this machine mounted read-only at /opt/ml/model; none when the model is in the image. */
+  readonly modelDir: string | undefined;
+}
+
+/**
+ * A container started by {@link ContainerEngine.run}, its output going to this process's.
+ *
+ * @example
+ * ```ts
+ * const container = await engine.run(spec);
+ * process.once("SIGINT", () => void container.stop(30_000));
+ * const code = await container.exited;
+ * await container.remove();
+ * ```
+ */
+export interface RunningContainer {
+  /** Settles with the server's exit code (128 + the signal's number when a signal ended it). */
+  readonly exited: Promise<number>;
+  /** SIGTERM to the server, as SageMaker and `docker stop` send it; SIGKILL after `graceMs`. */
+  stop(graceMs: number): Promise<void>;
+  /** Removes the container once it has exited; nothing of it is left behind. */
+  remove(): Promise<void>;
+}
+
+/**
  * The tool that builds, inspects and pushes images: docker (with an engine) or buildah.
  *
  * @example
@@ -39,6 +80,8 @@ export interface ContainerEngine {
   push(image: string, destination: string, tlsVerify: boolean): Promise<string | undefined>;
   /** The labels of a local image; throws {@link ContainerError} when there is no such image. */
   labels(image: string): Promise<Record<string, string>>;
+  /** Starts a container of a local image, as SageMaker does (see {@link RunSpec}). */
+  run(spec: RunSpec): Promise<RunningContainer>;
   /** Removes what the engine wrote for this run (buildah's temporary login file). */
   dispose(): Promise<void>;
 }

@@ -134,3 +134,39 @@ export function failureOutput(error: unknown): string {
   if (error instanceof CommandFailedError && error.output.trim() !== "") return error.output.trim();
   return error instanceof Error ? error.message : String(error);
 }
+
+/** What Go's HTTP client (buildah, docker) says when a registry answers an HTTPS request over plain HTTP. */
+const plainHttpAnswer = /server gave HTTP response to HTTPS client/;
+
+/**
+ * How to reach a registry that speaks plain HTTP, when `error` says it does; `""` otherwise.
+ * buildah takes `--tls-verify=false`; docker takes the engine's `insecure-registries` setting.
+ *
+ * @example
+ * ```ts
+ * plainHttpHint(error, "127.0.0.1:5000", "buildah"); // " 127.0.0.1:5000 speaks plain HTTP, not HTTPS: pass --tls-verify=false ..."
+ * ```
+ */
+export function plainHttpHint(error: unknown, registry: string, engine: "docker" | "buildah"): string {
+  if (!plainHttpAnswer.test(failureOutput(error))) return "";
+  const how =
+    engine === "buildah"
+      ? "pass --tls-verify=false to push to it"
+      : `add it to "insecure-registries" in the Docker engine's daemon.json and restart the engine (127.0.0.0/8 is allowed by default)`;
+  return `\n${registry} speaks plain HTTP, not HTTPS: ${how}. Such a registry is for testing only: SageMaker pulls images over HTTPS.`;
+}
+
+/**
+ * The error a failed push throws: `error` itself, or, when the registry of `destination`
+ * (`host[:port]/repository:tag`) speaks plain HTTP, a {@link ContainerError} that says how to reach it.
+ *
+ * @example
+ * ```ts
+ * throw pushFailure(error, "127.0.0.1:5000/iris:1.0.0", "buildah"); // REGISTRY_PLAIN_HTTP, "... pass --tls-verify=false ..."
+ * ```
+ */
+export function pushFailure(error: unknown, destination: string, engine: "docker" | "buildah"): unknown {
+  const hint = plainHttpHint(error, destination.split("/")[0] ?? destination, engine);
+  if (hint === "") return error;
+  return new ContainerError(`${error instanceof Error ? error.message : String(error)}${hint}`, "REGISTRY_PLAIN_HTTP", { cause: error });
+}

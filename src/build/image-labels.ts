@@ -14,6 +14,8 @@ export const imageLabels = {
   multiModels: "com.amazonaws.sagemaker.capabilities.multi-models",
   /** The package name. */
   title: "org.opencontainers.image.title",
+  /** package.json's `description`, else one naming the package: never the base image's. */
+  description: "org.opencontainers.image.description",
   /** The package version. */
   version: "org.opencontainers.image.version",
   /** The git commit the image was built from (`-dirty` with uncommitted changes). */

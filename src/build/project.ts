@@ -1,12 +1,10 @@
 import { readdir, readFile, stat } from "node:fs/promises";
 import { basename, dirname, join, relative } from "node:path";
+import { conventionalHandlersFiles } from "../handlers/handlers-file.js";
 import { ProjectError } from "./errors.js";
 
 /** The package the image runs; the project must list it in `dependencies`. */
 export const toolkitPackageName = "sagemaker-byoc-node";
-
-/** The handlers file names the server looks for under `code/` (see handlers-module.ts), first match wins. */
-const conventionalHandlersFiles = ["inference.ts", "inference.mts", "inference.js", "inference.mjs", "inference.cjs"];
 
 /**
  * The fields of `package.json` that build and push read; the rest is kept as is.
@@ -93,8 +91,9 @@ export interface ProjectSelection {
 
 /**
  * Reads and checks the project: `package.json` with the toolkit in `dependencies`, the handlers
- * file (explicit, else `code/inference.*`, else none: the defaults serve the ONNX model) and the
- * model to bake in, if any. Throws {@link ProjectError} saying what is missing and how to fix it.
+ * file and the model to bake in, if any. The handlers file is found where `serve` finds it
+ * (handlers-file.ts): the explicit one, else `code/inference.*` in the project, else in the model
+ * folder given with `--model`, else none (the defaults serve the ONNX model). Throws {@link ProjectError} saying what is missing and how to fix it.
  *
  * @example
  * ```ts
@@ -105,6 +104,7 @@ export async function readProject(selection: ProjectSelection): Promise<UserProj
   const dir = selection.projectDir;
   const manifest = await readManifest(dir);
   checkToolkitDependency(dir, manifest);
+  const model = selection.modelPath === undefined ? undefined : await checkModel(dir, selection.modelPath);
   return {
     dir,
     ...packageIdentity(dir, manifest),
@@ -112,8 +112,8 @@ export async function readProject(selection: ProjectSelection): Promise<UserProj
     lockfile: await firstFile(dir, ["npm-shrinkwrap.json", "package-lock.json"]),
     npmrc: await firstFile(dir, [".npmrc"]),
     tsconfig: await firstFile(dir, ["tsconfig.json"]),
-    handlers: await findHandlers(dir, selection.handlersPath),
-    model: selection.modelPath === undefined ? undefined : await checkModel(dir, selection.modelPath),
+    handlers: await findHandlers(dir, selection.handlersPath, model),
+    model,
   };
 }
 
@@ -168,11 +168,15 @@ function checkToolkitDependency(dir: string, manifest: PackageManifest): void {
   );
 }
 
-async function findHandlers(projectDir: string, explicit: string | undefined): Promise<ProjectHandlers | undefined> {
+async function findHandlers(projectDir: string, explicit: string | undefined, model: ProjectModel | undefined): Promise<ProjectHandlers | undefined> {
   if (explicit === undefined) {
-    const codeDir = join(projectDir, "code");
-    const file = await firstFile(codeDir, conventionalHandlersFiles);
-    return file === undefined ? undefined : { file, codeDir };
+    // An archive's code/ folder is found by the server once SageMaker (or build) has extracted it.
+    const codeDirs = [join(projectDir, "code"), ...(model?.kind === "directory" ? [join(model.path, "code")] : [])];
+    for (const codeDir of codeDirs) {
+      const file = await firstFile(codeDir, conventionalHandlersFiles);
+      if (file !== undefined) return { file, codeDir };
+    }
+    return undefined;
   }
   if (!(await isFile(explicit))) throw new ProjectError(`Handlers file ${explicit} (--handlers) does not exist or is not a file`);
   const codeDir = dirname(explicit);

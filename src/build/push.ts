@@ -1,6 +1,6 @@
 import type { CommandRunner } from "./command-runner.js";
 import { deployWarnings, deploymentName, renderDeployHints, type DeployHintsInput } from "./deploy-hints.js";
-import { createEcrClient, ecrRegion, ensureRepository, getEcrLogin } from "./ecr.js";
+import { importCliDependency } from "./cli-only-dependencies.js";
 import { detectEngine, type ContainerEngine } from "./engine.js";
 import { ContainerError } from "./errors.js";
 import { imageLabels } from "./image-labels.js";
@@ -110,6 +110,8 @@ function tagsFromLabels(image: string, labels: Readonly<Record<string, string>>)
 }
 
 async function prepareEcr(options: PushOptions, repository: string, engine: ContainerEngine, runner: CommandRunner): Promise<Destination> {
+  // Imported here: the ECR client stays out of the serving image (cli-only-dependencies.ts).
+  const { createEcrClient, ecrRegion, ensureRepository, getEcrLogin } = await importCliDependency("@aws-sdk/client-ecr", "push", () => import("./ecr.js"));
   const client = createEcrClient({ region: options.region, endpoint: options.ecrEndpoint, credentials: options.awsCredentials });
   try {
     const region = await ecrRegion(client);

@@ -4,8 +4,8 @@ import { pipeline } from "node:stream/promises";
 import type { Readable } from "node:stream";
 import { parseArgs } from "node:util";
 import { GetObjectCommand, HeadObjectCommand, type S3Client } from "@aws-sdk/client-s3";
-import { InvokeEndpointAsyncCommand, SageMakerRuntimeClient } from "@aws-sdk/client-sagemaker-runtime";
 import { Upload } from "@aws-sdk/lib-storage";
+import { importCliDependency } from "../build/cli-only-dependencies.js";
 import { asyncSettings } from "../config/async-config.js";
 import { integer, maxTimerSeconds, seconds } from "../config/kinds.js";
 import { parseFlagValue, resolveSettings } from "../config/resolve.js";
@@ -84,6 +84,8 @@ export async function runInvokeAsync(argv: string[], env: NodeJS.ProcessEnv, io:
   const requestTtl = parseFlagValue("--request-ttl", values["request-ttl"], integer({ min: 1, unit: "seconds" }));
   const invocationTimeout = parseFlagValue("--invocation-timeout", values["invocation-timeout"], integer({ min: 1, unit: "seconds" }));
   const config = resolveSettings(asyncSettings, { env, flags: { command: "invoke-async", values } });
+  // Imported here: the client stays out of the serving image (build/cli-only-dependencies.ts).
+  const { InvokeEndpointAsyncCommand, SageMakerRuntimeClient } = await importCliDependency("@aws-sdk/client-sagemaker-runtime", "invoke-async", () => import("@aws-sdk/client-sagemaker-runtime"));
   const s3 = createS3Client(config);
   const runtime = new SageMakerRuntimeClient({ region: config.region, ...(config.runtimeEndpoint === undefined ? {} : { endpoint: config.runtimeEndpoint }) });
   try {

@@ -1,6 +1,6 @@
 import { writeFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
-import { InvokeEndpointCommand, SageMakerRuntimeClient } from "@aws-sdk/client-sagemaker-runtime";
+import { importCliDependency } from "../build/cli-only-dependencies.js";
 import { asyncSettings, type AsyncConfig } from "../config/async-config.js";
 import { resolveSettings } from "../config/resolve.js";
 import type { CliCommand } from "./command.js";
@@ -92,6 +92,8 @@ interface Headers {
 }
 
 async function throughRuntime(config: AsyncConfig, body: Buffer, headers: Headers): Promise<Answer> {
+  // Imported here: the client stays out of the serving image (build/cli-only-dependencies.ts).
+  const { InvokeEndpointCommand, SageMakerRuntimeClient } = await importCliDependency("@aws-sdk/client-sagemaker-runtime", "invoke", () => import("@aws-sdk/client-sagemaker-runtime"));
   const client = new SageMakerRuntimeClient({ region: config.region, ...(config.runtimeEndpoint === undefined ? {} : { endpoint: config.runtimeEndpoint }) });
   try {
     const answer = await client.send(

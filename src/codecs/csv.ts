@@ -5,27 +5,20 @@ import { checkNDArray, describeValue, elementsOf, flattenPrediction, singleOutpu
 
 const UTF8_BOM = "\uFEFF";
 const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
-const SPECIAL_VALUES: ReadonlyMap<string, number> = new Map([
-  ["nan", NaN],
-  ["+nan", NaN],
-  ["-nan", NaN],
-  ["inf", Infinity],
-  ["+inf", Infinity],
-  ["infinity", Infinity],
-  ["+infinity", Infinity],
-  ["-inf", -Infinity],
-  ["-infinity", -Infinity],
-]);
+/** How NumPy, pandas and C's printf spell the values text/csv refuses: named in the error. */
+const NON_FINITE_SPELLINGS = new Set(["nan", "+nan", "-nan", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"]);
 const MAX_QUOTED_CELL = 40;
 
 /**
  * `text/csv`, numbers only, like SageMaker's scikit-learn and XGBoost containers.
  *
  * Decoding gives one `number[]` per line. Cells are trimmed; CRLF line ends, a trailing newline,
- * blank lines and a UTF-8 byte order mark are tolerated; `nan`, `inf` and `-inf` (any case, also
- * `Infinity`) are read as NaN and ±Infinity. A header row is not supported. Errors name the row
- * (the 1-based line number, blank lines counted) and column: `text/csv row 3, column 2: "abc" is
- * not a number`; rows of different lengths are rejected.
+ * blank lines and a UTF-8 byte order mark are tolerated. Numbers must be finite: `nan`, `inf`,
+ * `-inf` (any case, also `Infinity`) and numbers too large for a 64-bit float (`1e400`) are a 400,
+ * since a model fed NaN answers NaN (`null` in JSON) rather than an error; NaN and infinities
+ * travel in `application/x-npy`. A header row is not supported. Errors name the row (the 1-based
+ * line number, blank lines counted) and column: `text/csv row 3, column 2: "abc" is not a
+ * number`; rows of different lengths are rejected. Decoding costs time linear in the body size.
  *
  * Encoding takes one array (an NDArray, typed array or nested arrays, or a record holding exactly
  * one) and writes a 2-D one as one line per row, a 1-D one as one value per line (one prediction
@@ -67,8 +60,8 @@ function decodeCsv(input: string): number[][] {
     const row = new Array<number>(cells.length);
     for (let column = 0; column < cells.length; column++) {
       const cell = (cells[column] as string).trim();
-      const value = parseNumber(cell);
-      if (value === undefined) throw notANumber(rowNumber, column + 1, cell, rows.length === 0);
+      const value = DECIMAL.test(cell) ? Number(cell) : NaN;
+      if (!Number.isFinite(value)) throw notAFiniteNumber(rowNumber, column + 1, cell, rows.length === 0);
       row[column] = value;
     }
     rows.push(row);
@@ -77,17 +70,16 @@ function decodeCsv(input: string): number[][] {
   return rows;
 }
 
-function parseNumber(cell: string): number | undefined {
-  if (DECIMAL.test(cell)) return Number(cell);
-  return SPECIAL_VALUES.get(cell.toLowerCase());
-}
-
-function notANumber(row: number, column: number, cell: string, isFirstRow: boolean): BadRequestError {
+function notAFiniteNumber(row: number, column: number, cell: string, isFirstRow: boolean): BadRequestError {
   const where = `text/csv row ${row}, column ${column}`;
   if (cell === "") return new BadRequestError(`${where} is empty; every cell must hold a number`);
-  const shown = cell.length > MAX_QUOTED_CELL ? `${cell.slice(0, MAX_QUOTED_CELL)}...` : cell;
+  const shown = JSON.stringify(cell.length > MAX_QUOTED_CELL ? `${cell.slice(0, MAX_QUOTED_CELL)}...` : cell);
+  if (NON_FINITE_SPELLINGS.has(cell.toLowerCase())) {
+    return new BadRequestError(`${where}: ${shown} is not a finite number; text/csv takes finite numbers only (send NaN and infinities as application/x-npy)`);
+  }
+  if (DECIMAL.test(cell)) return new BadRequestError(`${where}: ${shown} is out of range for a 64-bit float`);
   const hint = isFirstRow ? " (a header row is not supported: remove it and send numbers only)" : "";
-  return new BadRequestError(`${where}: ${JSON.stringify(shown)} is not a number${hint}`);
+  return new BadRequestError(`${where}: ${shown} is not a number${hint}`);
 }
 
 function encodeCsv(value: unknown): string {

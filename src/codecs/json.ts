@@ -1,6 +1,7 @@
 import { BadRequestError, InferenceError, NotAcceptableError } from "../errors.js";
 import { isNDArray } from "../tensor/ndarray.js";
 import type { Codec } from "./codec.js";
+import { describePosition, findNonFiniteNumber, mayHoldNonFiniteNumber } from "./json-numbers.js";
 import { checkNDArray, elementsOf, isRecord, nest, typedArrayToNDArray } from "./ndarray-convert.js";
 
 const UTF8_BOM = "\uFEFF";
@@ -15,6 +16,10 @@ const UTF8_BOM = "\uFEFF";
  * is a 400 carrying V8's diagnosis: the position where V8 gives one (`Invalid JSON body: Expected
  * ',' or ']' after array element in JSON at position 4 (line 1 column 5)`), otherwise the token and
  * the text around it (`Invalid JSON body: Unexpected token ']', "[1, 2,]" is not valid JSON`).
+ * Valid JSON is refused too when a number does not fit a 64-bit float (`1e400`, which would
+ * silently become Infinity: `Invalid JSON body: the number 1e400 is out of range for a 64-bit
+ * float (numbers must be finite) at position 2 (line 1 column 3)`). Decoding costs time linear in
+ * the body size, whatever its shape.
  *
  * Encoding answers `{"predictions": X}` where X is the prediction made JSON-ready:
  * - an NDArray becomes nested arrays of its shape (a scalar for shape `[]`); a record of
@@ -45,11 +50,17 @@ function parseJsonBody(body: Buffer): unknown {
   let text = body.toString("utf8");
   if (text.startsWith(UTF8_BOM)) text = text.slice(1);
   if (text.trim() === "") throw new BadRequestError("Empty request body", { code: "EMPTY_BODY" });
+  let parsed: unknown;
   try {
-    return JSON.parse(text);
+    parsed = JSON.parse(text);
   } catch (error) {
     throw new BadRequestError(`Invalid JSON body: ${(error as Error).message}`, { code: "INVALID_JSON", cause: error });
   }
+  const problem = mayHoldNonFiniteNumber(text) ? findNonFiniteNumber(text) : undefined;
+  if (problem !== undefined) {
+    throw new BadRequestError(`Invalid JSON body: ${problem.message} at ${describePosition(text, problem.index)}`, { code: "INVALID_JSON" });
+  }
+  return parsed;
 }
 
 function unwrapRequest(parsed: unknown): unknown {

@@ -2,6 +2,7 @@ import { BadRequestError } from "../errors.js";
 import { isNDArray } from "../tensor/ndarray.js";
 import type { Codec } from "./codec.js";
 import { toJsonValue } from "./json.js";
+import { findNonFiniteNumber, mayHoldNonFiniteNumber } from "./json-numbers.js";
 
 const UTF8_BOM = "\uFEFF";
 
@@ -10,7 +11,9 @@ const UTF8_BOM = "\uFEFF";
  * value per line, the record format of batch transform with `SplitType: Line`.
  *
  * Decoding parses every non-blank line (CRLF tolerated) and gives the array of values; a bad
- * line is a 400 naming it: `Invalid JSON Lines body: line 3: Unexpected end of JSON input`.
+ * line is a 400 naming it: `Invalid JSON Lines body: line 3: Unexpected end of JSON input`. As
+ * with {@link jsonCodec}, numbers that do not fit a 64-bit float (`1e400`) are refused (`line 2
+ * column 5: the number 1e400 is out of range...`).
  *
  * Encoding writes an array, a typed array or an NDArray of rank ≥ 1 as one line per item along
  * the first dimension (a row of a matrix is a nested array), any other value as one line, each
@@ -32,18 +35,26 @@ export const jsonLinesCodec: Codec = {
 function decodeJsonLines(input: string): unknown[] {
   const text = input.startsWith(UTF8_BOM) ? input.slice(1) : input;
   const lines = text.split("\n");
+  const checkNumbers = mayHoldNonFiniteNumber(text);
   const values: unknown[] = [];
   for (let index = 0; index < lines.length; index++) {
-    const line = (lines[index] as string).trim();
+    const raw = lines[index] as string;
+    const line = raw.trim();
     if (line === "") continue;
+    let value: unknown;
     try {
-      values.push(JSON.parse(line));
+      value = JSON.parse(line);
     } catch (error) {
       throw new BadRequestError(`Invalid JSON Lines body: line ${index + 1}: ${(error as Error).message}`, {
         code: "INVALID_JSON",
         cause: error,
       });
     }
+    const problem = checkNumbers ? findNonFiniteNumber(line) : undefined;
+    if (problem !== undefined) {
+      throw new BadRequestError(`Invalid JSON Lines body: line ${index + 1} column ${raw.length - raw.trimStart().length + problem.index + 1}: ${problem.message}`, { code: "INVALID_JSON" });
+    }
+    values.push(value);
   }
   if (values.length === 0) throw new BadRequestError("Empty request body", { code: "EMPTY_BODY" });
   return values;

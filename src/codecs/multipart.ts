@@ -43,6 +43,12 @@ export const defaultMultipartLimits: MultipartLimits = Object.freeze({
 });
 
 /**
+ * RFC 2046 caps a boundary at 70 characters (README.md, "Content types"). The boundary search
+ * costs up to its length per body byte in the worst case, so the cap also keeps parsing linear.
+ */
+const MAX_BOUNDARY_LENGTH = 70;
+
+/**
  * A file part of a `multipart/form-data` body.
  *
  * @example
@@ -81,7 +87,8 @@ export interface MultipartForm {
 /**
  * The `multipart/form-data` codec (decode only), parsed by busboy within `limits`; missing
  * limits take {@link defaultMultipartLimits}, `maxParts` defaulting to `maxFiles + maxFields`.
- * Decoding gives a {@link MultipartForm}. A missing boundary parameter, a malformed body, a part
+ * Decoding gives a {@link MultipartForm}. A missing boundary parameter or one over RFC 2046's 70
+ * characters, a malformed body, a part
  * without a name or a field name given twice is a 400; a limit exceeded is a 400 with code
  * `MULTIPART_LIMIT`, e.g. `multipart/form-data has more than 10 files (maxFiles)`.
  *
@@ -101,6 +108,12 @@ export function createMultipartCodec(limits: Partial<MultipartLimits> = {}): Cod
       if (boundary === undefined || boundary === "") {
         throw new BadRequestError(
           "multipart/form-data needs a boundary parameter in Content-Type, e.g. multipart/form-data; boundary=xyz",
+          { code: "MULTIPART_NO_BOUNDARY" },
+        );
+      }
+      if (boundary.length > MAX_BOUNDARY_LENGTH) {
+        throw new BadRequestError(
+          `multipart/form-data boundary is ${boundary.length} characters; RFC 2046 allows at most ${MAX_BOUNDARY_LENGTH}`,
           { code: "MULTIPART_NO_BOUNDARY" },
         );
       }

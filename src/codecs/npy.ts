@@ -18,7 +18,14 @@ const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // "\x93NUMPY"
 const ALIGNMENT = 64;
 /** NumPy leaves room after the dict for the growth axis to reach 21 digits (`GROWTH_AXIS_MAX_DIGITS`). */
 const GROWTH_AXIS_MAX_DIGITS = 21;
-const MAX_V1_HEADER_LENGTH = 0xffff;
+/**
+ * NumPy's own bounds (README.md, "Content types"): `numpy.load` reads headers of at most 10,000
+ * bytes (`max_header_size`) and NumPy 2 arrays have at most 64 dimensions (`NPY_MAXDIMS`). A
+ * header past them cannot come from `numpy.save`, and an unbounded shape would make every step
+ * that walks the axes cost the body size again.
+ */
+const MAX_HEADER_LENGTH = 10_000;
+const MAX_DIMENSIONS = 64;
 
 /** Type codes (NumPy's `dtype.str` without the byte-order character) of the supported dtypes. */
 const typeCodes: Readonly<Record<NumericDType, string>> = {
@@ -84,11 +91,13 @@ function toNDArray(prediction: unknown): NDArray {
 
 /**
  * Writes `array` as a `.npy` file, byte for byte what NumPy 2.x's `numpy.save` writes for a
- * C-ordered array: format 1.0 (2.0 when the header exceeds 65535 bytes), the header padded with
- * spaces and a newline so the data starts at a multiple of 64 bytes, the data in the host's byte
- * order (little-endian on every platform but s390x, as NumPy does).
+ * C-ordered array: format 1.0, the header padded with spaces and a newline so the data starts at a
+ * multiple of 64 bytes, the data in the host's byte order (little-endian on every platform but
+ * s390x, as NumPy does). (NumPy writes format 2.0 only for headers over 65535 bytes, which no
+ * array of at most 64 dimensions of a numeric dtype reaches.)
  *
- * @throws NotAcceptableError for a `string` array, which has no `.npy` form here.
+ * @throws NotAcceptableError for a `string` array or one of more than 64 dimensions, which have no
+ * `.npy` form NumPy reads.
  * @throws InferenceError (500) for an inconsistent NDArray (data length not matching the shape).
  * @example
  * ```ts
@@ -101,6 +110,9 @@ export function encodeNpy(array: NDArray): Buffer {
   if (array.dtype === "string") {
     throw new NotAcceptableError("application/x-npy cannot hold string tensors; use application/json");
   }
+  if (array.shape.length > MAX_DIMENSIONS) {
+    throw new NotAcceptableError(`application/x-npy holds at most ${MAX_DIMENSIONS} dimensions (NumPy's limit); the prediction has ${array.shape.length}`);
+  }
   const code = typeCodes[array.dtype];
   const order = code.endsWith("1") ? "|" : hostIsLittleEndian ? "<" : ">";
   const { shape } = array;
@@ -108,24 +120,14 @@ export function encodeNpy(array: NDArray): Buffer {
   if (shape.length > 0) dict += " ".repeat(Math.max(0, GROWTH_AXIS_MAX_DIGITS - String(shape[0]).length));
 
   // The header field is the dict, padding spaces and "\n"; it ends on a 64-byte boundary.
-  const paddedLength = (prefixLength: number) =>
-    dict.length + 1 + ALIGNMENT - ((prefixLength + dict.length + 1) % ALIGNMENT);
-  let major = 1;
-  let prefixLength = MAGIC.length + 2 + 2;
-  let headerLength = paddedLength(prefixLength);
-  if (headerLength > MAX_V1_HEADER_LENGTH) {
-    major = 2;
-    prefixLength = MAGIC.length + 2 + 4;
-    headerLength = paddedLength(prefixLength);
-  }
-
+  const prefixLength = MAGIC.length + 2 + 2;
+  const headerLength = dict.length + 1 + ALIGNMENT - ((prefixLength + dict.length + 1) % ALIGNMENT);
   const data = bytesOf(array.data as NumericStorage);
   const file = Buffer.allocUnsafe(prefixLength + headerLength + data.length);
   file.set(MAGIC, 0);
-  file[6] = major;
+  file[6] = 1;
   file[7] = 0;
-  if (major === 1) file.writeUInt16LE(headerLength, 8);
-  else file.writeUInt32LE(headerLength, 8);
+  file.writeUInt16LE(headerLength, 8);
   file.write(dict, prefixLength, "latin1");
   file.fill(0x20, prefixLength + dict.length, prefixLength + headerLength - 1);
   file[prefixLength + headerLength - 1] = 0x0a;
@@ -139,12 +141,13 @@ export function encodeNpy(array: NDArray): Buffer {
  *
  * Every dtype of {@link NDArray} but `string` is read, little- or big-endian (big-endian data is
  * byte-swapped into a copy), C- or Fortran-ordered (Fortran order is transposed into a row-major
- * copy). Otherwise the returned data is a view on `bytes`, not a copy, when the data offset is
+ * copy, in one pass whatever the rank). Otherwise the returned data is a view on `bytes`, not a copy, when the data offset is
  * aligned for the element size (it always is in files NumPy writes, when `bytes` itself starts
  * aligned); `bool` bytes other than 0 and 1 are normalised in a copy.
  *
  * @throws BadRequestError naming the problem: bad magic string, unsupported version, truncated
- * header, malformed header, unsupported dtype (object arrays, strings, structured dtypes...), or
+ * header, a header over 10,000 bytes or a shape over 64 dimensions (NumPy's own limits), malformed
+ * header, unsupported dtype (object arrays, strings, structured dtypes...), or
  * data whose length does not match the shape.
  * @example
  * ```ts
@@ -165,6 +168,9 @@ export function decodeNpy(bytes: Uint8Array): NDArray {
   if (bytes.length < headerStart) throw invalid(`truncated: ${bytes.length} bytes hold no header length`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLength = major === 1 ? view.getUint16(8, true) : view.getUint32(8, true);
+  if (headerLength > MAX_HEADER_LENGTH) {
+    throw invalid(`the header is ${headerLength} bytes; numpy.load reads at most ${MAX_HEADER_LENGTH} (max_header_size)`);
+  }
   const dataStart = headerStart + headerLength;
   if (dataStart > bytes.length) {
     throw invalid(`truncated header: it declares ${headerLength} bytes but ${bytes.length - headerStart} follow`);
@@ -242,32 +248,43 @@ function normaliseBools(data: Uint8Array): Uint8Array {
   return data.every((byte) => byte <= 1) ? data : data.map((byte) => (byte === 0 ? 0 : 1));
 }
 
-/** Fortran order varies the first index fastest; NDArray is row-major (the last index fastest). */
+/**
+ * Fortran order varies the first index fastest; NDArray is row-major (the last index fastest).
+ * Axes of size 1 do not change the layout and are dropped first, so the cost is one read and one
+ * write per element plus an odometer step per row, whatever the declared rank.
+ */
 function fortranToRowMajor(data: NumericStorage, dtype: NumericDType, shape: readonly number[]): NumericStorage {
-  if (shape.filter((dim) => dim > 1).length < 2) return data;
+  const dims = shape.filter((dim) => dim > 1);
+  if (dims.length < 2) return data;
   const rowMajor = new storageConstructors[dtype](data.length);
   const source = data as Indexable;
   const target = rowMajor as Indexable;
   const fortranStrides: number[] = [];
   let stride = 1;
-  for (const dim of shape) {
+  for (const dim of dims) {
     fortranStrides.push(stride);
     stride *= dim;
   }
-  const index = new Array<number>(shape.length).fill(0);
-  let sourceOffset = 0;
-  for (let targetOffset = 0; targetOffset < data.length; targetOffset++) {
-    target[targetOffset] = source[sourceOffset] as number | bigint;
-    // Advance the row-major index like an odometer, keeping the Fortran offset in step.
-    for (let axis = shape.length - 1; axis >= 0; axis--) {
+  // The innermost row-major axis is the outermost Fortran one: a strided walk through the source.
+  const last = dims.length - 1;
+  const rowLength = dims[last] as number;
+  const rowStride = fortranStrides[last] as number;
+  const index = new Array<number>(last).fill(0);
+  let rowStart = 0;
+  for (let targetOffset = 0; targetOffset < data.length; ) {
+    for (let column = 0, sourceOffset = rowStart; column < rowLength; column++, sourceOffset += rowStride) {
+      target[targetOffset++] = source[sourceOffset] as number | bigint;
+    }
+    // Advance the row index over the other axes like an odometer, keeping the source offset in step.
+    for (let axis = last - 1; axis >= 0; axis--) {
       const next = (index[axis] as number) + 1;
       const axisStride = fortranStrides[axis] as number;
-      if (next < (shape[axis] as number)) {
+      if (next < (dims[axis] as number)) {
         index[axis] = next;
-        sourceOffset += axisStride;
+        rowStart += axisStride;
         break;
       }
-      sourceOffset -= axisStride * (next - 1);
+      rowStart -= axisStride * (next - 1);
       index[axis] = 0;
     }
   }
@@ -390,5 +407,8 @@ function parseHeader(text: string): NpyHeader {
   if (typeof descr !== "string") throw invalid("header needs 'descr', a dtype string such as '<f4'");
   if (typeof fortranOrder !== "boolean") throw invalid("header needs 'fortran_order', True or False");
   if (typeof shape !== "object") throw invalid("header needs 'shape', a tuple of integers");
+  if (shape.tuple.length > MAX_DIMENSIONS) {
+    throw invalid(`the shape has ${shape.tuple.length} dimensions; NumPy arrays have at most ${MAX_DIMENSIONS}`);
+  }
   return { descr, fortranOrder, shape: shape.tuple };
 }

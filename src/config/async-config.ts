@@ -139,6 +139,12 @@ export const asyncSettings = defineSettings(
       default: 1024 ** 3,
       description: "largest input object (SageMaker's limit is 1 GB)",
     }),
+    maxQueuedRequests: setting({
+      kind: integer({ min: 1, max: 10_000_000 }),
+      env: "BYOC_ASYNC_MAX_QUEUED_REQUESTS",
+      default: 10_000,
+      description: "requests queued or running at once; beyond it InvokeEndpointAsync answers `ServiceUnavailable` (503)",
+    }),
     queueDir: setting({
       kind: text("a directory", { placeholder: "<dir>" }),
       env: "BYOC_ASYNC_QUEUE_DIR",

@@ -15,7 +15,7 @@ const buildTargets = ["cpu", "gpu"] as const;
 export type BuildTarget = (typeof buildTargets)[number];
 
 /** `--engine` values: `auto` picks docker when an engine answers, else buildah. */
-const engineChoices = ["auto", "docker", "buildah"] as const;
+export const engineChoices = ["auto", "docker", "buildah"] as const;
 
 /**
  * Which tool builds and pushes.

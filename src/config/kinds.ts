@@ -290,15 +290,17 @@ export function region(): SettingKind<string> {
 }
 
 /**
- * An S3 URI, `s3://bucket` with an optional key or prefix.
+ * An S3 URI, `s3://bucket` with an optional key or prefix, without `.` or `..` segments (a store
+ * or proxy that collapses them would write elsewhere: docs/async.md, "Safe locations").
  *
  * @example
  * ```ts
  * s3Uri().text.safeParse("bucket/out").success; // false
+ * s3Uri().text.safeParse("s3://bucket/out/../other").success; // false
  * ```
  */
 export function s3Uri(): SettingKind<string> {
-  return matching(/^s3:\/\/[^/\s]+(?:\/\S*)?$/, "an S3 URI such as s3://bucket/prefix", { placeholder: "<s3 uri>" });
+  return matching(/^s3:\/\/[^/\s]+(?:\/(?!\.\.?(?:\/|$))[^/\s]*)*$/, "an S3 URI such as s3://bucket/prefix, without . or .. segments", { placeholder: "<s3 uri>" });
 }
 
 const withDayOrHour = (secondsCount: number): string => {

@@ -2,6 +2,7 @@ import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { defaultMultipartLimits } from "../codecs/multipart.js";
 import { defaultArchiveLimits } from "../models/artifacts/model-archive.js";
+import { defaultModelMemoryBudget } from "../models/memory-budget.js";
 import { defaultOnnxSessionConfig, type ExecutionProviderName } from "../models/onnx/session-config.js";
 import { batchSettingsTree, executionParametersRule, withJobPayloadLimit } from "./batch-settings.js";
 import { boolean, integer, listOf, maxTimerSeconds, mediaType, oneOf, seconds, text } from "./kinds.js";
@@ -201,6 +202,42 @@ export const serverSettings = defineSettings({
       description: "one run with zeros per session before `/ping` turns 200",
     }),
   },
+  multiModel: setting({
+    kind: boolean(),
+    env: "SAGEMAKER_MULTI_MODEL",
+    flag: flag("--multi-model", ["serve"], { sets: true }),
+    default: false,
+    description:
+      "multi-model endpoint: serve the `/models` API (load, list, describe, unload, invoke) for models under the models root; SageMaker sets it for an image labelled for multi-model endpoints",
+  }),
+  modelsRoot: setting({
+    kind: directory,
+    env: "BYOC_MODELS_ROOT",
+    flag: flag("--models-root", ["serve"]),
+    default: "/opt/ml/models",
+    description: "multi-model mode: the only directory `POST /models` may load from",
+  }),
+  modelMemoryBudgetBytes: setting({
+    kind: integer({ min: 1, unit: "bytes" }),
+    env: "BYOC_MODEL_MEMORY_BUDGET_BYTES",
+    derive: { text: "60% of the container's cgroup memory limit, or of the machine's memory", from: () => defaultModelMemoryBudget() },
+    description: "multi-model mode: memory the loaded models may use together, as measured at each load; past it idle models are unloaded, least recently used first, and a model that still does not fit is a 507",
+  }),
+  batching: {
+    maxBatchSize: setting({
+      kind: integer({ min: 1, max: 4096 }),
+      env: "BYOC_BATCH_MAX_SIZE",
+      default: 32,
+      description:
+        "dynamic batching of ONNX models: most rows merged into one run; `1` turns it off. Only models whose inputs and outputs share a variable first dimension, and whose rows prove independent at load, are batched",
+    }),
+    maxDelayMs: setting({
+      kind: integer({ min: 0, max: 60_000, unit: "ms" }),
+      env: "BYOC_BATCH_MAX_DELAY_MS",
+      default: 0,
+      description: "how long the first request of a batch may wait for more, in milliseconds; `0` merges only requests already waiting, so it adds no latency",
+    }),
+  },
   archive: {
     maxBytes: setting({
       kind: integer({ min: 1, unit: "bytes" }),
@@ -213,6 +250,12 @@ export const serverSettings = defineSettings({
       env: "BYOC_ARCHIVE_MAX_ENTRIES",
       default: defaultArchiveLimits.maxEntries,
       description: "most entries in `model.tar.gz`",
+    }),
+    maxExpansionRatio: setting({
+      kind: integer({ min: 1 }),
+      env: "BYOC_ARCHIVE_MAX_EXPANSION_RATIO",
+      default: defaultArchiveLimits.maxExpansionRatio,
+      description: "most bytes `model.tar.gz` may unpack to per byte of the archive, past the first 64 MiB (a decompression bomb's bound)",
     }),
   },
   multipart: {

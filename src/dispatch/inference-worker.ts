@@ -5,6 +5,7 @@
  */
 import { parentPort, workerData } from "node:worker_threads";
 import { createLogger, flushLog } from "../logger.js";
+import { primeOnnxRuntime } from "../models/onnx/prime-runtime.js";
 import { ModelRuntime } from "./model-runtime.js";
 import type { FromWorker, ToWorker, WorkerSetup } from "./worker-protocol.js";
 import { serializeError } from "./serialize-error.js";
@@ -39,7 +40,10 @@ async function invoke(message: Extract<ToWorker, { type: "invoke" }>): Promise<v
       { log: log.child({ inferenceId: message.request.inferenceId }), signal: controller.signal },
     );
     const body = transferableBody(result.body);
-    send({ type: "result", id: message.id, ...result, body }, typeof body === "string" ? [] : [body.buffer as ArrayBuffer]);
+    send(
+      { type: "result", id: message.id, contentType: result.contentType, customAttributes: result.customAttributes, timings: result.timings, body },
+      typeof body === "string" ? [] : [body.buffer as ArrayBuffer],
+    );
   } catch (error) {
     send({ type: "error", id: message.id, error: serializeError(error) });
   } finally {
@@ -100,4 +104,5 @@ port.on("message", (message: ToWorker) => {
 process.on("unhandledRejection", (reason) => {
   log.error({ err: reason, inFlight: inFlight.size }, "a handler left a promise rejection unhandled; the worker goes on");
 });
+if (setup.primeOnnxRuntime) await primeOnnxRuntime();
 send({ type: "started" });

@@ -7,11 +7,11 @@ import type { Handlers } from "../handlers/types.js";
 import { loadModel, type LoadedModel } from "../models/load-model.js";
 import type { ModelSource } from "../models/model-source.js";
 import { InferencePipeline, type InvocationRequest, type InvocationResult } from "../pipeline/inference-pipeline.js";
+import { protocolFronts, type HostedModel } from "./protocol-fronts.js";
 import type { LoadReport, RuntimeConfig } from "./worker-protocol.js";
 
-interface Hosted {
+interface Hosted extends HostedModel {
   readonly loaded: LoadedModel;
-  readonly pipeline: InferencePipeline;
 }
 
 /**
@@ -40,13 +40,37 @@ export class ModelRuntime {
   /** Imports the handlers, loads and warms up the model; a model of the same name is replaced only after the new one loaded. */
   async load(source: ModelSource): Promise<LoadReport> {
     const handlers = source.handlersFile === undefined ? {} : await importHandlers(source.handlersFile);
+    return this.loadWith(source.name, handlers, source.modelDir);
+  }
+
+  /** {@link ModelRuntime.load} with the handlers given as a module (checked already), as the test helper has them. */
+  async loadWith(name: string, handlers: Handlers, modelDir: string): Promise<LoadReport> {
     const codecs = this.#codecsFor(handlers);
-    const log = this.#log.child({ model: source.name });
-    const loaded = await loadModel(handlers, { name: source.name, modelDir: source.modelDir, workerId: this.#workerId, onnx: this.#config.onnx, log });
-    const previous = this.#models.get(source.name);
-    this.#models.set(source.name, { loaded, pipeline: new InferencePipeline(handlers, loaded.model, codecs, this.#config) });
+    const log = this.#log.child({ model: name });
+    const loaded = await loadModel(handlers, {
+      name,
+      modelDir,
+      workerId: this.#workerId,
+      onnx: this.#config.onnx,
+      batching: this.#config.batching,
+      log,
+    });
+    const previous = this.#models.get(name);
+    this.#models.set(name, {
+      name,
+      loaded,
+      model: loaded.model,
+      handlers,
+      codecs,
+      pipeline: new InferencePipeline(handlers, loaded.model, codecs, this.#config),
+    });
     if (previous !== undefined) await previous.loaded.model.release();
-    return { loadMs: loaded.loadMs, memoryBytes: loaded.memoryBytes, signature: loaded.model.signature };
+    return { loadMs: loaded.loadMs, memoryBytes: loaded.memoryBytes, signature: loaded.model.signature, batchSize: loaded.model.batchSize };
+  }
+
+  /** What the model's `modelFn` returned (the ONNX session or sessions by default); `undefined` when it is not loaded. */
+  valueOf(name: string): unknown {
+    return this.#models.get(name)?.model.value;
   }
 
   /** Releases the model; requests already running on it finish with what they hold. */
@@ -60,7 +84,10 @@ export class ModelRuntime {
   invoke(name: string, request: InvocationRequest, scope: { log: Logger; signal: AbortSignal }): Promise<InvocationResult> {
     const hosted = this.#models.get(name);
     if (hosted === undefined) return Promise.reject(new ModelNotReadyError(`Model ${name} is not loaded in this worker`));
-    return hosted.pipeline.invoke(request, scope);
+    if (request.protocol === undefined) return hosted.pipeline.invoke(request, scope);
+    const front = protocolFronts.get(request.protocol);
+    if (front === undefined) return Promise.reject(new Error(`No adapter for protocol ${request.protocol}`));
+    return front(hosted, request, scope);
   }
 
   /** Releases every model, even when one release fails; failures are logged. */

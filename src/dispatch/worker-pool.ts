@@ -2,7 +2,7 @@ import { Worker } from "node:worker_threads";
 import type { Logger } from "pino";
 import { InferenceError, ModelNotReadyError } from "../errors.js";
 import type { ModelSource } from "../models/model-source.js";
-import type { InvocationRequest, InvocationResult } from "../pipeline/inference-pipeline.js";
+import type { InvocationRequest, InvocationResult, StageTimings } from "../pipeline/inference-pipeline.js";
 import type { FromWorker, LoadReport, ToWorker, WorkerSetup } from "./worker-protocol.js";
 import { deserializeError } from "./serialize-error.js";
 
@@ -33,6 +33,8 @@ interface Pending {
   readonly resolve: (result: InvocationResult) => void;
   readonly reject: (error: Error) => void;
   readonly model: string;
+  /** When the request entered the pool (`performance.now()`), for its queue time. */
+  readonly enqueuedAt: number;
   abandoned: boolean;
 }
 
@@ -237,6 +239,7 @@ export class WorkerPool {
           reject(error);
         },
         model,
+        enqueuedAt: performance.now(),
         abandoned: false,
       };
       const queued: Queued = { id, message: { type: "invoke", id, model, request: headers, body: transferable }, pending };
@@ -325,9 +328,11 @@ export class WorkerPool {
   }
 
   #leastBusySlot(model: string): Slot | undefined {
+    // A batched model needs a batch's worth of requests in its worker to merge them.
+    const limit = Math.max(maxInFlightPerWorker, this.#models.get(model)?.report?.batchSize ?? 1);
     let best: Slot | undefined;
     for (const slot of this.#slots.values()) {
-      if (!slot.started || !slot.models.has(model) || slot.inFlight.size >= maxInFlightPerWorker) continue;
+      if (!slot.started || !slot.models.has(model) || slot.inFlight.size >= limit) continue;
       if (best === undefined || slot.inFlight.size < best.inFlight.size) best = slot;
     }
     return best;
@@ -412,7 +417,12 @@ export class WorkerPool {
     }
     if (!pending.abandoned) {
       if (message.type === "result") {
-        pending.resolve({ body: message.body, contentType: message.contentType, customAttributes: message.customAttributes });
+        pending.resolve({
+          body: message.body,
+          contentType: message.contentType,
+          customAttributes: message.customAttributes,
+          ...(message.timings === undefined ? {} : { timings: withQueueTime(message.timings, performance.now() - pending.enqueuedAt) }),
+        });
       } else {
         pending.reject(deserializeError(message.error));
       }
@@ -518,6 +528,12 @@ export class WorkerPool {
     await exited;
     clearTimeout(timer);
   }
+}
+
+/** The worker timed its stages; the rest of the round trip was waiting and the hand-over. */
+function withQueueTime(timings: StageTimings, roundTripMs: number): StageTimings {
+  const inWorker = timings.decodeMs + timings.predictMs + timings.encodeMs;
+  return { ...timings, queueMs: Math.max(0, roundTripMs - inWorker) };
 }
 
 function sleep(ms: number): Promise<void> {

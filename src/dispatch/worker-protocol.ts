@@ -2,15 +2,17 @@ import type { EncodedBody } from "../codecs/codec.js";
 import type { ServerConfig } from "../config/server-config.js";
 import type { ModelSignature } from "../models/model.js";
 import type { ModelSource } from "../models/model-source.js";
-import type { InvocationRequest } from "../pipeline/inference-pipeline.js";
+import type { InvocationRequest, StageTimings } from "../pipeline/inference-pipeline.js";
 
 /** The settings a thread that runs models needs. */
-export type RuntimeConfig = Pick<ServerConfig, "logLevel" | "defaultAccept" | "defaultContentType" | "onnx" | "multipart">;
+export type RuntimeConfig = Pick<ServerConfig, "logLevel" | "defaultAccept" | "defaultContentType" | "onnx" | "multipart" | "batching">;
 
 /** What a worker is started with; models arrive later, by message. */
 export interface WorkerSetup {
   readonly workerId: number;
   readonly config: RuntimeConfig;
+  /** Pay ONNX Runtime's one-time set-up before any model loads, so each load measures only its model (multi-model endpoints). */
+  readonly primeOnnxRuntime: boolean;
 }
 
 /** An error as it crosses the thread boundary (structured clone drops custom fields). */
@@ -27,6 +29,8 @@ export interface LoadReport {
   readonly loadMs: number;
   readonly memoryBytes: number;
   readonly signature: ModelSignature | undefined;
+  /** Most rows a merged run takes (1: the model is not batched); the pool sends that many requests to a worker at once. */
+  readonly batchSize: number;
 }
 
 /** Main thread → worker. `id`s pair each command with its answer. */
@@ -58,5 +62,6 @@ export type FromWorker =
       readonly body: EncodedBody;
       readonly contentType: string;
       readonly customAttributes: string | undefined;
+      readonly timings: StageTimings | undefined;
     }
   | { readonly type: "error"; readonly id: number; readonly error: SerializedError };

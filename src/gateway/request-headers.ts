@@ -3,7 +3,7 @@ import type { IncomingHttpHeaders } from "node:http";
 import { invocationTimeoutLimits, requestTtlLimits } from "../config/async-config.js";
 import { headerValue } from "../http/sagemaker-headers.js";
 import { inlineBodyRefused, validationError } from "./errors.js";
-import { parseInputLocation } from "./async/s3-location.js";
+import { hasDotSegment, parseInputLocation } from "./async/s3-location.js";
 
 /**
  * An InvokeEndpointAsync request after validation, with the defaults filled in.
@@ -39,6 +39,9 @@ export interface RealtimeInvocationHeaders {
 // botocore's shapes: InferenceId "\A\S[\p{Print}]*\z" (1-64), Header "\p{ASCII}*" (≤ 1024),
 // CustomAttributesHeader ≤ 1024, InputLocationHeader "^(https|s3)://([^/]+)/?(.*)$" (1-1024).
 const inferenceIdPattern = /^[\x21-\x7e][\x20-\x7e]{0,63}$/;
+// The inference id names the output and failure objects (`<id>.out`): without a separator it is
+// one key segment under the configured path, never a path (docs/async.md, "Safe locations").
+const keySeparators = /[/\\]/;
 const asciiPattern = /^[\x00-\x7f]*$/;
 const maxHeaderLength = 1024;
 
@@ -69,12 +72,16 @@ export function parseAsyncInvocation(
   if (bodyBytes > 0) throw inlineBodyRefused(`${bodyBytes} bytes`);
   const inputLocation = headerValue(headers, "x-amzn-sagemaker-inputlocation");
   if (inputLocation === undefined) throw validationError("inputLocation", undefined, "Member must not be null");
+  if (hasDotSegment(inputLocation.replace(/^[a-z0-9]+:\/\/[^/]*/i, ""))) {
+    throw validationError("inputLocation", inputLocation, "Member must not have '.' or '..' path segments (this gateway refuses them)");
+  }
   if (inputLocation.length > maxHeaderLength || parseInputLocation(inputLocation) === undefined) {
     throw validationError("inputLocation", inputLocation, "Member must satisfy regular expression pattern: ^(https|s3)://([^/]+)/?(.*)$ and name an object");
   }
   const given = headerValue(headers, "x-amzn-sagemaker-inference-id");
-  if (given !== undefined && !inferenceIdPattern.test(given)) {
-    throw validationError("inferenceId", given, "Member must have length between 1 and 64 and satisfy regular expression pattern: \\A\\S[\\p{Print}]*\\z");
+  checkInferenceId(given);
+  if (given !== undefined && keySeparators.test(given)) {
+    throw validationError("inferenceId", given, "Member must not contain '/' or '\\': the inference id names the output object (this gateway refuses them)");
   }
   return {
     inputLocation,
@@ -103,12 +110,16 @@ export function parseAsyncInvocation(
  */
 export function parseRealtimeHeaders(headers: IncomingHttpHeaders): RealtimeInvocationHeaders {
   const inferenceId = headerValue(headers, "x-amzn-sagemaker-inference-id");
-  if (inferenceId !== undefined && !inferenceIdPattern.test(inferenceId)) {
-    throw validationError("inferenceId", inferenceId, "Member must have length between 1 and 64 and satisfy regular expression pattern: \\A\\S[\\p{Print}]*\\z");
-  }
+  checkInferenceId(inferenceId);
   return { inferenceId, customAttributes: asciiHeader(headers, "x-amzn-sagemaker-custom-attributes", "customAttributes") };
 }
 
+
+function checkInferenceId(value: string | undefined): void {
+  if (value !== undefined && !inferenceIdPattern.test(value)) {
+    throw validationError("inferenceId", value, "Member must have length between 1 and 64 and satisfy regular expression pattern: \\A\\S[\\p{Print}]*\\z");
+  }
+}
 
 function asciiHeader(headers: IncomingHttpHeaders, name: string, member: string): string | undefined {
   const value = headerValue(headers, name);

@@ -32,6 +32,7 @@ export interface GatewayOptions {
     | "s3FailurePath"
     | "defaultRequestTtlSeconds"
     | "defaultInvocationTimeoutSeconds"
+    | "maxQueuedRequests"
   > & { readonly s3OutputPath: string };
   readonly queue: DurableQueue;
   readonly invoker: Invoker;
@@ -147,12 +148,22 @@ export function createGatewayApp(options: GatewayOptions): Express {
  * behaviour is unconfirmed); the same id with other parameters (the TTL and the invocation
  * timeout included) is a ValidationError. The 202 comes only once the record is on disk: when
  * the write fails, the request (and a repeat that arrived meanwhile) gets an InternalFailure and
- * nothing is queued, so a retry of the client starts afresh.
+ * nothing is queued, so a retry of the client starts afresh. A new request beyond
+ * `maxQueuedRequests` queued or running is a ServiceUnavailable (503); a repeat is still answered.
  */
 async function accept(options: GatewayOptions, input: AsyncInvocationInput, accepting: Map<string, Promise<AsyncRequestRecord>>): Promise<AsyncRequestRecord> {
   const { config, queue } = options;
   const first = accepting.get(input.inferenceId) ?? queue.get(input.inferenceId);
   if (first !== undefined) return answerRepeat(options, input, await first);
+  const waiting = queue.count(["queued", "running"]) + accepting.size;
+  if (waiting >= config.maxQueuedRequests) {
+    // ServiceUnavailable (503) is an error the AWS SDKs retry with backoff on their own.
+    throw new RuntimeApiError(
+      "ServiceUnavailable",
+      503,
+      `The endpoint's queue is full: ${waiting} requests are queued or running (BYOC_ASYNC_MAX_QUEUED_REQUESTS=${config.maxQueuedRequests}). Retry later.`,
+    );
+  }
   const record: AsyncRequestRecord = {
     inferenceId: input.inferenceId,
     endpointName: config.endpointName,
@@ -234,7 +245,8 @@ function sendApiError(response: ServerResponse, error: unknown, log: Logger): vo
       : isInferenceError(error) && error.statusCode < 500
         ? new RuntimeApiError("ValidationError", 400, error.message)
         : new RuntimeApiError("InternalFailure", 500, `An internal failure occurred; see the gateway log for request id ${requestId}.`);
-  if (known.statusCode >= 500) log.error({ err: error, requestId, errorType: known.errorType }, "gateway request failed");
+  // ServiceUnavailable is back-pressure (a full queue, a model not ready), not a fault: no stack.
+  if (known.statusCode >= 500 && known.errorType !== "ServiceUnavailable") log.error({ err: error, requestId, errorType: known.errorType }, "gateway request failed");
   else log.warn({ requestId, errorType: known.errorType, reason: known.message }, "gateway request rejected");
   if (response.headersSent) {
     response.destroy();

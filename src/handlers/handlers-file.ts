@@ -1,5 +1,5 @@
-import { access } from "node:fs/promises";
-import { isAbsolute, join, resolve } from "node:path";
+import { access, readFile } from "node:fs/promises";
+import { dirname, isAbsolute, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { Codec } from "../codecs/codec.js";
 import { ConfigurationError } from "../errors.js";
@@ -13,23 +13,39 @@ const pythonNames: Readonly<Record<string, string>> = {
   output_fn: "outputFn",
   transform_fn: "transformFn",
 };
-const conventionalFileNames = ["inference.ts", "inference.mts", "inference.js", "inference.mjs", "inference.cjs"];
+/** The handlers file names looked for in a `code/` folder, first match wins (`build` looks for the same). */
+export const conventionalHandlersFiles: readonly string[] = ["inference.ts", "inference.mts", "inference.js", "inference.mjs", "inference.cjs"];
 const typeScriptExtension = /\.[cm]?ts$/;
 
-/** Where to look for the handlers file, in order (see the README, "Handlers file"). */
+/**
+ * Where to look for the handlers file, in order (see the README, "Where the handlers file is found").
+ *
+ * @example
+ * ```ts
+ * const search: HandlersSearch = { handlersPath: undefined, sagemakerProgram: undefined, modelDirs: ["/opt/ml/model"], projectDir: "/work/app" };
+ * ```
+ */
 export interface HandlersSearch {
   /** An explicit path (`--handlers`, `BYOC_HANDLERS`), relative to the working directory. */
   readonly handlersPath: string | undefined;
-  /** `SAGEMAKER_PROGRAM`: a file name under `code/` of the model directories. */
+  /** `SAGEMAKER_PROGRAM`: a file name under the `code/` folders below. */
   readonly sagemakerProgram: string | undefined;
-  /** Model directories whose `code/` folder is searched, first match wins. */
+  /** Model directories whose `code/` folder is searched after the project's. */
   readonly modelDirs: readonly string[];
+  /**
+   * The project whose `code/` folder is searched first, as `build` reads it: the working
+   * directory unless given. In an image `build` made, the working directory is `/opt/program`,
+   * where the compiled handlers sit in `code/`.
+   */
+  readonly projectDir?: string;
 }
 
 /**
- * Finds the handlers file: the explicit path, else `SAGEMAKER_PROGRAM` under `code/`, else
- * `code/inference.{ts,mts,js,mjs,cjs}`. Returns `undefined` when there is none, so the
- * defaults serve the ONNX model.
+ * Finds the handlers file: the explicit path, else `SAGEMAKER_PROGRAM` under a `code/` folder,
+ * else `code/inference.{ts,mts,js,mjs,cjs}`; the `code/` folders are the project's (the working
+ * directory), then each model directory's, the places `build` looks in too, so a local `serve`
+ * and the image run the same handlers. Returns `undefined` when there is none, so the defaults
+ * serve the ONNX model.
  *
  * @example
  * ```ts
@@ -43,7 +59,7 @@ export async function findHandlersFile(search: HandlersSearch): Promise<string |
     if (!(await exists(path))) throw new ConfigurationError(`Handlers file ${path} (--handlers) does not exist`);
     return path;
   }
-  const codeDirs = search.modelDirs.map((dir) => join(dir, "code"));
+  const codeDirs = [...new Set([resolve(search.projectDir ?? process.cwd()), ...search.modelDirs.map((dir) => resolve(dir))])].map((dir) => join(dir, "code"));
   if (search.sagemakerProgram !== undefined) {
     const program = search.sagemakerProgram;
     const candidates = isAbsolute(program) ? [program] : codeDirs.map((dir) => join(dir, program));
@@ -51,7 +67,7 @@ export async function findHandlersFile(search: HandlersSearch): Promise<string |
     throw new ConfigurationError(`SAGEMAKER_PROGRAM=${program} names no file; looked at ${candidates.join(", ")}`);
   }
   for (const dir of codeDirs) {
-    for (const name of conventionalFileNames) {
+    for (const name of conventionalHandlersFiles) {
       const candidate = join(dir, name);
       if (await exists(candidate)) return candidate;
     }
@@ -72,7 +88,14 @@ export async function importHandlers(path: string): Promise<Handlers> {
   const url = pathToFileURL(path).href;
   let namespace: Record<string, unknown>;
   try {
-    if (typeScriptExtension.test(path)) await registerTypeScript();
+    if (typeScriptExtension.test(path)) {
+      await registerTypeScript();
+      // TypeScript compiled to CommonJS reaches the toolkit through require(), which on Node 22,
+      // with tsx's hooks registered, fails on an ES module graph the worker has half loaded
+      // ("request for './errors.js' is from a module not been linked"). Loaded whole first,
+      // require() gets it from the cache. Node 24 needs none of this; it costs nothing there.
+      if (await compilesToCommonJs(path)) await import("../index.js");
+    }
     namespace = (await import(url)) as Record<string, unknown>;
   } catch (error) {
     throw new ConfigurationError(`Could not import handlers file ${path}: ${(error as Error).message}`, { cause: error });
@@ -81,7 +104,7 @@ export async function importHandlers(path: string): Promise<Handlers> {
 }
 
 function exportsOf(namespace: Record<string, unknown>): Record<string, unknown> {
-  const hasNamed = handlerNames.some((name) => name in namespace) || "codecs" in namespace;
+  const hasNamed = handlerNames.some((name) => name in namespace) || "codecs" in namespace || "batching" in namespace;
   const fallback = namespace["default"];
   if (!hasNamed && typeof fallback === "object" && fallback !== null) return fallback as Record<string, unknown>;
   return namespace;
@@ -119,7 +142,23 @@ export function validateHandlers(source: string, exported: Record<string, unknow
   }
   const codecs = exported["codecs"];
   if (codecs !== undefined) handlers["codecs"] = validateCodecs(source, codecs);
+  const batching = exported["batching"];
+  if (batching !== undefined) handlers["batching"] = validateBatching(source, batching);
   return handlers;
+}
+
+function validateBatching(source: string, batching: unknown): Handlers["batching"] {
+  if (batching === false) return false;
+  const fields = typeof batching === "object" && batching !== null ? (batching as Record<string, unknown>) : undefined;
+  const valid =
+    fields !== undefined &&
+    Object.keys(fields).every((key) => key === "maxBatchSize" || key === "maxDelayMs") &&
+    (fields["maxBatchSize"] === undefined || (Number.isInteger(fields["maxBatchSize"]) && (fields["maxBatchSize"] as number) >= 1)) &&
+    (fields["maxDelayMs"] === undefined || (Number.isInteger(fields["maxDelayMs"]) && (fields["maxDelayMs"] as number) >= 0));
+  if (!valid) {
+    throw new ConfigurationError(`${source}: batching must be false or { maxBatchSize?: whole number >= 1, maxDelayMs?: whole number >= 0 }`);
+  }
+  return batching as Handlers["batching"];
 }
 
 function validateCodecs(source: string, codecs: unknown): readonly Codec[] {
@@ -149,6 +188,17 @@ async function registerTypeScript(): Promise<void> {
   const { register } = await import("tsx/esm/api");
   register();
   typeScriptRegistered = true;
+}
+
+/** True for `.cts`, and for `.ts` in a package whose nearest package.json does not say `"type": "module"` (as tsx decides). */
+async function compilesToCommonJs(path: string): Promise<boolean> {
+  if (path.endsWith(".cts")) return true;
+  if (path.endsWith(".mts")) return false;
+  for (let dir = dirname(path); ; dir = dirname(dir)) {
+    const manifest = await readFile(join(dir, "package.json"), "utf8").catch(() => undefined);
+    if (manifest !== undefined) return (JSON.parse(manifest) as { type?: unknown }).type !== "module";
+    if (dirname(dir) === dir) return true;
+  }
 }
 
 async function exists(path: string): Promise<boolean> {

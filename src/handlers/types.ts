@@ -1,6 +1,7 @@
 import type { InferenceSession } from "onnxruntime-node";
 import type { Logger } from "pino";
 import type { Codec, EncodedBody } from "../codecs/codec.js";
+import type { BatchingSettings } from "../models/onnx/batcher.js";
 import type { OnnxSessions } from "../models/onnx/load-models.js";
 
 /**
@@ -111,6 +112,12 @@ export interface Handlers<Model = unknown, Input = unknown, Prediction = unknown
    * sessions it loaded: free what `modelFn` acquired outside them (files, connections, native handles).
    */
   unloadFn?: (model: Model, ctx: ModelContext) => void | Promise<void>;
+  /**
+   * This model's dynamic batching, over the server's `BYOC_BATCH_*` settings: `{ maxBatchSize,
+   * maxDelayMs }` (either may be left out), or `false` to serve it one request per run. Applies to
+   * the default predictFn's ONNX sessions.
+   */
+  batching?: Partial<BatchingSettings> | false;
   /** Extra codecs; one registered for a media type replaces the built-in one. */
   codecs?: readonly Codec[];
 }

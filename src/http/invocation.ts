@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { InferenceTimeoutError } from "../errors.js";
-import type { InvocationRequest, InvocationResult } from "../pipeline/inference-pipeline.js";
+import type { InvocationRequest, InvocationResult, StageTimings } from "../pipeline/inference-pipeline.js";
 import type { Admission } from "./admission.js";
 import { lingerAfterAnswer } from "./lingering-close.js";
 import { decodeContentEncoding } from "./content-encoding.js";
@@ -43,6 +43,8 @@ export interface InvocationRoute {
 export interface InvocationOutcome {
   readonly requestBytes: number;
   readonly responseBytes: number;
+  /** Where the time went, when the request reached the model. */
+  readonly timings: StageTimings | undefined;
   /** The client left before the answer; nothing was sent. */
   readonly clientGone: boolean;
 }
@@ -76,6 +78,7 @@ export async function serveInvocation(route: InvocationRoute, request: IncomingM
   response.once("close", onClose);
   let requestBytes = 0;
   let responseBytes = 0;
+  let timings: StageTimings | undefined;
   let release: (() => void) | undefined;
   try {
     release = await route.admission?.acquire(admittedBytes(request, route.maxPayloadBytes), abort.signal);
@@ -83,6 +86,7 @@ export async function serveInvocation(route: InvocationRoute, request: IncomingM
     const body = await decodeContentEncoding(raw, headerValue(request.headers, "content-encoding"), route.maxPayloadBytes);
     requestBytes = body.length;
     const result = await route.invoke(invocationRequestFrom(request.headers, body, inferenceId), abort.signal);
+    timings = result.timings;
     responseBytes = sendResult(response, result, route.resultHeaders?.(inferenceId));
   } catch (error) {
     if (!clientGone) {
@@ -93,7 +97,7 @@ export async function serveInvocation(route: InvocationRoute, request: IncomingM
     clearTimeout(timer);
     release?.();
   }
-  return { requestBytes, responseBytes, clientGone };
+  return { requestBytes, responseBytes, timings, clientGone };
 }
 
 /** What a request may hold: its declared length, or the payload limit when it declares none (chunked). */

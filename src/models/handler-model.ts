@@ -15,6 +15,7 @@ import type { Model } from "./model.js";
 export class HandlerModel implements Model {
   readonly value: unknown;
   readonly signature = undefined;
+  readonly batchSize = 1;
   readonly #predictFn: Handlers["predictFn"];
   readonly #release: () => Promise<void>;
 

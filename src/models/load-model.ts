@@ -2,9 +2,11 @@ import type { InferenceSession } from "onnxruntime-node";
 import type { Logger } from "pino";
 import { ConfigurationError } from "../errors.js";
 import type { Handlers, ModelContext } from "../handlers/types.js";
+import { collectGarbage } from "./collect-garbage.js";
 import { HandlerModel } from "./handler-model.js";
 import type { Model } from "./model.js";
 import { isOnnxSessions, loadOnnxModel, loadOnnxModels, type OnnxSessions } from "./onnx/load-models.js";
+import type { BatchingSettings } from "./onnx/batcher.js";
 import { OnnxModel } from "./onnx/onnx-model.js";
 import type { OnnxSessionConfig } from "./onnx/session-config.js";
 
@@ -22,6 +24,8 @@ export interface LoadModelOptions {
   readonly modelDir: string;
   readonly workerId: number;
   readonly onnx: OnnxSessionConfig;
+  /** Dynamic batching of the default predictFn's sessions; the handlers' `batching` export overrides it. */
+  readonly batching: BatchingSettings;
   readonly log: Logger;
 }
 
@@ -39,9 +43,10 @@ export interface LoadedModel {
   /** Milliseconds from the start of the load to the end of the warm-up. */
   readonly loadMs: number;
   /**
-   * Growth of the process's resident memory over the load and warm-up, in bytes: ONNX Runtime
-   * allocates natively, so this is the measure that sees it. Concurrent loads in other threads
-   * would blur it; the worker pool loads one model at a time where the figure matters.
+   * Growth of the process's memory over the load and warm-up, in bytes: the larger of resident
+   * memory's growth (ONNX Runtime allocates natively, so this is the measure that sees it) and of
+   * the memory held by buffers. Concurrent loads in other threads would blur it; the worker pool
+   * loads one model at a time where the figure matters.
    */
   readonly memoryBytes: number;
 }
@@ -63,7 +68,8 @@ export interface LoadedModel {
  */
 export async function loadModel(handlers: Handlers, options: LoadModelOptions): Promise<LoadedModel> {
   const started = performance.now();
-  const rssBefore = process.memoryUsage.rss();
+  collectGarbage();
+  const before = process.memoryUsage();
   const sessions = new Set<InferenceSession>();
   const track = <T extends OnnxSessions>(loaded: T): T => {
     for (const session of sessionsOf(loaded)) sessions.add(session);
@@ -91,7 +97,7 @@ export async function loadModel(handlers: Handlers, options: LoadModelOptions): 
       await releaseAll(sessions);
     }
   };
-  const model = toModel(handlers, value, release);
+  const model = await toModel(handlers, value, release, { batching: batchingFor(handlers, options.batching), log: options.log });
   if (model === undefined) {
     await release();
     throw new ConfigurationError(
@@ -104,12 +110,27 @@ export async function loadModel(handlers: Handlers, options: LoadModelOptions): 
     await release();
     throw error;
   }
-  return { model, loadMs: performance.now() - started, memoryBytes: Math.max(0, process.memoryUsage.rss() - rssBefore) };
+  const after = process.memoryUsage();
+  // Native allocations (ONNX Runtime's) show only in resident memory; buffers the handlers hold
+  // show exactly in `external`, even when they reuse pages resident memory already counted.
+  const memoryBytes = Math.max(0, after.rss - before.rss, after.external - before.external);
+  return { model, loadMs: performance.now() - started, memoryBytes };
 }
 
-function toModel(handlers: Handlers, value: unknown, release: () => Promise<void>): Model | undefined {
+async function toModel(
+  handlers: Handlers,
+  value: unknown,
+  release: () => Promise<void>,
+  options: { readonly batching: BatchingSettings; readonly log: Logger },
+): Promise<Model | undefined> {
   if (handlers.predictFn !== undefined || handlers.transformFn !== undefined) return new HandlerModel(value, handlers.predictFn, release);
-  return isOnnxSessions(value) ? new OnnxModel(value, release) : undefined;
+  return isOnnxSessions(value) ? OnnxModel.create(value, release, options) : undefined;
+}
+
+/** The server's batching settings, with the model's own (`export const batching`) on top; `false` turns it off. */
+function batchingFor(handlers: Handlers, settings: BatchingSettings): BatchingSettings {
+  if (handlers.batching === false) return { ...settings, maxBatchSize: 1 };
+  return { ...settings, ...handlers.batching };
 }
 
 function sessionsOf(loaded: OnnxSessions): InferenceSession[] {

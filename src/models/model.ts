@@ -49,6 +49,8 @@ export interface Model {
   readonly value: unknown;
   /** The model's tensors, when known. */
   readonly signature: ModelSignature | undefined;
+  /** Most rows one run merges from concurrent requests; 1 when the model is not batched. */
+  readonly batchSize: number;
   /** Runs one decoded request. */
   predict(input: unknown, ctx: RequestContext): Promise<unknown>;
   /** Frees what the model holds (sessions, the user's resources). Called once. */

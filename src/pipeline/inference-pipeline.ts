@@ -6,6 +6,13 @@ import type { HandlerOutput, Handlers, RequestContext } from "../handlers/types.
 import { parseMediaType } from "../codecs/media-type.js";
 import type { Model } from "../models/model.js";
 
+/**
+ * The front door a request came in by. Requests of another protocol than SageMaker's are run by
+ * that protocol's adapter in the worker (see `dispatch/protocol-fronts.ts`), which maps its own
+ * request and response shapes onto the model.
+ */
+export type InvocationProtocol = "sagemaker";
+
 /** One inference request, as the HTTP layer or the async worker hands it over. */
 export interface InvocationRequest {
   readonly body: Buffer;
@@ -18,6 +25,19 @@ export interface InvocationRequest {
   readonly targetModel: string | undefined;
   readonly targetVariant: string | undefined;
   readonly sessionId: string | undefined;
+  /** The front door; absent for SageMaker's `/invocations` (and the async worker, which uses it). */
+  readonly protocol?: InvocationProtocol;
+}
+
+/**
+ * Where one request's time went, in milliseconds: waiting for a worker (`queueMs`, with the
+ * hand-over to it), decoding, the model, encoding.
+ */
+export interface StageTimings {
+  readonly queueMs: number;
+  readonly decodeMs: number;
+  readonly predictMs: number;
+  readonly encodeMs: number;
 }
 
 /** The encoded answer to an {@link InvocationRequest}. */
@@ -26,6 +46,8 @@ export interface InvocationResult {
   readonly contentType: string;
   /** `X-Amzn-SageMaker-Custom-Attributes` to send back, if the handlers set one. */
   readonly customAttributes: string | undefined;
+  /** Where the time went, when the request ran through the pipeline (the worker pool fills `queueMs`). */
+  readonly timings?: StageTimings;
 }
 
 /** Settings the pipeline needs. */
@@ -77,19 +99,28 @@ export class InferencePipeline {
       log: scope.log,
       signal: scope.signal,
     };
-    const output = await this.#run(request.body, ctx);
-    return { ...this.#toResult(output, accept), customAttributes: checkedCustomAttributes(ctx.responseCustomAttributes) };
+    const clock = new StageClock();
+    const output = await this.#run(request.body, ctx, clock);
+    const result = this.#toResult(output, accept);
+    clock.lap("encodeMs");
+    return { ...result, customAttributes: checkedCustomAttributes(ctx.responseCustomAttributes), timings: clock.timings };
   }
 
-  async #run(body: Buffer, ctx: RequestContext): Promise<HandlerOutput> {
+  async #run(body: Buffer, ctx: RequestContext, clock: StageClock): Promise<HandlerOutput> {
     const { transformFn, inputFn, outputFn } = this.#handlers;
-    if (transformFn) return transformFn(this.#model.value, body, ctx.contentType, ctx.accept, ctx);
+    if (transformFn) {
+      const output = await transformFn(this.#model.value, body, ctx.contentType, ctx.accept, ctx);
+      clock.lap("predictMs");
+      return output;
+    }
     // With the default encoder, settle the response type first: a 406 should not cost an inference.
     const responseType = outputFn ? undefined : this.#codecs.negotiate(ctx.accept, this.#options.defaultAccept);
     const input = inputFn ? await inputFn(body, ctx.contentType, ctx) : await this.#codecs.decode(body, ctx.contentType);
     ctx.signal.throwIfAborted();
+    clock.lap("decodeMs");
     const prediction = await this.#model.predict(input, ctx);
     ctx.signal.throwIfAborted();
+    clock.lap("predictMs");
     if (outputFn) return outputFn(prediction, ctx.accept, ctx);
     return this.#codecs.encode(prediction, responseType as string);
   }
@@ -106,6 +137,18 @@ export class InferencePipeline {
       "outputFn/transformFn must return a string, a Uint8Array/Buffer, or { body, contentType }",
       { code: "INVALID_HANDLER_OUTPUT" },
     );
+  }
+}
+
+/** Splits the time of one request into stages: each lap is the time since the previous one. */
+class StageClock {
+  readonly timings = { queueMs: 0, decodeMs: 0, predictMs: 0, encodeMs: 0 };
+  #last = performance.now();
+
+  lap(stage: "decodeMs" | "predictMs" | "encodeMs"): void {
+    const now = performance.now();
+    this.timings[stage] = now - this.#last;
+    this.#last = now;
   }
 }
 

@@ -66,9 +66,10 @@ test("the build context: Dockerfile, serve, compiled handlers, production depend
   assert.deepEqual(context.buildArgs, { BASE_IMAGE: "node:24-bookworm-slim" });
   assert.ok(context.dependencies.packages > 50, `${context.dependencies.packages} packages`);
   assert.ok(context.dependencies.bytes > 10_000_000);
-  assert.deepEqual((await readdir(output)).sort(), [".dockerignore", ".gitignore", "Dockerfile", "model", "program", "serve"]);
+  assert.deepEqual((await readdir(output)).sort(), [".dockerignore", ".gitignore", "Dockerfile", "healthcheck", "model", "program", "serve"]);
   assert.match(await readFile(join(output, ".gitignore"), "utf8"), /^\.npmrc$/m, "a stray .npmrc never reaches git");
   assert.equal((await stat(join(output, "serve"))).mode & 0o111, 0o111, "the entrypoint is executable");
+  assert.equal((await stat(join(output, "healthcheck"))).mode & 0o111, 0o111, "the health check is executable");
   assert.match(await readFile(join(output, "Dockerfile"), "utf8"), /BYOC_HANDLERS="\/opt\/program\/code\/inference\.js"/);
   assert.match(await readFile(join(output, ".dockerignore"), "utf8"), /onnxruntime-node\/bin\/napi-v6\/darwin/);
 
@@ -80,6 +81,9 @@ test("the build context: Dockerfile, serve, compiled handlers, production depend
   assert.ok(await exists(join(modules, "sagemaker-byoc-node", "dist", "cli.js")));
   assert.ok(await exists(join(modules, "byoc-prod-helper")));
   assert.ok(await exists(join(modules, "express")), "the toolkit's own dependencies");
+  assert.ok(await exists(join(modules, "@aws-sdk", "client-s3")), "the async gateway's S3 client serves");
+  for (const cliOnly of ["client-ecr", "client-sagemaker-runtime"]) assert.ok(!(await exists(join(modules, "@aws-sdk", cliOnly))), `${cliOnly}: push and invoke only`);
+  assert.ok(lines.some((line) => /^ {4}left out, used only by the push and invoke commands: @aws-sdk\/client-ecr, .*@aws-sdk\/client-sagemaker-runtime.* \([\d.]+ MiB\)$/.test(line)), lines.join("\n"));
   assert.ok(!(await exists(join(modules, "byoc-dev-helper"))), "dev dependencies are left out");
   assert.ok(!(await exists(join(output, "program", ".npmrc"))), "the project's .npmrc is used, then removed");
 
@@ -98,7 +102,7 @@ test("the build context: Dockerfile, serve, compiled handlers, production depend
   assert.equal(again.bakedModel, false);
   assert.equal(again.handlersEntry, undefined);
   assert.deepEqual(again.buildArgs, { BASE_IMAGE: "node:24-bookworm-slim", NODE_IMAGE: "node:24-bookworm-slim" });
-  assert.deepEqual((await readdir(output)).sort(), [".dockerignore", ".gitignore", "Dockerfile", "check-linked-libraries", "program", "serve"], "the GPU image's provider check");
+  assert.deepEqual((await readdir(output)).sort(), [".dockerignore", ".gitignore", "Dockerfile", "check-linked-libraries", "healthcheck", "program", "serve"], "the GPU image's provider check");
   assert.ok(!(await exists(join(output, "program", "code"))));
   assert.ok(lines.includes("$ npm install --omit=dev --no-audit --no-fund --os=linux --cpu=x64 --libc=glibc"), "without a lockfile npm install resolves one");
 });

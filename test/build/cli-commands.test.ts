@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { mkdir, mkdtemp, rm, symlink } from "node:fs/promises";
+import { access, mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
@@ -60,6 +60,20 @@ test("a missing container engine exits with 1 and says what to install", async (
   const result = await sagemakerByoc(["push", "--image", "app:1", "--repository", "app", "--engine", "buildah"], nodeOnly);
   assert.equal(result.code, 1);
   assert.match(result.stderr, /sagemaker-byoc: No container engine: buildah is not installed/);
+});
+
+test("build without a container engine stops before installing dependencies, and writes nothing", async () => {
+  const nodeOnlyBin = join(root, "node-only-build");
+  await mkdir(nodeOnlyBin);
+  await symlink(process.execPath, join(nodeOnlyBin, "node"));
+  const project = join(root, "engineless");
+  await mkdir(project);
+  await writeFile(join(project, "package.json"), JSON.stringify({ name: "engineless", version: "1.0.0", dependencies: { "sagemaker-byoc-node": "*" } }));
+  const result = await sagemakerByoc(["build", project], { ...toolEnv, PATH: nodeOnlyBin });
+  assert.equal(result.code, 1);
+  assert.match(result.stderr, /sagemaker-byoc: No container engine: docker is not installed; buildah is not installed/);
+  assert.doesNotMatch(result.stderr, /Installing production dependencies|\$ npm/);
+  await assert.rejects(access(join(project, ".sagemaker-byoc")), "no build context was written");
 });
 
 test("the commands refuse more than one project folder", async () => {

@@ -26,7 +26,7 @@ test("the CPU Dockerfile: slim Node base as a build argument, exec-form serve en
   assert.doesNotMatch(dockerfile, /^CMD/m, "no default command: SageMaker passes serve, anything else is refused");
   assert.doesNotMatch(dockerfile, /^RUN/m, "the CPU image builds without network or container runtime");
   assert.match(dockerfile, /^COPY program\/node_modules\/ \/opt\/program\/node_modules\/$/m);
-  assert.match(dockerfile, /^COPY serve \/opt\/program\/serve$/m);
+  assert.match(dockerfile, /^COPY serve healthcheck \/opt\/program\/$/m);
   assert.match(dockerfile, /^EXPOSE 8080$/m);
   assert.equal(pair(dockerfile, "com.amazonaws.sagemaker.capabilities.accept-bind-to-port"), "true");
   assert.equal(pair(dockerfile, "NODE_ENV"), "production");
@@ -97,4 +97,24 @@ test(".dockerignore keeps other platforms' onnxruntime binaries and .npmrc out o
   for (const platform of ["darwin", "win32", "linux/arm64"]) assert.ok(ignore.includes(`program/node_modules/onnxruntime-node/bin/napi-v6/${platform}`));
   assert.ok(!ignore.some((line) => line.includes("linux/x64")));
   assert.ok(ignore.includes("**/.npmrc"));
+});
+
+test("a HEALTHCHECK that node runs against /ping, within SageMaker's start-up window", () => {
+  const dockerfile = renderDockerfile(cpu);
+  assert.match(dockerfile, /^HEALTHCHECK --interval=10s --timeout=3s --start-period=240s --retries=3 CMD \["\/opt\/program\/healthcheck"\]$/m);
+  assert.ok(dockerfile.indexOf("COPY serve healthcheck") < dockerfile.indexOf("HEALTHCHECK"), "the script is in the image");
+});
+
+test("the image describes itself, never inheriting its base image's description", () => {
+  assert.equal(pair(renderDockerfile(cpu), "org.opencontainers.image.description"), "iris-endpoint 1.2.3: a SageMaker inference endpoint built by sagemaker-byoc");
+  const described = renderDockerfile({ ...cpu, image: { ...cpu.image, description: "Iris classifier" } });
+  assert.equal(pair(described, "org.opencontainers.image.description"), "Iris classifier");
+});
+
+test("--platform's build arguments are declared in the image's stage, so none goes unused", () => {
+  for (const target of ["cpu", "gpu"] as const) {
+    const dockerfile = renderDockerfile({ ...cpu, target });
+    const finalStage = dockerfile.slice(dockerfile.lastIndexOf("FROM ${BASE_IMAGE}"));
+    for (const name of ["TARGETPLATFORM", "TARGETOS", "TARGETARCH"]) assert.match(finalStage, new RegExp(`^ARG ${name}$`, "m"), `${target}: ${name}`);
+  }
 });

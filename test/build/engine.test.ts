@@ -42,7 +42,7 @@ async function fakeDocker(): Promise<{ bin: string; calls: () => Promise<string[
       'case "$1" in',
       '  info) [ -n "$FAKE_DOCKER_HANGS" ] && exec sleep 30; echo 28.2.2 ;;',
       '  login) read password; [ "$password" = good ] || { echo "Error response from daemon: unauthorized: incorrect username or password" >&2; exit 1; } ;;',
-      '  push) echo "1.2.3: digest: sha256:' + "ab".repeat(32) + ' size: 1234" ;;',
+      '  push) case "$2" in plain.example:*) echo "Get \\"https://plain.example:5000/v2/\\": http: server gave HTTP response to HTTPS client" >&2; exit 1 ;; esac; echo "1.2.3: digest: sha256:' + "ab".repeat(32) + ' size: 1234" ;;',
       '  image) case "$5" in missing:*) echo "Error: No such image: $5" >&2; exit 1 ;; bare:*) echo null ;; *) echo \'{"org.opencontainers.image.version":"1.2.3"}\' ;; esac ;;',
       "esac",
       "",
@@ -133,6 +133,13 @@ test("with an answering engine docker is chosen, and builds, logs in, pushes and
   await assert.rejects(
     engine.login("127.0.0.1:5000", { username: "AWS", password: "wrong" }, true),
     (error: Error) => error instanceof RegistryLoginError && error.code === "REGISTRY_LOGIN_FAILED" && /Login to 127\.0\.0\.1:5000 failed: Error response from daemon: unauthorized/.test(error.message),
+  );
+  await assert.rejects(
+    engine.push("app:1.2.3", "plain.example:5000/app:1.2.3", false),
+    (error: Error) =>
+      error instanceof ContainerError &&
+      error.code === "REGISTRY_PLAIN_HTTP" &&
+      /plain\.example:5000 speaks plain HTTP, not HTTPS: add it to "insecure-registries" in the Docker engine's daemon\.json/.test(error.message),
   );
   await assert.rejects(engine.labels("missing:1"), (error: Error) => error instanceof ContainerError && error.code === "IMAGE_NOT_FOUND" && /No local image missing:1/.test(error.message));
 });

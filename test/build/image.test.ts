@@ -1,14 +1,15 @@
 /**
  * The real proof, on a machine with no Docker engine and no internet: the `build` command makes
  * the bundled iris example's image with buildah from the generated Dockerfile, on a Debian base
- * made offline (scripts/make-base-image.sh, passed as the BASE_IMAGE build argument); the image
- * runs under `buildah run` the way SageMaker runs it (`docker run IMAGE serve`: the ENTRYPOINT
- * with `serve` appended), answers /ping and a real prediction, and stops cleanly on SIGTERM; the
- * `push` command sends it to a real local registry (Debian's docker-registry), whose manifest is
- * read back. The ECR API is the only stand-in (helpers/ecr-stand-in.ts): no AWS account here.
+ * made offline (scripts/make-base-image.sh, passed as the BASE_IMAGE build argument); the `run`
+ * command runs it the way SageMaker runs it (`docker run IMAGE serve`: the ENTRYPOINT with `serve`
+ * appended, through buildah here), with its own model and with one mounted at /opt/ml/model; it
+ * answers /ping and real predictions, stops cleanly on Ctrl-C and SIGTERM, and leaves no container
+ * behind; the `push` command sends it to a real local registry (Debian's docker-registry), whose
+ * manifest is read back. The ECR API is the only stand-in (helpers/ecr-stand-in.ts): no AWS account here.
  */
 import assert from "node:assert/strict";
-import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { once } from "node:events";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -21,6 +22,7 @@ import { irisModelDir, setosaRow } from "../helpers/server.js";
 import { startEcrStandIn } from "./helpers/ecr-stand-in.js";
 import { collectingRunner, makeProject, packToolkit, repoRoot, toolEnv } from "./helpers/project.js";
 import { freePort } from "../helpers/free-port.js";
+import { imageCommands } from "../journey/readme.js";
 import { danglingImages, removeImages, startRegistry } from "./helpers/registry.js";
 
 const execFileAsync = promisify(execFile);
@@ -46,8 +48,12 @@ interface CliRun {
   readonly ms: number;
 }
 
+/** The arguments of every CLI command this test ran, checked against the README's. */
+const invocations: string[][] = [];
+
 /** Runs the toolkit's CLI as a user would (`npx sagemaker-byoc ...`), from the project's folder. */
 async function sagemakerByoc(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
+  invocations.push(args);
   const started = performance.now();
   const child = spawn(process.execPath, [cli, ...args], { cwd: projectDir, env: { ...toolEnv, ...env }, timeout: 300_000, killSignal: "SIGKILL" });
   let stdout = "";
@@ -103,6 +109,83 @@ function killQuietly(pid: number): void {
   }
 }
 
+/** A `sagemaker-byoc run` in progress: the server's URL once /ping answers 200, and how to stop it. */
+interface RunningRun {
+  readonly url: string;
+  readonly port: number;
+  readonly readyMs: number;
+  /** Everything the command and the container printed. */
+  readonly log: string;
+  /** The command's exit code, once stopped. */
+  readonly code: number | null;
+  /** Sends `signal` to the command, as a terminal's Ctrl-C or `kill` would, and waits for it to end. */
+  stop(signal: NodeJS.Signals): Promise<void>;
+}
+
+/** Starts `sagemaker-byoc run` from the project's folder on a free port and waits for /ping 200 (60 s at most). */
+async function startRun(args: string[]): Promise<RunningRun> {
+  invocations.push(args);
+  const port = await freePort();
+  const started = performance.now();
+  const child = spawn(process.execPath, [cli, ...args, "--port", String(port)], { cwd: projectDir, env: toolEnv });
+  let log = "";
+  child.stdout.on("data", (chunk: Buffer) => (log += chunk.toString()));
+  child.stderr.on("data", (chunk: Buffer) => (log += chunk.toString()));
+  const exited = once(child, "exit") as Promise<[number | null, NodeJS.Signals | null]>;
+  const url = `http://127.0.0.1:${port}`;
+  let ping = 0;
+  while (ping !== 200 && child.exitCode === null && performance.now() - started < 60_000) {
+    // Each ping has its own deadline too: a server that accepts and never answers must not stall the loop.
+    ping = await fetch(`${url}/ping`, { signal: AbortSignal.timeout(2_000) }).then(
+      (response) => response.status,
+      () => 0,
+    );
+    if (ping !== 200) await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  const readyMs = performance.now() - started;
+  let code: number | null = null;
+  const stop = async (signal: NodeJS.Signals) => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    const deadline = setTimeout(() => {
+      // Whatever failed, the command and the container's processes go: left running, they would keep this file from ending.
+      void descendants(child.pid ?? -1).then((tree) => {
+        for (const entry of tree) killQuietly(entry.pid);
+        killQuietly(child.pid ?? -1);
+      });
+    }, 60_000);
+    [code] = await exited;
+    clearTimeout(deadline);
+  };
+  if (ping !== 200) {
+    await stop("SIGINT");
+    assert.fail(`sagemaker-byoc run did not answer /ping within 60 s:\n${log}`);
+  }
+  return {
+    url,
+    port,
+    readyMs,
+    get log() {
+      return log;
+    },
+    get code() {
+      return code;
+    },
+    stop,
+  };
+}
+
+/** POSTs a JSON body to /invocations and returns the predictions. */
+async function predict(url: string, body: unknown): Promise<{ predictions: number[][] }> {
+  const response = await fetch(`${url}/invocations`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+    signal: AbortSignal.timeout(30_000),
+  });
+  assert.equal(response.status, 200, await response.clone().text());
+  return (await response.json()) as { predictions: number[][] };
+}
+
 before(async () => {
   danglingBefore = await danglingImages();
   const started = performance.now();
@@ -133,7 +216,7 @@ test("build, run as SageMaker does, SIGTERM, push: the iris image end to end", {
   assert.match(built.stderr, /^engine: buildah \(--engine buildah\)$/m);
   assert.match(built.stderr, /^ {2}sagemaker-byoc push$/m, "push finds <package>:<version> from the project's folder by itself");
   assert.doesNotMatch(built.stderr, /^warning:/m);
-  assert.match(built.stderr, new RegExp(`^\\$ buildah build --platform linux/amd64 --layers -f \\S+/Dockerfile --build-arg BASE_IMAGE=${baseImage} -t ${image} -t ${image}-${revision} `, "m"));
+  assert.match(built.stderr, new RegExp(`^\\$ buildah build --platform linux/amd64 --format docker --layers -f \\S+/Dockerfile --build-arg BASE_IMAGE=${baseImage} -t ${image} -t ${image}-${revision} `, "m"));
   const steps = stepTimes(built.stderr);
   const step = (prefix: string) => Object.entries(steps).find(([title]) => title.startsWith(prefix))?.[1] ?? "?";
   figures["build command"] = `${seconds(built.ms)} in all; production dependencies ${step("Installing")}, model ${step("Copying")}, image build ${step("Building")}`;
@@ -148,7 +231,7 @@ test("build, run as SageMaker does, SIGTERM, push: the iris image end to end", {
   assert.deepEqual(rebuilt.tags, [image, `${image}-${revision}`]);
   assert.equal(await imageId(), firstId);
   assert.ok(lines.includes(`project: ${projectName}@${version} in ${projectDir} (git ${revision})`));
-  assert.ok(lines.some((line) => line.startsWith("  buildah run --isolation chroot --network host --env SAGEMAKER_BIND_TO_PORT=8080 ")), "how to run it is printed");
+  assert.ok(lines.includes(`  sagemaker-byoc run ${projectDir}`), "how to run it is printed: run finds the image and its baked model by itself");
 
   // Under a name of the user's choosing, push cannot find the image by the package's name: the
   // printed command names it (and is run as printed below).
@@ -160,18 +243,20 @@ test("build, run as SageMaker does, SIGTERM, push: the iris image end to end", {
 
   const inspected = JSON.parse((await run("buildah", ["inspect", "--type", "image", image], { env: toolEnv })).stdout) as {
     OCIv1: { config: { Entrypoint: string[]; Labels: Record<string, string>; Env: string[] } };
+    Docker: { config: { Healthcheck?: { Test: string[] } } };
   };
   const { Entrypoint: entrypoint, Labels: labels } = inspected.OCIv1.config;
   assert.deepEqual(entrypoint, ["/opt/program/serve"]);
   assert.equal(labels["com.amazonaws.sagemaker.capabilities.accept-bind-to-port"], "true");
   assert.equal(labels["com.amazonaws.sagemaker.capabilities.multi-models"], undefined);
   assert.equal(labels["org.opencontainers.image.revision"], revision);
+  assert.doesNotMatch(labels["org.opencontainers.image.description"] ?? "", /offline container tests/, "not the base image's description");
+  assert.deepEqual(inspected.Docker.config.Healthcheck?.Test, ["CMD", "/opt/program/healthcheck"], "the HEALTHCHECK is kept (Docker format)");
+  assert.doesNotMatch(built.stderr, /not consumed|HEALTHCHECK is not supported/, "buildah has nothing to warn about");
   const [listed] = JSON.parse((await run("buildah", ["images", "--json", image], { env: toolEnv })).stdout) as { size: string }[];
   figures["image size"] = `${listed?.size ?? "?"} (the offline base: ${(JSON.parse((await run("buildah", ["images", "--json", baseImage], { env: toolEnv })).stdout) as { size: string }[])[0]?.size ?? "?"})`;
 
   const container = (await run("buildah", ["from", image], { env: toolEnv })).stdout.trim();
-  let server: ChildProcess | undefined;
-  let serverExited: Promise<unknown> = Promise.resolve();
   try {
     const runArgs = ["run", "--isolation", "chroot", "--network", "host"];
     // An unknown argument fails loudly, as SageMaker's contract asks.
@@ -181,65 +266,46 @@ test("build, run as SageMaker does, SIGTERM, push: the iris image end to end", {
     );
     assert.notEqual(refused.code, 0);
     assert.match(refused.stderr, /unknown command "train"\. This image serves inference/);
+    // What the serving image leaves out: the clients of the push and invoke commands.
+    const awsSdk = (await run("buildah", [...runArgs, container, "--", "ls", "/opt/program/node_modules/@aws-sdk"], { env: toolEnv })).stdout.split("\n");
+    assert.ok(awsSdk.includes("client-s3"), awsSdk.join(" "));
+    assert.ok(!awsSdk.includes("client-ecr") && !awsSdk.includes("client-sagemaker-runtime"), awsSdk.join(" "));
 
-    // buildah run does not apply the ENTRYPOINT: append `serve` to it, as `docker run IMAGE serve` does.
-    const port = await freePort();
-    const started = performance.now();
-    const serving = spawn("buildah", [...runArgs, "--env", `SAGEMAKER_BIND_TO_PORT=${port}`, container, "--", ...entrypoint, "serve"], { env: toolEnv });
-    server = serving;
-    let log = "";
-    serving.stdout.on("data", (chunk: Buffer) => (log += chunk.toString()));
-    serving.stderr.on("data", (chunk: Buffer) => (log += chunk.toString()));
-    const exited = once(serving, "exit") as Promise<[number | null, NodeJS.Signals | null]>;
-    serverExited = exited.catch(() => undefined);
-    const url = `http://127.0.0.1:${port}`;
-    let ping = 0;
-    while (ping !== 200 && serving.exitCode === null && performance.now() - started < 60_000) {
-      // Each ping has its own deadline too: a server that accepts and never answers must not stall the loop.
-      ping = await fetch(`${url}/ping`, { signal: AbortSignal.timeout(2_000) }).then(
-        (response) => response.status,
-        () => 0,
-      );
-      if (ping !== 200) await new Promise((resolve) => setTimeout(resolve, 25));
+    // sagemaker-byoc run, as a user runs it: the baked model, Ctrl-C (SIGINT) to stop.
+    const baked = await startRun(["run", projectDir, "--engine", "buildah"]);
+    try {
+      const [probabilities] = (await predict(baked.url, { instances: [setosaRow] })).predictions;
+      assert.ok(probabilities !== undefined && probabilities.length === 3);
+      assert.equal(probabilities.indexOf(Math.max(...probabilities)), 0, "setosa");
+      assert.ok((probabilities[0] ?? 0) > 0.99);
+      figures["container start to /ping 200"] = seconds(baked.readyMs);
+      // The HEALTHCHECK's script, run inside the image against the running server.
+      await run("buildah", [...runArgs, "--env", `SAGEMAKER_BIND_TO_PORT=${baked.port}`, container, "--", "/opt/program/healthcheck"], { env: toolEnv });
+    } finally {
+      await baked.stop("SIGINT");
     }
-    assert.equal(ping, 200, log);
-    figures["container start to /ping 200"] = seconds(performance.now() - started);
+    assert.equal(baked.code, 0, baked.log);
+    assert.match(baked.log, /"signal":"SIGTERM"/, "the server got SIGTERM, as SageMaker sends it, and drained");
+    assert.match(baked.log, /"msg":"stopped"/);
+    assert.match(baked.log, /^model: the image's own, in \/opt\/ml\/model$/m);
 
-    const response = await fetch(`${url}/invocations`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ instances: [setosaRow] }),
-      signal: AbortSignal.timeout(30_000),
-    });
-    assert.equal(response.status, 200);
-    const [probabilities] = ((await response.json()) as { predictions: number[][] }).predictions;
-    assert.ok(probabilities !== undefined && probabilities.length === 3);
-    assert.equal(probabilities.indexOf(Math.max(...probabilities)), 0, "setosa");
-    assert.ok((probabilities[0] ?? 0) > 0.99);
-
-    // SIGTERM goes to the container's main process, as `docker stop` sends it: node itself,
-    // since the entrypoint exec'd into it (no shell in between).
-    const processes = await descendants(serving.pid ?? -1);
-    const node = processes.find((process) => process.command.startsWith("node /opt/program/node_modules/sagemaker-byoc-node/dist/cli.js serve"));
-    assert.ok(node !== undefined, JSON.stringify(processes));
-    assert.ok(!processes.some((process) => process.command.includes("/opt/program/serve serve") && process.command.startsWith("/bin/sh")), "no shell left");
-    process.kill(node.pid, "SIGTERM");
-    const [code, signal] = await Promise.race([
-      exited,
-      new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`the server did not stop within 60 s of SIGTERM:\n${log}`)), 60_000).unref()),
-    ]);
-    assert.equal(signal, null);
-    assert.equal(code, 0, log);
-    assert.match(log, /"signal":"SIGTERM"/);
-    assert.match(log, /"msg":"stopped"/);
+    // A model mounted at /opt/ml/model over the baked one (the image template's brightness
+    // model: an iris row no longer fits), the environment set, and SIGTERM to stop.
+    const brightnessModel = join(repoRoot, "templates", "image", "model");
+    const mounted = await startRun(["run", projectDir, "--engine", "buildah", "--model", brightnessModel, "--env", "SAGEMAKER_CONTAINER_LOG_LEVEL=10"]);
+    try {
+      const answer = await predict(mounted.url, { instances: [[[[0.9]], [[0.9]], [[0.9]]]] });
+      const [dark, bright] = answer.predictions[0] ?? [];
+      assert.ok((bright ?? 0) > 0.99 && (dark ?? 1) < 0.01, JSON.stringify(answer));
+    } finally {
+      await mounted.stop("SIGTERM");
+    }
+    assert.equal(mounted.code, 0, mounted.log);
+    assert.match(mounted.log, /"level":"debug"/, "SAGEMAKER_CONTAINER_LOG_LEVEL=10 reached the server");
+    assert.match(mounted.log, new RegExp(`^model: ${brightnessModel}, mounted read-only at /opt/ml/model$`, "m"));
+    const left = (await run("buildah", ["containers", "--all", "--format", "{{.ContainerName}}"], { env: toolEnv })).stdout;
+    assert.doesNotMatch(left, new RegExp(`${projectName}-run-`), "run leaves no container behind");
   } finally {
-    // Whatever failed above, buildah run and the node it started in the chroot go before the
-    // container does: left running, they would keep this test file from ever ending.
-    if (server?.pid !== undefined && server.exitCode === null && server.signalCode === null) {
-      const tree = await descendants(server.pid);
-      for (const pid of [server.pid, ...tree.map((entry) => entry.pid)]) killQuietly(pid);
-      await serverExited;
-    }
     await run("buildah", ["rm", container], { env: toolEnv });
   }
 
@@ -295,6 +361,13 @@ test("build, run as SageMaker does, SIGTERM, push: the iris image end to end", {
   } finally {
     await ecr.close();
     await registry.stop();
+  }
+  // The README's first screen gives these commands: each ran above, with the flags it names (and
+  // those an offline machine needs: the base image, buildah, the ECR stand-in).
+  for (const { command, flags } of await imageCommands()) {
+    const runs = invocations.filter((args) => args[0] === command);
+    assert.ok(runs.length > 0, `README: ${command} ran`);
+    for (const flag of flags) assert.ok(runs.some((args) => args.includes(flag)), `README: ${command} ${flag}`);
   }
   for (const [name, value] of Object.entries(figures)) t.diagnostic(`${name}: ${value}`);
 });

@@ -92,3 +92,14 @@ test("no package.json, invalid JSON, or no toolkit in dependencies: a clear erro
   const unreadable = await project({ "package.json/inner": "" });
   await assert.rejects(select(unreadable), rejectsWith(/Cannot read .*package\.json/));
 });
+
+test("handlers are found where serve finds them: the project's code/, else the model folder's code/", async () => {
+  const inModel = await project({ "package.json": manifest(), "model/iris.onnx": "onnx", "model/code/inference.js": "export {};" });
+  const fromModel = await readProject({ projectDir: inModel, handlersPath: undefined, modelPath: join(inModel, "model") });
+  assert.deepEqual(fromModel.handlers, { file: join(inModel, "model", "code", "inference.js"), codeDir: join(inModel, "model", "code") });
+  assert.equal((await readProject({ projectDir: inModel, handlersPath: undefined, modelPath: undefined })).handlers, undefined, "no model folder given: none");
+
+  const both = await project({ "package.json": manifest(), "code/inference.ts": "export {};", "model/iris.onnx": "onnx", "model/code/inference.js": "export {};" });
+  const fromProject = await readProject({ projectDir: both, handlersPath: undefined, modelPath: join(both, "model") });
+  assert.deepEqual(fromProject.handlers, { file: join(both, "code", "inference.ts"), codeDir: join(both, "code") });
+});

@@ -186,3 +186,16 @@ test("ECR refusing the repository stops the push before any login", async () => 
     await denied.close();
   }
 });
+
+test("a registry on plain HTTP without --tls-verify=false: the login and the push say to pass it", async () => {
+  const plainHttpHint = new RegExp(`${registry.host.replaceAll(".", "\\.")} speaks plain HTTP, not HTTPS: pass --tls-verify=false to push to it\\. Such a registry is for testing only`);
+  await assert.rejects(
+    pushImage(options({ image: labelled, repository: "byoc/push-test", "tls-verify": "true" }), collectingRunner(env).runner),
+    (error: Error) => error instanceof RegistryLoginError && /server gave HTTP response to HTTPS client/.test(error.message) && plainHttpHint.test(error.message),
+  );
+  // With the tool's own login there is no login step: the push itself meets the plain HTTP answer.
+  await assert.rejects(
+    pushImage(options({ image: labelled, repository: "plain/app", registry: registry.host, "tls-verify": "true" }, {}), collectingRunner(env).runner),
+    (error: Error) => error instanceof ContainerError && error.code === "REGISTRY_PLAIN_HTTP" && /^buildah push /.test(error.message) && plainHttpHint.test(error.message),
+  );
+});

@@ -45,6 +45,29 @@ describe("decoding application/json", () => {
     await assertFails(() => decodeWith(jsonCodec, '{"instances": [1, 2,]}'), BadRequestError, 400, /^Invalid JSON body: Unexpected token '\]', .*"s": \[1, 2,\]\}" is not valid JSON$/);
   });
 
+  test("refuses a number too large for a 64-bit float with a 400 naming it and its position, rather than reading Infinity", async () => {
+    await assertFails(
+      () => decodeWith(jsonCodec, '{"instances": [[1,\n 1e400]]}'),
+      BadRequestError,
+      400,
+      "Invalid JSON body: the number 1e400 is out of range for a 64-bit float (numbers must be finite) at position 20 (line 2 column 2)",
+    );
+    await assertFails(() => decodeWith(jsonCodec, '{"x": "1e400", "y": {"z": [-1E+999]}}'), BadRequestError, 400, "the number -1E+999 is out of range for a 64-bit float (numbers must be finite) at position 27");
+    await assertFails(() => decodeWith(jsonCodec, `[1${"0".repeat(400)}]`), BadRequestError, 400, /the number 10{39}\.\.\. is out of range .* at position 1 /);
+    await assertFails(() => decodeWith(jsonCodec, "-1e309"), BadRequestError, 400, "the number -1e309 is out of range");
+  });
+
+  test("reads the largest and smallest float64 values, and escaped quotes before a number", async () => {
+    assert.deepEqual(await decodeWith(jsonCodec, '[1.7976931348623157e308, 5e-324, 1e-400, "a\\"1e400", -0]'), [Number.MAX_VALUE, 5e-324, 0, 'a"1e400', -0]);
+  });
+
+  test("reads nesting of any depth (a million levels), as JSON.parse does", async () => {
+    const levels = 1_000_000;
+    let value = await decodeWith(jsonCodec, `${"[".repeat(levels)}7${"]".repeat(levels)}`);
+    for (let depth = 0; depth < levels; depth++) value = (value as unknown[])[0];
+    assert.equal(value, 7);
+  });
+
   test("rejects an empty or blank body with a 400", async () => {
     await assertFails(() => decodeWith(jsonCodec, ""), BadRequestError, 400, "Empty request body");
     await assertFails(() => decodeWith(jsonCodec, " \r\n"), BadRequestError, 400, "Empty request body");

@@ -19,6 +19,17 @@ describe("decoding application/jsonlines", () => {
     await assertFails(() => decodeWith(jsonLinesCodec, '{"a": 1}\n\n{"a": }\n'), BadRequestError, 400, /^Invalid JSON Lines body: line 3: /);
   });
 
+  test("refuses a number too large for a 64-bit float with a 400 naming line and column", async () => {
+    await assertFails(
+      () => decodeWith(jsonLinesCodec, '[1, 2]\n  [3, 1e400]\n'),
+      BadRequestError,
+      400,
+      "Invalid JSON Lines body: line 2 column 7: the number 1e400 is out of range for a 64-bit float (numbers must be finite)",
+    );
+    await assertFails(() => decodeWith(jsonLinesCodec, `1\n"1e400"\n[-${"9".repeat(400)}]`), BadRequestError, 400, /^Invalid JSON Lines body: line 3 column 2: the number -9{39}\.\.\. is out of range/);
+    assert.deepEqual(await decodeWith(jsonLinesCodec, '"1e400"\n1e-400\n'), ["1e400", 0]);
+  });
+
   test("does not accept a JSON value spread over several lines", async () => {
     await assertFails(() => decodeWith(jsonLinesCodec, "[1,\n2]"), BadRequestError, 400, "Invalid JSON Lines body: line 1: ");
   });

@@ -95,6 +95,17 @@ describe("decoding multipart/form-data", () => {
     assert.deepEqual(form.fields, { x: "1" });
   });
 
+  test("accepts a boundary of RFC 2046's 70 characters and refuses a longer one with a 400", async () => {
+    const longest = "b".repeat(70);
+    assert.deepEqual((await decodeForm(formBody([{ name: "x", body: "1" }], longest), {}, `multipart/form-data; boundary=${longest}`)).fields, { x: "1" });
+    const tooLong = "b".repeat(71);
+    await assertRejected(
+      decodeForm(formBody([{ name: "x", body: "1" }], tooLong), {}, `multipart/form-data; boundary=${tooLong}`),
+      "MULTIPART_NO_BOUNDARY",
+      "boundary is 71 characters; RFC 2046 allows at most 70",
+    );
+  });
+
   test('stores a field named "__proto__" like any other', async () => {
     const form = await decodeForm(formBody([{ name: "__proto__", body: "value" }]));
     assert.equal(Object.getOwnPropertyDescriptor(form.fields, "__proto__")?.value, "value");

@@ -52,6 +52,32 @@ function headerLengthOf(file: Uint8Array): { prefixLength: number; headerLength:
     : { prefixLength: 12, headerLength: view.getUint32(8, true) };
 }
 
+/** The values 0..n-1 of a row-major array of `shape`, laid out in Fortran order (first index fastest). */
+function fortranOrder(shape: readonly number[]): Int32Array {
+  const count = shape.reduce((product, dim) => product * dim, 1);
+  const data = new Int32Array(count);
+  for (let rowMajor = 0; rowMajor < count; rowMajor++) {
+    let rest = rowMajor;
+    let offset = 0;
+    let stride = 1;
+    const index = new Array<number>(shape.length);
+    for (let axis = shape.length - 1; axis >= 0; axis--) {
+      index[axis] = rest % (shape[axis] as number);
+      rest = Math.floor(rest / (shape[axis] as number));
+    }
+    for (let axis = 0; axis < shape.length; axis++) {
+      offset += (index[axis] as number) * stride;
+      stride *= shape[axis] as number;
+    }
+    data[offset] = rowMajor;
+  }
+  return data;
+}
+
+function bytesOfInt32(data: Int32Array): Uint8Array {
+  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+}
+
 function bytesOf(array: NDArray): Buffer {
   const data = array.data as ArrayBufferView;
   return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
@@ -94,6 +120,16 @@ describe("application/x-npy against files written by NumPy", () => {
     const array = decodeNpy(fixture("int32-fortran-2x3x4.npy"));
     assert.deepEqual(array.shape, [2, 3, 4]);
     assert.deepEqual(Array.from(array.data as Int32Array), Array.from({ length: 24 }, (_, index) => index));
+  });
+
+  test("reads Fortran order with size-1 axes anywhere in the shape, as row-major as NumPy's C order", () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 0, maxLength: 7 }), (shape) => {
+        const count = shape.reduce((product, dim) => product * dim, 1);
+        const file = npyFile(`{'descr': '<i4', 'fortran_order': True, 'shape': (${shape.join(", ")}${shape.length === 1 ? "," : ""}), }`, bytesOfInt32(fortranOrder(shape)));
+        assert.deepEqual(Array.from(decodeNpy(file).data as Int32Array), Array.from({ length: count }, (_, index) => index));
+      }),
+    );
   });
 
   test("byte-swaps big-endian data into a copy", () => {
@@ -144,16 +180,12 @@ describe("the .npy header", () => {
     assert.ok(vector.toString("latin1").includes("'descr': '|u1', 'fortran_order': False, 'shape': (5,), }"));
   });
 
-  test("switches to format 2.0 when the header does not fit in 65535 bytes", () => {
-    const shape = new Array<number>(22_000).fill(1);
-    const file = encodeNpy({ dtype: "int16", shape, data: new Int16Array([-7]) });
-    assert.equal(file[6], 2);
-    const { prefixLength, headerLength } = headerLengthOf(file);
-    assert.ok(headerLength > 65_535);
-    assert.equal((prefixLength + headerLength) % 64, 0);
-    const decoded = decodeNpy(file);
-    assert.deepEqual(decoded.shape, shape);
-    assert.deepEqual(Array.from(decoded.data as Int16Array), [-7]);
+  test("refuses to encode more than 64 dimensions, which NumPy cannot read, with a 406", async () => {
+    const shape = new Array<number>(65).fill(1);
+    await assertFails(() => encodeNpy({ dtype: "int16", shape, data: new Int16Array([-7]) }), NotAcceptableError, 406, "at most 64 dimensions");
+    const sixtyFour = encodeNpy({ dtype: "int16", shape: shape.slice(1), data: new Int16Array([-7]) });
+    assert.equal(sixtyFour[6], 1);
+    assert.deepEqual(decodeNpy(sixtyFour).shape, shape.slice(1));
   });
 
   test("is read in any spacing and quoting Python allows, and with older 16-byte alignment", () => {
@@ -202,6 +234,8 @@ describe("hostile or broken .npy bodies", () => {
     ["a structured dtype", () => dict("'descr': [('x', '<f4')], 'fortran_order': False, 'shape': (6,)"), "structured dtypes"],
     ["a string dtype", () => dict("'descr': '<U5', 'fortran_order': False, 'shape': (1,)"), 'dtype "<U5" is not supported'],
     ["a dtype without byte order", () => dict("'descr': 'f4', 'fortran_order': False, 'shape': (6,)"), 'dtype "f4" is not supported'],
+    ["a header over numpy.load's 10,000 bytes", () => npyFile(`{'descr': '<f4', 'fortran_order': False, 'shape': (6,), }${" ".repeat(10_000)}`, new Uint8Array(24), 2), "numpy.load reads at most 10000"],
+    ["a shape of more than 64 dimensions", () => dict(`'descr': '<f4', 'fortran_order': True, 'shape': (2, 3${", 1".repeat(65)})`), "the shape has 67 dimensions; NumPy arrays have at most 64"],
     ["a format 3.0 header that is not UTF-8", () => npyFile("{'descr': '<f4', 'fortran_order': False, 'shape': (1,), }", new Uint8Array(4), 3).fill(0xff, 100, 101), "not valid UTF-8"],
   ];
   for (const [name, body, message] of cases) {

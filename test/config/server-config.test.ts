@@ -52,7 +52,7 @@ describe("loadConfig", () => {
     assert.equal(config.onnx.warmUp, true);
     assert.equal(config.onnx.intraOpNumThreads, 3);
     assert.equal(config.onnx.deviceId, 2);
-    assert.deepEqual(config.archive, { maxBytes: defaultConfig.archive.maxBytes, maxEntries: 10 });
+    assert.deepEqual(config.archive, { maxBytes: defaultConfig.archive.maxBytes, maxEntries: 10, maxExpansionRatio: defaultConfig.archive.maxExpansionRatio });
     assert.equal(config.defaultAccept, "text/csv");
     assert.equal(config.host, defaultConfig.host, "a blank variable counts as unset");
   });

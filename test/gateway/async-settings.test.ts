@@ -19,6 +19,7 @@ test("async settings come from BYOC_ASYNC_* variables with documented defaults; 
       BYOC_ASYNC_ERROR_TOPIC: "arn:aws:sns:eu-west-1:123456789012:ko",
       BYOC_ASYNC_INCLUDE_INFERENCE_RESPONSE_IN: "success_notification_topic, ERROR_NOTIFICATION_TOPIC",
       BYOC_ASYNC_MAX_CONCURRENT_INVOCATIONS: "3",
+      BYOC_ASYNC_MAX_QUEUED_REQUESTS: "500",
       BYOC_ASYNC_REQUEST_TTL_SECONDS: "120",
       BYOC_ASYNC_INVOCATION_TIMEOUT_SECONDS: "30",
       BYOC_ASYNC_RETRY_BASE_SECONDS: "0.1",
@@ -38,6 +39,8 @@ test("async settings come from BYOC_ASYNC_* variables with documented defaults; 
   assert.equal(loadAsyncConfig({ BYOC_ASYNC_QUEUE_DIR: "/data/q" }, { endpointName: "x" }).queueDir, "/data/q");
   assert.equal(loadAsyncConfig({ BYOC_ASYNC_QUEUE_DIR: "/data/q" }, { queueDir: "/flag/q" }).queueDir, "/flag/q");
   assert.equal(config.defaultRequestTtlSeconds, 120);
+  assert.equal(config.maxQueuedRequests, 500);
+  assert.equal(defaults.maxQueuedRequests, 10_000);
   assert.equal(config.retryBaseMs, 100);
   assert.equal(config.logLevel, "warn");
   assert.equal(requireOutputPath(config), "s3://bucket/out");
@@ -92,6 +95,8 @@ test("invalid async settings fail at start-up naming the variable and what it ac
     [{ BYOC_ASYNC_S3_ENDPOINT: "localhost:4566" }, /BYOC_ASYNC_S3_ENDPOINT="localhost:4566" must be an http:\/\/ or https:\/\/ URL/],
     [{ BYOC_ASYNC_RETRY_BASE_SECONDS: "10", BYOC_ASYNC_RETRY_MAX_SECONDS: "1" }, /BYOC_ASYNC_RETRY_MAX_SECONDS \(1\) must not be below/],
     [{ BYOC_ASYNC_ENABLED: "maybe" }, /BYOC_ASYNC_ENABLED="maybe" must be true or false/],
+    [{ BYOC_ASYNC_MAX_QUEUED_REQUESTS: "0" }, /BYOC_ASYNC_MAX_QUEUED_REQUESTS="0" must be a whole number from 1 to 10000000/],
+    [{ BYOC_ASYNC_S3_OUTPUT_PATH: "s3://bucket/out/../other" }, /BYOC_ASYNC_S3_OUTPUT_PATH="s3:\/\/bucket\/out\/\.\.\/other" must be an S3 URI/],
   ];
   for (const [env, message] of cases) {
     assert.throws(() => (env["BYOC_ASYNC_ENABLED"] ? asyncModeEnabled(env) : loadAsyncConfig(env)), (error: unknown) => error instanceof ConfigurationError && message.test(error.message));

@@ -137,11 +137,11 @@ test("a real-time body over 6 MiB is a ValidationError, as on SageMaker", { time
 
 test("GET /async-requests lists and inspects requests; unknown ids and statuses are clear errors", { timeout: 60_000 }, async () => {
   await stack.s3.put("input/gateway.txt", "listed", "text/plain");
-  const accepted = await stack.runtime.send(new InvokeEndpointAsyncCommand({ EndpointName: "test-endpoint", InputLocation: input(), InferenceId: "listed/1" }));
-  await stack.gateway.waitFor("listed/1");
+  const accepted = await stack.runtime.send(new InvokeEndpointAsyncCommand({ EndpointName: "test-endpoint", InputLocation: input(), InferenceId: "listed-1" }));
+  await stack.gateway.waitFor("listed-1");
   const list = (await (await fetch(`${stack.gateway.url}/async-requests?status=completed`)).json()) as { requests: Array<Record<string, unknown>> };
-  assert.ok(list.requests.some((record) => record["inferenceId"] === "listed/1" && record["status"] === "completed"));
-  const shown = (await (await fetch(`${stack.gateway.url}/async-requests/${encodeURIComponent("listed/1")}`)).json()) as Record<string, unknown>;
+  assert.ok(list.requests.some((record) => record["inferenceId"] === "listed-1" && record["status"] === "completed"));
+  const shown = (await (await fetch(`${stack.gateway.url}/async-requests/${encodeURIComponent("listed-1")}`)).json()) as Record<string, unknown>;
   assert.equal(shown["outputLocation"], accepted.OutputLocation);
   assert.equal(shown["attempts"], 1);
   const missing = await fetch(`${stack.gateway.url}/async-requests/nope`);

@@ -45,6 +45,8 @@ export interface NodeSpec {
   readonly opType: string;
   readonly inputs: readonly string[];
   readonly outputs: readonly string[];
+  /** Integer attributes, such as Softmax's `axis`. */
+  readonly attributes?: Readonly<Record<string, number>>;
 }
 
 /**
@@ -126,6 +128,9 @@ export function buildModel(spec: GraphSpec): Uint8Array {
         opType: node.opType,
         input: [...node.inputs],
         output: [...node.outputs],
+        attribute: Object.entries(node.attributes ?? {}).map(([name, value]) =>
+          onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.INT, i: value }),
+        ),
       }),
     ),
     initializer: [

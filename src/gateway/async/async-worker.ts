@@ -5,9 +5,12 @@ import type { InvocationResult } from "../../pipeline/inference-pipeline.js";
 import type { AsyncConfig } from "../../config/async-config.js";
 import { InvocationDroppedError, InvokerUnavailableError, ModelInvocationError } from "../errors.js";
 import type { Invoker } from "../invoker.js";
+import { CircuitBreaker } from "./circuit-breaker.js";
+import { MinHeap } from "./min-heap.js";
 import { maxInlineResponseBytes, type Notifier } from "./notifications.js";
 import type { AsyncRequestRecord, DurableQueue } from "./queue.js";
 import { backoffDelay, isTransientError, retryTransient, sleep, type BackoffOptions } from "./retry.js";
+import { RetrySummary } from "./retry-summary.js";
 import { parseInputLocation, parseS3Uri, type S3Location } from "./s3-location.js";
 import { downloadObject, uploadObject } from "./s3-transfer.js";
 
@@ -28,6 +31,15 @@ export interface AsyncWorkerOptions {
   readonly log: Logger;
   /** Milliseconds since the epoch; tests move it to expire requests. */
   readonly now: () => number;
+  /** How often retried failures are summed up in one log line, in ms; default 60 s. */
+  readonly retrySummaryIntervalMs?: number;
+}
+
+/** A request waiting to run: when it may (ms since the epoch), and its receipt to order ties. */
+interface DueEntry {
+  readonly dueAt: number;
+  readonly receivedAt: number;
+  readonly record: AsyncRequestRecord;
 }
 
 /** A failure's S3 object: the model's own error answer, or a JSON error document. */
@@ -50,9 +62,12 @@ const maxDroppedInvocations = 3;
 /** Longest wait between two readiness checks while the model loads, so work starts soon after. */
 const maxReadinessPollMs = 2_000;
 
+const defaultRetrySummaryIntervalMs = 60_000;
+
 /**
- * Takes queued requests, at most `MaxConcurrentInvocationsPerInstance` at a time and oldest first,
- * and runs each: waits until the {@link Invoker} is ready (without reading anything while the
+ * Takes queued requests, at most `MaxConcurrentInvocationsPerInstance` at a time, in the order
+ * they became due (received, or their retry time came; a heap, so a wake-up costs O(log n) per
+ * request started, whatever the queue holds), and runs each: waits until the {@link Invoker} is ready (without reading anything while the
  * model loads), reads the input object from S3 into one buffer, invokes the model with the
  * request's InvocationTimeoutSeconds, writes the output (or failure) object to S3, then sends the
  * notification. A transient failure before the inference (S3 down, model not ready after all)
@@ -61,6 +76,10 @@ const maxReadinessPollMs = 2_000;
  * the queue's own state (disk full): the request keeps its last state on disk meanwhile. Requests
  * found running at start-up (the process was killed) run again, exempt from the TTL check since
  * they started within it: delivery is at least once.
+ *
+ * While S3 fails, a {@link CircuitBreaker} holds the queue back: one request at a time probes it,
+ * with backoff up to `retryMaxMs`, and the rest start when S3 answers again; retries are summed up
+ * in one log line per interval ({@link RetrySummary}).
  *
  * @example
  * ```ts
@@ -79,20 +98,39 @@ export class AsyncWorker {
   readonly #closing = new AbortController();
   /** Fires once the drain is over: running requests are abandoned. */
   readonly #stop = new AbortController();
+  /**
+   * Queued requests (and those recovered at start-up) by due time. An entry is current while its
+   * record is the queue's record for that id; a change queues a new entry and leaves the old one
+   * to be dropped when it surfaces.
+   */
+  readonly #due = new MinHeap<DueEntry>((a, b) => a.dueAt - b.dueAt || a.receivedAt - b.receivedAt || (a.record.inferenceId < b.record.inferenceId ? -1 : 1));
+  readonly #s3: CircuitBreaker;
+  readonly #retries: RetrySummary;
+  /** The request let through to probe S3 while the breaker is open. */
+  #probe: string | undefined;
+  #unsubscribe: (() => void) | undefined;
   #timer: NodeJS.Timeout | undefined;
   #started = false;
 
   constructor(options: AsyncWorkerOptions) {
     this.#options = options;
     this.#backoff = { baseMs: options.config.retryBaseMs, maxMs: options.config.retryMaxMs };
+    this.#s3 = new CircuitBreaker({ dependency: "S3", backoff: this.#backoff, now: options.now, log: options.log, onRecovery: () => this.wake() });
+    this.#retries = new RetrySummary(options.log, "async worker", options.retrySummaryIntervalMs ?? defaultRetrySummaryIntervalMs);
   }
 
   /** Takes back what a previous process left running, resumes pending notifications, starts dispatching. */
   start(): void {
-    for (const record of this.#options.queue.list(["running"])) {
-      this.#options.log.warn({ inferenceId: record.inferenceId, attempts: record.attempts }, "request was running when the process stopped; it runs again");
+    const { queue, log } = this.#options;
+    for (const record of queue.list(["running"])) {
+      log.warn({ inferenceId: record.inferenceId, attempts: record.attempts }, "request was running when the process stopped; it runs again");
       this.#recovered.add(record.inferenceId);
+      this.#due.push({ dueAt: 0, receivedAt: 0, record });
     }
+    for (const record of queue.list(["queued"])) this.#schedule(record);
+    this.#unsubscribe = queue.onChange((record) => {
+      if (record.status === "queued") this.#schedule(record);
+    });
     this.#started = true;
     this.#options.notifier.resumePending();
     this.wake();
@@ -106,18 +144,36 @@ export class AsyncWorker {
     const { queue, config } = this.#options;
     const now = this.#options.now();
     let nextWake = Number.POSITIVE_INFINITY;
-    const recovered = [...this.#recovered].flatMap((id) => {
-      const record = queue.get(id);
-      return record?.status === "running" ? [record] : [];
-    });
-    for (const record of [...recovered, ...queue.list(["queued"])]) {
-      if (this.#running.size >= config.maxConcurrentInvocations) return;
-      if (this.#running.has(record.inferenceId)) continue;
-      const deadline = this.#recovered.has(record.inferenceId) ? Number.POSITIVE_INFINITY : expiresAt(record);
-      const retryAt = record.status === "queued" && record.retryAt !== undefined ? Date.parse(record.retryAt) : 0;
-      if (now >= retryAt || now >= deadline) this.#launch(record);
-      else nextWake = Math.min(nextWake, retryAt, deadline);
+    const running: DueEntry[] = [];
+    while (this.#running.size < config.maxConcurrentInvocations) {
+      if (this.#s3.isOpen) {
+        if (this.#probe !== undefined) break;
+        if (now < this.#s3.probeAt) {
+          nextWake = this.#s3.probeAt;
+          break;
+        }
+      }
+      const entry = this.#due.peek();
+      if (entry === undefined) break;
+      const { record } = entry;
+      if (queue.get(record.inferenceId) !== record) {
+        this.#due.pop();
+        continue;
+      }
+      if (entry.dueAt > now) {
+        nextWake = entry.dueAt;
+        break;
+      }
+      this.#due.pop();
+      // Requeued while its previous run is still winding down: it runs once that one is gone.
+      if (this.#running.has(record.inferenceId)) {
+        running.push(entry);
+        continue;
+      }
+      if (this.#s3.isOpen) this.#probe = record.inferenceId;
+      this.#launch(record);
     }
+    for (const entry of running) this.#due.push(entry);
     if (Number.isFinite(nextWake)) this.#timer = setTimeout(() => this.wake(), Math.max(0, nextWake - now));
   }
 
@@ -128,12 +184,18 @@ export class AsyncWorker {
   async close(timeoutMs: number): Promise<void> {
     this.#closing.abort(new Error("The async worker is shutting down"));
     clearTimeout(this.#timer);
+    this.#unsubscribe?.();
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
     await Promise.race([Promise.all(this.#running.values()), deadline]);
     clearTimeout(timer);
     this.#stop.abort(new Error("The async worker is shutting down"));
     await Promise.all(this.#running.values());
+    this.#retries.close();
+  }
+
+  #schedule(record: AsyncRequestRecord): void {
+    this.#due.push({ dueAt: dueAt(record), receivedAt: Date.parse(record.receivedTime), record });
   }
 
   #launch(record: AsyncRequestRecord): void {
@@ -141,6 +203,7 @@ export class AsyncWorker {
       .catch((error: unknown) => this.#options.log.error({ err: error, inferenceId: record.inferenceId }, "async request processing failed unexpectedly"))
       .finally(() => {
         this.#running.delete(record.inferenceId);
+        if (this.#probe === record.inferenceId) this.#probe = undefined;
         this.wake();
       });
     this.#running.set(record.inferenceId, run);
@@ -148,6 +211,13 @@ export class AsyncWorker {
 
   async #process(picked: AsyncRequestRecord): Promise<void> {
     const { log } = this.#options;
+    const input = parseInputLocation(picked.inputLocation);
+    const output = parseS3Uri(picked.outputLocation);
+    if (input === undefined || output === undefined) {
+      // Only a record queued by an older version, which took ids with '/' and '..' in locations.
+      const message = `Refusing the locations of this request (input ${picked.inputLocation}, output ${picked.outputLocation}): a key with a '.' or '..' segment could be written outside its bucket`;
+      return this.#fail(picked, `ClientError: ${message}`, jsonFailure("UNSAFE_LOCATION", message));
+    }
     if (!this.#recovered.has(picked.inferenceId) && this.#options.now() >= expiresAt(picked)) return this.#expire(picked);
     const readiness = await this.#awaitReadiness(picked);
     if (readiness === "stopped") return;
@@ -158,16 +228,21 @@ export class AsyncWorker {
     this.#recovered.delete(record.inferenceId);
     log.info({ inferenceId: record.inferenceId, attempt: record.attempts, inputLocation: record.inputLocation }, "async inference started");
 
-    const input = parseInputLocation(record.inputLocation) as S3Location;
     let body: Buffer;
     try {
       ({ body } = await downloadObject(this.#options.s3, input, this.#options.config.maxPayloadBytes, this.#stop.signal));
     } catch (error) {
       if (this.#stop.signal.aborted) return;
-      if (isTransientError(error)) return this.#requeue(record, `Could not read the input ${record.inputLocation}: ${describe(error)}`);
       const message = `Could not read the input ${record.inputLocation}: ${describe(error)}`;
+      if (isTransientError(error)) {
+        this.#s3.failed(error);
+        return this.#requeue(record, message, "s3-read", error);
+      }
+      // Any other error (NoSuchKey, AccessDenied, too large) is an answer: S3 works.
+      this.#s3.succeeded();
       return this.#fail(record, `ClientError: ${message}`, jsonFailure("INPUT_UNREADABLE", message));
     }
+    this.#s3.succeeded();
 
     log.debug({ inferenceId: record.inferenceId, bytes: body.byteLength }, "input read; invoking the model");
     let result: InvocationResult;
@@ -178,7 +253,6 @@ export class AsyncWorker {
       return this.#onInvocationError(record, error);
     }
 
-    const output = parseS3Uri(record.outputLocation) as S3Location;
     try {
       await this.#write(record, output, result.body, result.contentType);
     } catch (error) {
@@ -246,10 +320,10 @@ export class AsyncWorker {
   #onInvocationError(record: AsyncRequestRecord, error: unknown): Promise<void> {
     if (error instanceof InferenceTimeoutError) return this.#fail(record, `ClientError: ${error.message}`, jsonFailure(error.code, error.message));
     const notNow = error instanceof InvokerUnavailableError || (error instanceof ModelInvocationError && retriedStatuses.has(error.statusCode));
-    if (notNow) return this.#requeue(record, (error).message);
+    if (notNow) return this.#requeue(record, error.message, "model", error);
     if (error instanceof InvocationDroppedError) {
       const dropped = (record.droppedInvocations ?? 0) + 1;
-      if (dropped < maxDroppedInvocations) return this.#requeue({ ...record, droppedInvocations: dropped }, error.message);
+      if (dropped < maxDroppedInvocations) return this.#requeue({ ...record, droppedInvocations: dropped }, error.message, "model", error);
       const message = `${error.message} (${dropped} times; the payload may crash the container)`;
       return this.#fail({ ...record, droppedInvocations: dropped }, `ServerError: ${message}`, jsonFailure("CONTAINER_DROPPED_REQUEST", message));
     }
@@ -268,14 +342,18 @@ export class AsyncWorker {
     return this.#fail(record, `ClientError: ${message}`, jsonFailure("REQUEST_EXPIRED", message));
   }
 
-  async #requeue(record: AsyncRequestRecord, reason: string): Promise<void> {
+  async #requeue(record: AsyncRequestRecord, reason: string, kind: string, error: unknown): Promise<void> {
     const delayMs = backoffDelay(record.attempts - 1, this.#backoff);
     if (!(await this.#save({ ...record, status: "queued", retryAt: iso(this.#options.now() + delayMs), lastError: reason }))) return;
-    this.#options.log.warn({ inferenceId: record.inferenceId, attempt: record.attempts, delayMs, reason }, "transient failure; the request goes back to the queue");
+    this.#retries.record(kind, error);
+    this.#options.log.debug({ inferenceId: record.inferenceId, attempt: record.attempts, delayMs, reason }, "transient failure; the request goes back to the queue");
   }
 
   async #fail(record: AsyncRequestRecord, failureReason: string, failure: FailureBody): Promise<void> {
     const location = record.failureLocation === undefined ? undefined : parseS3Uri(record.failureLocation);
+    if (record.failureLocation !== undefined && location === undefined) {
+      this.#options.log.error({ inferenceId: record.inferenceId, failureLocation: record.failureLocation }, "refusing to write the failure object: its key has a '.' or '..' segment");
+    }
     if (location !== undefined) {
       try {
         await this.#write(record, location, failure.body, failure.contentType);
@@ -289,13 +367,20 @@ export class AsyncWorker {
 
   /** Writes an object, retrying transient S3 errors until it is written or the worker stops. */
   #write(record: AsyncRequestRecord, location: S3Location, body: Uint8Array | string, contentType: string): Promise<void> {
-    return retryTransient(
-      () => uploadObject(this.#options.s3, location, body, contentType, this.#stop.signal),
-      this.#backoff,
-      this.#stop.signal,
-      (error, attempt, delayMs) =>
-        this.#options.log.warn({ err: error, inferenceId: record.inferenceId, key: location.key, attempt, delayMs }, "S3 write failed; retrying"),
-    );
+    const attempt = async (): Promise<void> => {
+      try {
+        await uploadObject(this.#options.s3, location, body, contentType, this.#stop.signal);
+      } catch (error) {
+        if (isTransientError(error)) this.#s3.failed(error);
+        else this.#s3.succeeded();
+        throw error;
+      }
+      this.#s3.succeeded();
+    };
+    return retryTransient(attempt, this.#backoff, this.#stop.signal, (error, attempt, delayMs) => {
+      this.#retries.record("s3-write", error);
+      this.#options.log.debug({ err: error, inferenceId: record.inferenceId, key: location.key, attempt, delayMs }, "S3 write failed; retrying");
+    });
   }
 
   /**
@@ -308,8 +393,10 @@ export class AsyncWorker {
       () => this.#options.queue.put(record),
       this.#backoff,
       this.#stop.signal,
-      (error, attempt, delayMs) =>
-        this.#options.log.error({ err: error, inferenceId: record.inferenceId, status: record.status, attempt, delayMs }, "could not save the async request's state; retrying"),
+      (error, attempt, delayMs) => {
+        this.#retries.record("state-write", error);
+        this.#options.log.debug({ err: error, inferenceId: record.inferenceId, status: record.status, attempt, delayMs }, "could not save the async request's state; retrying");
+      },
       () => true,
     ).then(
       () => true,
@@ -347,6 +434,13 @@ export class AsyncWorker {
     const bytes = typeof body === "string" ? Buffer.from(body) : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
     return bytes.byteLength <= maxInlineResponseBytes ? bytes.toString("base64") : undefined;
   }
+}
+
+/** When a queued request may run: once received, or once its retry time came; at the latest when it expires. */
+function dueAt(record: AsyncRequestRecord): number {
+  const received = Date.parse(record.receivedTime);
+  const retry = record.retryAt === undefined ? received : Date.parse(record.retryAt);
+  return Math.min(Math.max(received, retry), expiresAt(record));
 }
 
 function expiresAt(record: AsyncRequestRecord): number {

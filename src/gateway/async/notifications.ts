@@ -1,8 +1,10 @@
 import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
 import type { Logger } from "pino";
 import type { AsyncConfig, AwsEndpoints } from "../../config/async-config.js";
+import { CircuitBreaker } from "./circuit-breaker.js";
 import type { AsyncRequestRecord, DurableQueue } from "./queue.js";
-import { retryTransient, type BackoffOptions } from "./retry.js";
+import { isTransientError, retryTransient, type BackoffOptions } from "./retry.js";
+import { RetrySummary } from "./retry-summary.js";
 import type { AwsCredentials } from "./s3-transfer.js";
 
 /**
@@ -94,11 +96,19 @@ export function createSnsClient(endpoints: AwsEndpoints, credentials?: AwsCreden
   });
 }
 
+/** Publishes in flight at once: enough to keep up with any endpoint, few enough to be polite. */
+const maxPublishesInFlight = 16;
+const defaultRetrySummaryIntervalMs = 60_000;
+
 /**
  * Publishes the notifications of finished requests. The record says whether its notification is
  * pending, so none is lost: a transient SNS failure (5xx, throttling, no connection) is retried
- * with backoff for as long as the process runs, and a restart resumes pending ones. A permanent
- * failure (no such topic, access denied) is logged and kept in the record.
+ * for as long as the process runs, and a restart resumes pending ones. A permanent failure (no
+ * such topic, access denied) is logged and kept in the record.
+ *
+ * At most 16 publishes are in flight; the rest wait their turn in memory. While SNS fails, a
+ * {@link CircuitBreaker} lets one publish at a time probe it, with backoff, and the others wait
+ * until it answers: 20,000 pending notifications cost one attempt per backoff step, not 20,000.
  *
  * @example
  * ```ts
@@ -112,8 +122,18 @@ export class Notifier {
   readonly #config: Pick<AsyncConfig, "region" | "successTopic" | "errorTopic">;
   readonly #log: Logger;
   readonly #backoff: BackoffOptions;
+  readonly #now: () => number;
+  readonly #breaker: CircuitBreaker;
+  readonly #retries: RetrySummary;
   readonly #stop = new AbortController();
+  /** Waiting for a slot, in the order they were sent (or put back after a transient failure). */
+  readonly #waiting = new Set<string>();
   readonly #inFlight = new Map<string, Promise<void>>();
+  /** Publish attempts so far, of notifications not yet recorded as sent or failed. */
+  readonly #attempts = new Map<string, number>();
+  /** The notification let through to probe SNS while the breaker is open. */
+  #probe: string | undefined;
+  #timer: NodeJS.Timeout | undefined;
 
   constructor(options: {
     sns: SNSClient;
@@ -121,12 +141,19 @@ export class Notifier {
     config: Pick<AsyncConfig, "region" | "successTopic" | "errorTopic">;
     log: Logger;
     backoff: BackoffOptions;
+    /** Milliseconds since the epoch; defaults to `Date.now`. */
+    now?: () => number;
+    /** How often retried publishes are summed up in one log line, in ms; default 60 s. */
+    retrySummaryIntervalMs?: number;
   }) {
     this.#sns = options.sns;
     this.#queue = options.queue;
     this.#config = options.config;
     this.#log = options.log;
     this.#backoff = options.backoff;
+    this.#now = options.now ?? Date.now;
+    this.#breaker = new CircuitBreaker({ dependency: "SNS", backoff: options.backoff, now: this.#now, log: options.log, onRecovery: () => this.#pump() });
+    this.#retries = new RetrySummary(options.log, "notifier", options.retrySummaryIntervalMs ?? defaultRetrySummaryIntervalMs);
   }
 
   /** The topic a finished record's notification goes to, if one is configured. */
@@ -142,45 +169,82 @@ export class Notifier {
   /** Starts delivering the pending notification of a record (once, however often called). */
   send(inferenceId: string): void {
     if (this.#inFlight.has(inferenceId) || this.#stop.signal.aborted) return;
-    const delivery = this.#deliver(inferenceId)
-      .catch((error: unknown) => this.#log.error({ err: error, inferenceId }, "notification delivery failed unexpectedly; it stays pending for the next start"))
-      .finally(() => this.#inFlight.delete(inferenceId));
-    this.#inFlight.set(inferenceId, delivery);
+    this.#waiting.add(inferenceId);
+    this.#pump();
   }
 
   /** Stops retrying; undelivered notifications stay pending on disk for the next start. */
   async close(): Promise<void> {
     this.#stop.abort(new Error("Notifier closed"));
+    clearTimeout(this.#timer);
     await Promise.all(this.#inFlight.values());
+    this.#retries.close();
     this.#sns.destroy();
   }
 
-  async #deliver(inferenceId: string): Promise<void> {
+  /** Starts waiting publishes while there are slots, and SNS answers (or a probe is due). */
+  #pump(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    while (!this.#stop.signal.aborted && this.#inFlight.size < maxPublishesInFlight) {
+      const [next] = this.#waiting;
+      if (next === undefined) return;
+      if (this.#breaker.isOpen) {
+        if (this.#probe !== undefined) return;
+        const wait = this.#breaker.probeAt - this.#now();
+        if (wait > 0) {
+          this.#timer = setTimeout(() => this.#pump(), wait);
+          return;
+        }
+        this.#probe = next;
+      }
+      this.#waiting.delete(next);
+      const delivery = this.#deliver(next)
+        .catch((error: unknown) => {
+          this.#log.error({ err: error, inferenceId: next }, "notification delivery failed unexpectedly; it stays pending for the next start");
+          return false;
+        })
+        .then((again) => {
+          this.#inFlight.delete(next);
+          if (this.#probe === next) this.#probe = undefined;
+          if (again && !this.#stop.signal.aborted) this.#waiting.add(next);
+          this.#pump();
+        });
+      this.#inFlight.set(next, delivery);
+    }
+  }
+
+  /** One publish attempt; true after a transient failure, to put the notification back in line. */
+  async #deliver(inferenceId: string): Promise<boolean> {
     const record = this.#queue.get(inferenceId);
     const topic = record === undefined ? undefined : this.topicFor(record);
-    if (record?.notification?.status !== "pending" || topic === undefined) return;
-    const message = JSON.stringify(buildNotification(record, this.#config.region));
-    let attempts = record.notification.attempts;
+    if (record?.notification?.status !== "pending" || topic === undefined) return false;
+    const attempts = (this.#attempts.get(inferenceId) ?? record.notification.attempts) + 1;
     let messageId: string | undefined;
     try {
-      ({ MessageId: messageId } = await retryTransient(
-        () => {
-          attempts++;
-          return this.#sns.send(new PublishCommand({ TopicArn: topic, Message: message }), { abortSignal: this.#stop.signal });
-        },
-        this.#backoff,
-        this.#stop.signal,
-        (error, attempt, delayMs) => this.#log.warn({ err: error, inferenceId, topic, attempt, delayMs }, "SNS publish failed; retrying"),
-      ));
+      const message = JSON.stringify(buildNotification(record, this.#config.region));
+      ({ MessageId: messageId } = await this.#sns.send(new PublishCommand({ TopicArn: topic, Message: message }), { abortSignal: this.#stop.signal }));
     } catch (error) {
-      // Closed while retrying: it stays pending on disk, and the next start resumes it.
-      if (this.#stop.signal.aborted) return;
+      // Closed meanwhile: it stays pending on disk, and the next start resumes it.
+      if (this.#stop.signal.aborted) return false;
+      if (isTransientError(error)) {
+        this.#attempts.set(inferenceId, attempts);
+        this.#breaker.failed(error);
+        this.#retries.record("sns", error);
+        this.#log.debug({ err: error, inferenceId, topic, attempt: attempts }, "SNS publish failed; retrying");
+        return true;
+      }
+      this.#breaker.succeeded();
+      this.#attempts.delete(inferenceId);
       this.#log.error({ err: error, inferenceId, topic }, "SNS publish failed permanently; the notification is not sent");
       await this.#update(inferenceId, { status: "failed", attempts, error: (error as Error).message });
-      return;
+      return false;
     }
+    this.#breaker.succeeded();
+    this.#attempts.delete(inferenceId);
     this.#log.info({ inferenceId, topic, messageId }, "notification sent");
     await this.#update(inferenceId, { status: "sent", attempts, messageId });
+    return false;
   }
 
   /**

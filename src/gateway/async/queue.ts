@@ -135,7 +135,14 @@ export class DurableQueue {
     return this.#records.get(inferenceId);
   }
 
-  /** Every record, oldest first, optionally of some statuses only. */
+  /** How many records have one of `statuses`, without listing them. */
+  count(statuses: readonly AsyncRequestStatus[]): number {
+    let total = 0;
+    for (const status of new Set(statuses)) total += this.#byStatus.get(status)?.size ?? 0;
+    return total;
+  }
+
+  /** Every record, oldest first, optionally of some statuses only (a sort: for listings, not hot paths). */
   list(statuses: readonly AsyncRequestStatus[] = asyncRequestStatuses): AsyncRequestRecord[] {
     const chosen: AsyncRequestRecord[] = [];
     for (const status of new Set(statuses)) chosen.push(...(this.#byStatus.get(status)?.values() ?? []));

@@ -3,7 +3,7 @@ import { Upload } from "@aws-sdk/lib-storage";
 import type { Readable } from "node:stream";
 import type { AwsEndpoints } from "../../config/async-config.js";
 import { PayloadLimitError } from "../errors.js";
-import type { S3Location } from "./s3-location.js";
+import { hasDotSegment, type S3Location } from "./s3-location.js";
 
 /**
  * Credentials for the AWS clients, when not the SDK's default chain (environment, profile, instance role).
@@ -48,7 +48,8 @@ export function createS3Client(endpoints: AwsEndpoints, credentials?: AwsCredent
  * Reads an object into ONE buffer allocated at its announced size: chunks are copied in as they
  * arrive and dropped, never collected and concatenated, so a 1 GB payload costs 1 GB. The buffer
  * owns its whole ArrayBuffer, so it can move to a worker thread without a copy.
- * Rejects with {@link PayloadLimitError} before reading anything when the object is too large.
+ * Rejects with {@link PayloadLimitError} before reading anything when the object is too large,
+ * and without any request when the key has a `.` or `..` segment ({@link hasDotSegment}).
  *
  * @example
  * ```ts
@@ -61,6 +62,7 @@ export async function downloadObject(
   maxBytes: number,
   signal: AbortSignal,
 ): Promise<{ body: Buffer; contentType: string | undefined }> {
+  checkKey(location);
   const answer = await client.send(new GetObjectCommand({ Bucket: location.bucket, Key: location.key }), { abortSignal: signal });
   const stream = answer.Body as Readable | undefined;
   const size = answer.ContentLength ?? 0;
@@ -88,7 +90,9 @@ export async function downloadObject(
 /**
  * Writes an object: one PutObject up to 8 MiB, in 8 MiB parts above (`@aws-sdk/lib-storage`,
  * one part in flight at a time to bound memory). A multipart upload that fails is aborted; one
- * interrupted by SIGKILL leaves its parts in the bucket until a lifecycle rule removes them.
+ * interrupted by SIGKILL leaves its parts in the bucket until a lifecycle rule removes them. A key
+ * with a `.` or `..` segment is refused without any request (a record queued by an older version
+ * may hold one).
  *
  * @example
  * ```ts
@@ -102,6 +106,7 @@ export async function uploadObject(
   contentType: string,
   signal: AbortSignal,
 ): Promise<void> {
+  checkKey(location);
   const upload = new Upload({
     client,
     params: { Bucket: location.bucket, Key: location.key, Body: body, ContentType: contentType },
@@ -115,5 +120,11 @@ export async function uploadObject(
     await upload.done();
   } finally {
     signal.removeEventListener("abort", onAbort);
+  }
+}
+
+function checkKey(location: S3Location): void {
+  if (hasDotSegment(location.key)) {
+    throw new Error(`Refusing the S3 key ${JSON.stringify(location.key)} of bucket ${location.bucket}: it has a '.' or '..' segment`);
   }
 }

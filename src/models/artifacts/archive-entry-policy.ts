@@ -22,7 +22,8 @@ export type PlannedEntry =
 type TreeNode = "file" | "directory" | "symlink";
 
 // OldFile (pre-POSIX type flag "\0") and ContiguousFile are regular files to every tar reader.
-const allowedTypes = new Set(["File", "OldFile", "ContiguousFile", "Directory", "SymbolicLink", "Link"]);
+const regularFileTypes = new Set(["File", "OldFile", "ContiguousFile"]);
+const allowedTypes = new Set([...regularFileTypes, "Directory", "SymbolicLink", "Link"]);
 const forbiddenTypeNames: Readonly<Record<string, string>> = {
   CharacterDevice: "a character device",
   BlockDevice: "a block device",
@@ -30,6 +31,11 @@ const forbiddenTypeNames: Readonly<Record<string, string>> = {
   GNUDumpDir: "a GNU dump directory",
   SparseFile: "a GNU sparse file",
 };
+/**
+ * What any archive may extract whatever its expansion: small archives of compressible files (a
+ * config, a vocabulary) are never refused by the ratio; a bomb is stopped once it writes this much.
+ */
+const expansionAllowanceBytes = 64 * 1024 * 1024;
 // Linux's own limit on symbolic links followed while resolving one path (ELOOP).
 const maxSymlinkHops = 40;
 
@@ -45,14 +51,15 @@ const maxSymlinkHops = 40;
  *
  * @example
  * ```ts
- * const policy = new ArchiveEntryPolicy("model.tar.gz", defaultArchiveLimits, new Set());
+ * const policy = new ArchiveEntryPolicy("model.tar.gz", 1_048_576, defaultArchiveLimits, new Set());
  * const parser = new Parser({ onReadEntry: (entry) => console.log(policy.admit(entry)) });
  * ```
  */
 export class ArchiveEntryPolicy {
-  /** Entries admitted so far. */
+  /** Entries counted so far. */
   entries = 0;
   readonly #archive: string;
+  readonly #archiveBytes: number;
   readonly #limits: ArchiveLimits;
   readonly #reservedNames: ReadonlySet<string>;
   #declaredBytes = 0;
@@ -60,22 +67,36 @@ export class ArchiveEntryPolicy {
   // Keyed by foldPath: on case-insensitive file systems (macOS, for local runs) "Lib" opens "lib".
   readonly #symlinks = new Map<string, { path: string; target: string }>();
 
-  constructor(archive: string, limits: ArchiveLimits, reservedNames: ReadonlySet<string>) {
+  constructor(archive: string, archiveBytes: number, limits: ArchiveLimits, reservedNames: ReadonlySet<string>) {
     this.#archive = archive;
+    this.#archiveBytes = archiveBytes;
     this.#limits = limits;
     this.#reservedNames = reservedNames;
   }
 
   /**
-   * Checks `entry` against the rules and everything admitted before it, records it, and returns
-   * what to create. Throws {@link ModelArchiveError} naming the entry and the rule it breaks.
+   * Counts `entry` against `maxEntries` and its declared size against the byte limits, as soon as
+   * its header is read: call it from the parser's `entry` event, which comes as the archive
+   * streams by, ahead of the entries being written. Throws {@link ModelArchiveError} past a limit.
    */
-  admit(entry: ReadEntry): PlannedEntry {
+  count(entry: ReadEntry): void {
     const subject = `entry ${quote(entry.path)}`;
     this.entries += 1;
     if (this.entries > this.#limits.maxEntries) {
       throw this.refuse(`${subject} is past the limit of ${this.#limits.maxEntries} entries (maxEntries)`);
     }
+    if (!regularFileTypes.has(entry.type)) return;
+    this.#declaredBytes += entry.size;
+    this.checkExtractedBytes(this.#declaredBytes, `${subject} (${entry.size} bytes) would bring`);
+  }
+
+  /**
+   * Checks `entry` (counted already) against the rules and everything admitted before it, records
+   * it, and returns what to create. Throws {@link ModelArchiveError} naming the entry and the rule
+   * it breaks.
+   */
+  admit(entry: ReadEntry): PlannedEntry {
+    const subject = `entry ${quote(entry.path)}`;
     if (!allowedTypes.has(entry.type)) throw this.refuseType(entry);
     const parts = this.#splitPath(entry.path, subject);
     const path = parts.join("/");
@@ -99,14 +120,22 @@ export class ArchiveEntryPolicy {
     if (entry.type === "SymbolicLink") return this.#admitSymlink(path, entry.linkpath ?? "");
     if (entry.type === "Link") return this.#admitHardLink(path, entry.linkpath ?? "");
 
-    this.#declaredBytes += entry.size;
-    if (this.#declaredBytes > this.#limits.maxBytes) {
-      throw this.refuse(
-        `${subject} (${entry.size} bytes) would bring the extracted size past the limit of ${this.#limits.maxBytes} bytes (maxBytes)`,
-      );
-    }
     this.#nodes.set(path, "file");
     return { kind: "file", path, mode: fileMode(entry.mode) };
+  }
+
+  /**
+   * Throws when `total` extracted bytes pass `maxBytes`, or `maxExpansionRatio` times the
+   * archive's size once past the first 64 MiB; `subject` starts the message (`entry "x" brings`).
+   */
+  checkExtractedBytes(total: number, subject: string): void {
+    const { maxBytes, maxExpansionRatio } = this.#limits;
+    if (total > maxBytes) throw this.refuse(`${subject} the extracted size past the limit of ${maxBytes} bytes (maxBytes)`);
+    if (total > Math.max(maxExpansionRatio * this.#archiveBytes, expansionAllowanceBytes)) {
+      throw this.refuse(
+        `${subject} the extracted size past ${maxExpansionRatio} times the archive's ${this.#archiveBytes} bytes (maxExpansionRatio), like a decompression bomb`,
+      );
+    }
   }
 
   /**

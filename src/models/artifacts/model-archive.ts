@@ -20,15 +20,22 @@ import { ArchiveEntryPolicy, type PlannedEntry } from "./archive-entry-policy.js
 export interface ArchiveLimits {
   /** Most bytes the extracted files may hold together; checked on each header and while writing. */
   maxBytes: number;
-  /** Most entries (files, directories and links) the archive may hold. */
+  /** Most entries (files, directories and links) the archive may hold; checked on each header. */
   maxEntries: number;
   /** Longest entry path or link target, in UTF-8 bytes. */
   maxPathLength: number;
+  /**
+   * Most bytes the extracted files may hold per byte of the archive file, past the first 64 MiB
+   * (which any archive may extract), checked like `maxBytes`: bounds a decompression bomb by its
+   * own size.
+   */
+  maxExpansionRatio: number;
 }
 
 /**
- * 10 GiB, 100,000 entries, 1,024-byte paths: room for any model an ONNX runtime can load on one
- * instance, far below what takes a host down.
+ * 10 GiB, 10,000 entries, 1,024-byte paths, 100 times the archive's size: room for any model an
+ * ONNX runtime can load on one instance, far below what takes a host down
+ * (README.md, "Model archives", says why each).
  *
  * @example
  * ```ts
@@ -37,8 +44,9 @@ export interface ArchiveLimits {
  */
 export const defaultArchiveLimits: Readonly<ArchiveLimits> = Object.freeze({
   maxBytes: 10 * 1024 ** 3,
-  maxEntries: 100_000,
+  maxEntries: 10_000,
   maxPathLength: 1024,
+  maxExpansionRatio: 100,
 });
 
 /**
@@ -108,8 +116,11 @@ interface ExtractionMarker {
  * empty or an earlier extraction; anything else is refused rather than replaced.
  *
  * File permission bits are kept (without setuid, setgid and sticky bits); owners and timestamps
- * are not. tar's own guard against decompression bombs also applies: data that inflates to over
- * 1000 times its compressed size is refused.
+ * are not. Every limit is checked as the archive streams by: on each entry's header (the entry
+ * count, the declared sizes) and on each chunk written, so an archive past a limit is refused at
+ * the first entry past it, having read and written no more than that. tar's own guard against
+ * decompression bombs also applies: data that inflates to over 1000 times the compressed bytes
+ * read so far is refused.
  *
  * @example
  * ```ts
@@ -141,7 +152,7 @@ export async function extractModelArchive(
   const started = performance.now();
   const staging = await createStagingDirectory(target, log);
   try {
-    const unpacked = await unpack(archive, staging, limits);
+    const unpacked = await unpack(archive, archiveStats.size, staging, limits);
     const marker: ExtractionMarker = {
       version: 1,
       archive,
@@ -171,20 +182,41 @@ interface Unpacked {
   sha256: string;
 }
 
-async function unpack(archive: string, root: string, limits: ArchiveLimits): Promise<Unpacked> {
-  const policy = new ArchiveEntryPolicy(archive, limits, new Set([extractionMarkerName]));
+async function unpack(archive: string, archiveBytes: number, root: string, limits: ArchiveLimits): Promise<Unpacked> {
+  const policy = new ArchiveEntryPolicy(archive, archiveBytes, limits, new Set([extractionMarkerName]));
   const failure = new AbortController();
   const hash = createHash("sha256");
   const source = createReadStream(archive);
+  // Each header is counted as the parser reads it (tar calls `filter` then, while "entry" events
+  // wait for the previous entry to be written): an archive past a limit is refused as soon as the
+  // parser reaches the entry past it, before the entries queued ahead of it are written.
+  const countHeader = (_path: string, entry: ReadEntry | Stats): boolean => {
+    if (failure.signal.aborted) return false;
+    try {
+      policy.count(entry as ReadEntry);
+      return true;
+    } catch (error) {
+      failure.abort(error);
+      return false;
+    }
+  };
   // strict: every tar warning (bad checksum, truncation, unknown format) becomes an error.
-  const parser = new Parser({ strict: true });
+  const parser = new Parser({ strict: true, filter: countHeader });
   let bytes = 0;
   let sawEndOfArchive = false;
 
   // The parser can report several errors for one bad chunk: the first one ends the extraction and
   // this listener keeps the others from becoming uncaught 'error' events.
   parser.on("error", (error: unknown) => failure.abort(error));
-  parser.on("ignoredEntry", (entry: ReadEntry) => failure.abort(policy.refuseType(entry)));
+  // Reading and parsing stop at the first failure, not once the entries parsed before it are handled.
+  failure.signal.addEventListener("abort", () => {
+    source.unpipe(parser);
+    source.destroy();
+    parser.abort(failure.signal.reason as Error);
+  });
+  parser.on("ignoredEntry", (entry: ReadEntry) => {
+    if (!failure.signal.aborted) failure.abort(policy.refuseType(entry));
+  });
   parser.on("eof", () => {
     sawEndOfArchive = true;
   });
@@ -197,12 +229,12 @@ async function unpack(archive: string, root: string, limits: ArchiveLimits): Pro
   const countBytes = async function* (chunks: AsyncIterable<Buffer>, path: string): AsyncGenerator<Buffer> {
     for await (const chunk of chunks) {
       bytes += chunk.length;
-      if (bytes > limits.maxBytes) {
-        throw policy.refuse(`entry ${JSON.stringify(path)} brings the extracted size past the limit of ${limits.maxBytes} bytes (maxBytes)`);
-      }
+      policy.checkExtractedBytes(bytes, `entry ${JSON.stringify(path)} brings`);
       yield chunk;
     }
   };
+  // Parents are created once: a mkdir per file costs as much as the file (archives of many small files).
+  const directories = new Set<string>();
 
   try {
     // The parser emits the next entry only once this one's data is consumed, so entries are
@@ -212,7 +244,11 @@ async function unpack(archive: string, root: string, limits: ArchiveLimits): Pro
       const planned = policy.admit(entry);
       if (planned.kind === "file") {
         const output = join(root, planned.path);
-        await mkdir(dirname(output), { recursive: true });
+        const parent = dirname(output);
+        if (!directories.has(parent)) {
+          await mkdir(parent, { recursive: true });
+          directories.add(parent);
+        }
         await pipeline(
           entry,
           (chunks: AsyncIterable<Buffer>) => countBytes(chunks, planned.path),

@@ -76,11 +76,11 @@ async function checkModelDir(modelDir: string): Promise<void> {
   } catch (error) {
     const reason = (error as NodeJS.ErrnoException).code === "ENOENT" ? "does not exist" : `cannot be read (${(error as Error).message})`;
     throw new ConfigurationError(
-      `The model directory ${modelDir} ${reason}; set the model directory to the directory holding the model artifacts`,
+      `The model directory ${modelDir} ${reason}; pass --model-dir <dir> (or set BYOC_MODEL_DIR) to the folder holding the model artifacts`,
       { cause: error },
     );
   }
-  throw new ConfigurationError(`The model directory ${modelDir} is not a directory; set the model directory to the directory holding the model artifacts`);
+  throw new ConfigurationError(`The model directory ${modelDir} is not a directory; pass --model-dir <dir> (or set BYOC_MODEL_DIR) to the folder holding the model artifacts`);
 }
 
 async function exists(path: string): Promise<boolean> {

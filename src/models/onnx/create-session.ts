@@ -50,7 +50,7 @@ export async function createSession(
   for (const [index, provider] of providers.entries()) {
     try {
       const session = await InferenceSession.create(modelPath, toSessionOptions(config, provider));
-      log.info({ model, modelPath, provider }, `Loaded ONNX model ${model} on the ${provider} execution provider`);
+      log.info({ file: model, modelPath, provider }, `Loaded ONNX model ${model} on the ${provider} execution provider`);
       return { session, provider };
     } catch (error) {
       const reason = describeFailure(provider, error);
@@ -58,7 +58,7 @@ export async function createSession(
       const next = providers[index + 1];
       if (next !== undefined) {
         log.warn(
-          { model, modelPath, provider, reason },
+          { file: model, modelPath, provider, reason },
           `ONNX execution provider ${provider} cannot load ${model}, trying ${next}: ${reason}`,
         );
       }

@@ -170,11 +170,11 @@ async function warmUp(session: InferenceSession, model: string, log: Logger): Pr
       }),
     );
     await session.run(feeds);
-    log.debug({ model, ms: Math.round(performance.now() - started) }, `Warmed up ONNX model ${model}`);
+    log.debug({ file: model, ms: Math.round(performance.now() - started) }, `Warmed up ONNX model ${model}`);
   } catch (error) {
     const reason = (error instanceof Error ? error.message : String(error)).replace(/\s+/g, " ").trim();
     log.warn(
-      { model, reason },
+      { file: model, reason },
       `Warm-up run of ONNX model ${model} on zero-filled inputs failed, so its first request will be slower: ${reason}`,
     );
   }

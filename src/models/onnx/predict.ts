@@ -47,24 +47,62 @@ export interface PredictOnnxOptions {
  * // { dtype: "float32", shape: [1, 3], data: Float32Array [0.97, 0.03, 0.00] }
  * ```
  */
-export async function predictOnnx(
+export function predictOnnx(
   model: OnnxSessions,
   input: unknown,
   options: PredictOnnxOptions,
 ): Promise<NDArray | Record<string, NDArray>> {
+  return predictOnnxWith(model, input, options, runSession);
+}
+
+/**
+ * Runs one session on its feeds; the default runs it alone, a batcher may merge it with others.
+ *
+ * @example
+ * ```ts
+ * const run: SessionRunner = (session, feeds) => session.run(feeds);
+ * ```
+ */
+export type SessionRunner = (session: InferenceSession, feeds: Record<string, Tensor>, signal: AbortSignal | undefined) => Promise<InferenceSession.ReturnType>;
+
+/**
+ * {@link predictOnnx} with the run itself supplied, for the model wrapper that batches.
+ *
+ * @example
+ * ```ts
+ * await predictOnnxWith(sessions, input, options, (session, feeds) => batcher.run(feeds));
+ * ```
+ */
+export async function predictOnnxWith(
+  model: OnnxSessions,
+  input: unknown,
+  options: PredictOnnxOptions,
+  run: SessionRunner,
+): Promise<NDArray | Record<string, NDArray>> {
   const session = selectSession(model, options.targetModel);
   const feeds = toFeeds(session.inputMetadata, input);
   options.signal?.throwIfAborted();
-  let outputs: InferenceSession.ReturnType;
-  try {
-    outputs = await session.run(feeds);
-  } catch (error) {
-    throw toRunError(error);
-  }
+  const outputs = await run(session, feeds, options.signal);
   const arrays = session.outputNames.map((name) => [name, fromTensor(outputs[name] as Tensor)] as const);
   const [first] = arrays;
   if (arrays.length === 1 && first !== undefined) return first[1];
   return Object.fromEntries(arrays);
+}
+
+/**
+ * One `session.run`, its errors turned into request or server errors ({@link toRunError}).
+ *
+ * @example
+ * ```ts
+ * const outputs = await runSession(session, feeds);
+ * ```
+ */
+export async function runSession(session: InferenceSession, feeds: Record<string, Tensor>): Promise<InferenceSession.ReturnType> {
+  try {
+    return await session.run(feeds);
+  } catch (error) {
+    throw toRunError(error);
+  }
 }
 
 /**

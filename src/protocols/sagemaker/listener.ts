@@ -2,18 +2,24 @@ import type { IncomingMessage, RequestListener, ServerResponse } from "node:http
 import express, { type Express, type NextFunction, type Request, type Response } from "express";
 import { checkingRecordCounts } from "../../batch/record-check.js";
 import type { ServerConfig } from "../../config/server-config.js";
-import { BadRequestError, InferenceError } from "../../errors.js";
-import type { ModelSignature } from "../../models/model.js";
+import { BadRequestError, InferenceError, NotFoundError } from "../../errors.js";
 import { addExecutionParametersRoute } from "./execution-parameters.js";
-import { createInvocationsHandler, type InvocationsOptions } from "./invocations.js";
-import type { Readiness } from "../../dispatch/readiness.js";
+import { createInvocationsHandler, type Invoke, type InvocationsOptions } from "./invocations.js";
+import type { DataPlane } from "../../dispatch/data-plane.js";
+import type { ModelRegistry } from "../../dispatch/model-registry.js";
+import { createModelsRouter } from "./models-api.js";
 import { createPingHandler } from "./ping.js";
 import type { Connections } from "../../http/connections.js";
 import { sendError } from "../../http/send-error.js";
 
-/** Everything the HTTP layer needs; it knows nothing of workers or models. */
-export interface AppOptions extends InvocationsOptions {
-  readonly readiness: Readiness;
+/** Everything the HTTP layer needs; it knows nothing of workers. */
+export interface AppOptions extends Omit<InvocationsOptions, "invoke"> {
+  /** Where requests meet the models. */
+  readonly plane: DataPlane;
+  /** The model `/invocations` runs; `undefined` on a multi-model endpoint, which serves `/models` instead. */
+  readonly defaultModel: string | undefined;
+  /** The multi-model API's registry, when the endpoint is one. */
+  readonly registry: ModelRegistry | undefined;
   /** Told of every request first: connection accounting and `Connection: close` while draining. */
   readonly connections: Pick<Connections, "prepare">;
   /** Batch transform (docs/batch.md): `GET /execution-parameters`, and the record checks of a job. */
@@ -23,35 +29,46 @@ export interface AppOptions extends InvocationsOptions {
 /** What the batch transform side of the server needs. */
 export interface BatchOptions {
   readonly config: ServerConfig["batch"];
+  /** Worker threads, for the concurrency `/execution-parameters` suggests. */
   readonly workers: number;
-  /** The model's tensors, once it is loaded. */
-  readonly signature: () => ModelSignature | undefined;
 }
 
+const modelInvokePath = /^\/models\/([^/]+)\/invoke$/;
+
 /**
- * The server's request listener. `POST /invocations` and `GET /ping`, the two routes SageMaker
- * calls at a high rate, are dispatched here before Express: Express's routing and its
- * request/response prototypes cost more per request than the rest of the HTTP layer together.
- * Every other request goes to the Express app ({@link createApp}), where new routes belong.
+ * The server's request listener. The routes SageMaker calls at a high rate, `POST /invocations`,
+ * `GET /ping` and (multi-model) `POST /models/{name}/invoke`, are dispatched here before Express:
+ * Express's routing and its request/response prototypes cost more per request than the rest of
+ * the HTTP layer together. Every other request goes to the Express app ({@link createApp}), where
+ * new routes belong.
  *
  * @example
  * ```ts
- * const listener = createRequestListener({ invoke, readiness: pool, log, timeoutMs: 60_000, maxPayloadBytes: 6 << 20, maxConcurrentRequests: 256 });
+ * const listener = createRequestListener({ plane, defaultModel: "model", registry: undefined, connections, log, timeoutMs: 60_000, maxPayloadBytes: 6 << 20, maxConcurrentRequests: 256, maxInFlightBytes: 256 << 20 });
  * http.createServer(listener).listen(8080);
  * ```
  */
 export function createRequestListener(options: AppOptions): RequestListener {
-  const ping = createPingHandler(options.readiness, options.log);
+  const { plane, defaultModel, registry, log } = options;
+  const ping = createPingHandler(plane.readiness, log);
+  const toPlane: Invoke = (model, request, signal) => plane.invoke(model, request, signal, { transferBody: true });
   const batchJob = options.batch?.config.enabled === true;
   if (batchJob) logBatchJob(options);
   // Record counting costs a scan of each body: only a batch job pays for it.
-  const invocations = createInvocationsHandler(batchJob ? { ...options, invoke: checkingRecordCounts(options.invoke) } : options);
+  const invocations = createInvocationsHandler({ ...options, invoke: batchJob ? checkingRecordCounts(toPlane) : toPlane });
+  const invoke = (request: IncomingMessage, response: ServerResponse, model: string): void => {
+    invocations(request, response, model).catch((error: unknown) => sendError(response, error, "-", log));
+  };
   const app = createApp(options);
   return (request, response) => {
     options.connections.prepare(request, response);
     const path = pathOf(request);
+    const modelInvoke = registry !== undefined && request.method === "POST" && path !== undefined ? modelInvokePath.exec(path) : null;
     if (path === "/invocations" && request.method === "POST") {
-      invocations(request, response).catch((error: unknown) => sendError(response, error, "-", options.log));
+      if (defaultModel !== undefined) invoke(request, response, defaultModel);
+      else sendError(response, new NotFoundError("POST /invocations is not served on a multi-model endpoint: load a model with POST /models and call POST /models/{name}/invoke"), "-", log);
+    } else if (modelInvoke !== null) {
+      invoke(request, response, decodeModelName(modelInvoke[1] as string));
     } else if (path === "/ping" && (request.method === "GET" || request.method === "HEAD")) {
       ping(request, response);
     } else if (path === "/invocations" || path === "/ping") {
@@ -93,12 +110,21 @@ export function createApp(options: AppOptions): Express {
   app.set("case sensitive routing", true);
   app.set("strict routing", true);
 
+  if (options.registry !== undefined) app.use(createModelsRouter(options.registry));
   if (options.batch !== undefined) {
-    const { config, workers, signature } = options.batch;
-    addExecutionParametersRoute(app, { readiness: options.readiness, log: options.log, overrides: config.executionParameters, workers, maxPayloadBytes: options.maxPayloadBytes, signature });
+    const { plane, defaultModel } = options;
+    const { config, workers } = options.batch;
+    addExecutionParametersRoute(app, {
+      readiness: plane.readiness,
+      log: options.log,
+      overrides: config.executionParameters,
+      workers,
+      maxPayloadBytes: options.maxPayloadBytes,
+      signature: () => (defaultModel === undefined ? undefined : plane.model(defaultModel)?.signature),
+    });
   }
   app.use((request, response) => {
-    response.status(404).json({ error: { code: "NOT_FOUND", message: `No route for ${request.method} ${request.path}` } });
+    sendError(response, new NotFoundError(`No route for ${request.method} ${request.path}`), "-", options.log);
   });
   app.use((error: unknown, _request: Request, response: Response, _next: NextFunction) => {
     const known = error instanceof InferenceError ? error : new BadRequestError(`Malformed request: ${(error as Error).message}`);
@@ -118,6 +144,15 @@ function logBatchJob(options: AppOptions): void {
     },
     "batch transform job: answers must hold one record per request record",
   );
+}
+
+/** A model name from its URL segment: percent-decoded, or as written when the escapes are broken. */
+function decodeModelName(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
 }
 
 function pathOf(request: IncomingMessage): string | undefined {

@@ -9,7 +9,7 @@ import { gzipSync } from "node:zlib";
 import { pino } from "pino";
 import { create, list } from "tar";
 import { ConfigurationError, ModelArchiveError } from "../../../src/errors.js";
-import { extractModelArchive, type ArchiveLimits } from "../../../src/models/artifacts/model-archive.js";
+import { defaultArchiveLimits, extractModelArchive, type ArchiveLimits } from "../../../src/models/artifacts/model-archive.js";
 import { paxHeader, rawTar, rawTarGz, tarHeader, tarType, type RawTarEntry } from "./tar-fixtures.js";
 
 let workDir: string;
@@ -63,6 +63,31 @@ async function assertRefused(bytes: Buffer, problem: string | RegExp, limits: Pa
     return true;
   });
   assert.deepEqual(await listOrEmpty(dirname(destination)), []);
+}
+
+/** Bytes this process read and wrote through system calls so far (Linux's /proc/self/io). */
+async function processIo(): Promise<{ read: number; written: number }> {
+  const text = await readFile("/proc/self/io", "utf8");
+  const field = (name: string) => Number(new RegExp(`^${name}: (\\d+)$`, "m").exec(text)?.[1]);
+  return { read: field("rchar"), written: field("wchar") };
+}
+
+/**
+ * A gzip bomb of one `mebibytes`-MiB file: mostly zeros with a byte every 2 KiB, so it inflates
+ * about 350 times, under tar's own 1000x guard. Built from one compressed MiB repeated as gzip
+ * members (a gzip stream may hold several), so it costs nothing to make.
+ */
+function sparseBomb(mebibytes: number, files = 1): Buffer {
+  const block = Buffer.alloc(1024 * 1024);
+  for (let at = 0; at < block.length; at += 2048) block[at] = ((at * 7919) & 0xff) || 1;
+  const member = gzipSync(block);
+  const parts: Buffer[] = [];
+  for (let file = 0; file < files; file++) {
+    parts.push(gzipSync(tarHeader({ path: `shard-${file}.bin`, declaredSize: mebibytes * 1024 * 1024 })));
+    for (let mib = 0; mib < mebibytes; mib++) parts.push(member);
+  }
+  parts.push(gzipSync(Buffer.alloc(1024)));
+  return Buffer.concat(parts);
 }
 
 /** Deterministic, poorly compressible bytes. */
@@ -350,6 +375,50 @@ describe("limits", () => {
       'entry "huge.bin" (4294967296 bytes) would bring the extracted size past the limit of 1048576 bytes (maxBytes)',
       { maxBytes: 1024 * 1024 },
     );
+  });
+
+  test("has documented defaults: 10 GiB, 10,000 entries, 1,024-byte paths, 100 times the archive past 64 MiB", () => {
+    assert.deepEqual({ ...defaultArchiveLimits }, { maxBytes: 10 * 1024 ** 3, maxEntries: 10_000, maxPathLength: 1024, maxExpansionRatio: 100 });
+  });
+
+  test("refuses 50,000 entries at the header past maxEntries, having read a fraction of the archive and written nothing", { skip: process.platform !== "linux" && "reads /proc/self/io" }, async () => {
+    // The attack: 200,000 empty files, refused only after 44 s once 100,000 had been written.
+    const bytes = rawTarGz(Array.from({ length: 50_000 }, (_, index) => ({ path: `d${index % 100}/f${index}` })));
+    const before = await processIo();
+    await assertRefused(bytes, 'entry "d0/f1000" is past the limit of 1000 entries (maxEntries)', { maxEntries: 1000 });
+    const after = await processIo();
+    // The archive is written once by newCase (counted), then read: only its first chunks.
+    assert.ok(after.read - before.read < bytes.length / 4, `read ${after.read - before.read} of ${bytes.length} bytes`);
+    assert.ok(after.written - before.written < bytes.length + 64 * 1024, `wrote ${after.written - before.written - bytes.length} bytes besides the archive`);
+  });
+
+  test("refuses a 256 MiB gzip bomb under tar's 1000x guard at its header, having read and written almost nothing", { skip: process.platform !== "linux" && "reads /proc/self/io" }, async () => {
+    const bomb = sparseBomb(256);
+    assert.ok(bomb.length < 1024 * 1024 && bomb.length * 1000 > 256 * 1024 * 1024, `a ${bomb.length}-byte bomb inflating under 1000 times`);
+    const before = await processIo();
+    await assertRefused(bomb, `entry "shard-0.bin" (268435456 bytes) would bring the extracted size past 100 times the archive's ${bomb.length} bytes (maxExpansionRatio), like a decompression bomb`);
+    const after = await processIo();
+    assert.ok(after.read - before.read < 256 * 1024, `read ${after.read - before.read} bytes`);
+    assert.ok(after.written - before.written < bomb.length + 64 * 1024, `wrote ${after.written - before.written - bomb.length} bytes besides the archive`);
+  });
+
+  test("refuses a bomb spread over many files once they pass 100 times the archive, having written no more than that", { skip: process.platform !== "linux" && "reads /proc/self/io" }, async () => {
+    const bomb = sparseBomb(8, 48);
+    const budget = 100 * bomb.length;
+    assert.ok(budget > 64 * 1024 * 1024 && budget < 48 * 8 * 1024 * 1024, `the ratio decides for this ${bomb.length}-byte bomb`);
+    const before = await processIo();
+    await assertRefused(bomb, /^entry "shard-\d+\.bin" \(8388608 bytes\) would bring the extracted size past 100 times the archive's \d+ bytes \(maxExpansionRatio\)/);
+    const after = await processIo();
+    assert.ok(after.written - before.written - bomb.length <= budget, `wrote ${after.written - before.written - bomb.length} bytes, over the ${budget}-byte budget`);
+  });
+
+  test("lets any archive expand to 64 MiB, whatever its ratio, and honours a raised maxExpansionRatio", async () => {
+    const small = sparseBomb(16);
+    assert.ok(small.length * 100 < 16 * 1024 * 1024);
+    const { archive, destination } = await newCase(small);
+    assert.equal((await extractModelArchive(archive, destination)).bytes, 16 * 1024 * 1024);
+    const large = await newCase(sparseBomb(96));
+    assert.equal((await extractModelArchive(large.archive, large.destination, { limits: { maxExpansionRatio: 800 } })).bytes, 96 * 1024 * 1024);
   });
 
   test("refuses a gzip bomb that inflates over 1000 times, whatever maxBytes allows", async () => {

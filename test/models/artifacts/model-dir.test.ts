@@ -88,7 +88,7 @@ test("names a missing model directory and the setting to change", async () => {
 
   await assert.rejects(
     resolveModelDir({ modelDir, extractDir: join(workDir, "unused") }),
-    new ConfigurationError(`The model directory ${modelDir} does not exist; set the model directory to the directory holding the model artifacts`),
+    new ConfigurationError(`The model directory ${modelDir} does not exist; pass --model-dir <dir> (or set BYOC_MODEL_DIR) to the folder holding the model artifacts`),
   );
 });
 
@@ -98,7 +98,7 @@ test("refuses a model directory that is a file", async () => {
 
   await assert.rejects(
     resolveModelDir({ modelDir, extractDir: join(workDir, "unused") }),
-    new ConfigurationError(`The model directory ${modelDir} is not a directory; set the model directory to the directory holding the model artifacts`),
+    new ConfigurationError(`The model directory ${modelDir} is not a directory; pass --model-dir <dir> (or set BYOC_MODEL_DIR) to the folder holding the model artifacts`),
   );
 });
 

@@ -51,7 +51,7 @@ describe("createSession provider fallback", () => {
     const infos = records.filter((record) => record.level === "info");
     assert.equal(infos.length, 1);
     assert.equal(infos[0]?.["provider"], "cpu");
-    assert.equal(infos[0]?.["model"], "ch_ppocr_mobile_v2.0_cls_infer.onnx");
+    assert.equal(infos[0]?.["file"], "ch_ppocr_mobile_v2.0_cls_infer.onnx");
     assert.equal(records.some((record) => record.level === "warn"), false);
   });
 

@@ -113,7 +113,7 @@ describe("loadOnnxModels", () => {
     const model = await loadOnnxModels(dir, config, log);
     await releaseOnnxModels(model);
     const warmed = records.filter((record) => record.level === "debug" && record.msg.startsWith("Warmed up"));
-    assert.deepEqual(warmed.map((record) => record["model"]).sort(), [
+    assert.deepEqual(warmed.map((record) => record["file"]).sort(), [
       "classifier.onnx",
       "half.onnx",
       "ids.onnx",
@@ -136,7 +136,7 @@ describe("loadOnnxModels", () => {
     const model = await loadOnnxModels(dir, config, log);
     try {
       const warning = records.find((record) => record.level === "warn");
-      assert.equal(warning?.["model"], "reshape.onnx");
+      assert.equal(warning?.["file"], "reshape.onnx");
       assert.match(warning?.msg ?? "", /Warm-up run of ONNX model reshape\.onnx on zero-filled inputs failed/);
       assert.match(String(warning?.["reason"]), /cannot be reshaped to the requested shape/);
       assert.ok(isOnnxSession(model));

@@ -1,0 +1,80 @@
+import type { Logger } from "pino";
+import type { ModelSource } from "../models/model-source.js";
+import type { InvocationRequest, InvocationResult } from "../pipeline/inference-pipeline.js";
+import type { DataPlane, ModelStatus } from "./data-plane.js";
+import { notReadyError, type Readiness } from "./readiness.js";
+import type { InvokeOptions, WorkerPool } from "./worker-pool.js";
+
+/**
+ * The data plane of an endpoint with one model (`/opt/ml/model`), loaded in every worker.
+ * Ready once it loaded, and while a crashed worker's replacement reloads it.
+ *
+ * @example
+ * ```ts
+ * const plane = new SingleModel(pool, "model", log);
+ * await plane.start(() => resolveModelSource(options));
+ * ```
+ */
+export class SingleModel implements DataPlane {
+  readonly #pool: WorkerPool;
+  readonly #name: string;
+  readonly #log: Logger;
+  #failure: Error | undefined;
+
+  constructor(pool: WorkerPool, name: string, log: Logger) {
+    this.#pool = pool;
+    this.#name = name;
+    this.#log = log;
+    const failure = (): Error | undefined => this.#failure;
+    this.readiness = {
+      get ready() {
+        return pool.serves(name);
+      },
+      get failure() {
+        return failure();
+      },
+    };
+  }
+
+  /** The model's name, which `/invocations` runs. */
+  get name(): string {
+    return this.#name;
+  }
+
+  /** Read live by `/ping`: ready while a worker serves the model, with the load failure once there is one. */
+  readonly readiness: Readiness;
+
+  /**
+   * Starts the workers and loads the model in each; a failure is kept (and `/ping` says why)
+   * rather than thrown.
+   */
+  async start(resolveSource: () => Promise<ModelSource>): Promise<void> {
+    try {
+      const source = await resolveSource();
+      this.#log.info({ modelDir: source.modelDir, handlersFile: source.handlersFile ?? "(defaults: ONNX model, built-in codecs)" }, "loading model");
+      await this.#pool.start();
+      await this.#pool.load(source, "all");
+      this.#log.info("model loaded; /ping answers 200");
+    } catch (error) {
+      this.#failure = error as Error;
+      this.#log.error({ err: error }, "model load failed; /ping answers 503");
+    }
+  }
+
+  models(): ModelStatus[] {
+    return [this.#status()];
+  }
+
+  model(name: string): ModelStatus | undefined {
+    return name === this.#name ? this.#status() : undefined;
+  }
+
+  invoke(name: string, request: InvocationRequest, signal: AbortSignal, options?: InvokeOptions): Promise<InvocationResult> {
+    if (!this.#pool.serves(name)) return Promise.reject(notReadyError(this.readiness));
+    return this.#pool.invoke(name, request, signal, options);
+  }
+
+  #status(): ModelStatus {
+    return { name: this.#name, ready: this.#pool.serves(this.#name), signature: this.#pool.report(this.#name)?.signature };
+  }
+}

@@ -1,0 +1,62 @@
+import assert from "node:assert/strict";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, test } from "node:test";
+import { spawnServe, type ServeChild } from "../../helpers/serve-child.js";
+
+const servers: ServeChild[] = [];
+const scratch = await mkdtemp(join(tmpdir(), "byoc-batching-"));
+after(async () => {
+  for (const server of servers) server.child.kill("SIGKILL");
+  await rm(scratch, { recursive: true, force: true });
+});
+
+const rows = Array.from({ length: 24 }, (_, index) => [4.3 + (index % 8) * 0.45, 2 + (index % 5) * 0.5, 1 + (index % 6) * 1.1, 0.1 + (index % 4) * 0.6]);
+
+async function predict(server: ServeChild, row: number[]): Promise<string> {
+  const response = await fetch(`${server.url}/invocations`, { method: "POST", body: JSON.stringify({ instances: [row] }), headers: { "content-type": "application/json" } });
+  assert.equal(response.status, 200);
+  return response.text();
+}
+
+test("concurrent single-row requests are merged into batched runs (logged at debug), and each answer is byte for byte the one it gets alone", async () => {
+  // The iris model runs in microseconds, so requests rarely find it busy; a delay lets them meet.
+  const server = await spawnServe(["--workers", "1", "--log-level", "debug"], { BYOC_BATCH_MAX_DELAY_MS: "200" });
+  servers.push(server);
+  const alone: string[] = [];
+  for (const row of rows) alone.push(await predict(server, row));
+  const together = await Promise.all(rows.map((row) => predict(server, row)));
+  assert.deepEqual(together, alone);
+  // Log lines are written in batches: wait for the first merged run's line.
+  await server.waitForLog((line) => line["msg"] === "batched run");
+  const batched = server.lines.filter((line) => line["msg"] === "batched run");
+  assert.ok(batched.every((line) => (line["requests"] as number) > 1 && (line["rows"] as number) <= 32));
+  assert.ok(server.lines.some((line) => line["msg"] === "dynamic batching on" && line["axis"] === "batch"));
+});
+
+test("BYOC_BATCH_MAX_SIZE=1 and a model's `batching = false` export both serve one request per run", async () => {
+  const off = await spawnServe(["--workers", "1", "--log-level", "debug"], { BYOC_BATCH_MAX_SIZE: "1" });
+  servers.push(off);
+  const handlers = join(scratch, "no-batching.mjs");
+  await writeFile(handlers, "export const batching = false;\n");
+  const exported = await spawnServe(["--workers", "1", "--log-level", "debug", "--handlers", handlers]);
+  servers.push(exported);
+  for (const server of [off, exported]) {
+    await Promise.all(rows.map((row) => predict(server, row)));
+    // Workers write their log lines in batches; stopping the server flushes every one of them.
+    server.child.kill("SIGTERM");
+    await server.exit;
+    assert.equal(server.lines.filter((line) => line["msg"] === "batched run").length, 0);
+    assert.ok(!server.lines.some((line) => line["msg"] === "dynamic batching on"));
+  }
+});
+
+test("a handlers file whose batching export is malformed fails the load naming it", async () => {
+  const handlers = join(scratch, "bad-batching.mjs");
+  await writeFile(handlers, "export const batching = { maxBatchSize: 0 };\n");
+  const server = await spawnServe(["--workers", "1", "--handlers", handlers], {}, { waitForReady: false });
+  servers.push(server);
+  const failed = await server.waitForLog((line) => line["msg"] === "model load failed; /ping answers 503");
+  assert.match(JSON.stringify(failed["err"]), /batching must be false or \{ maxBatchSize/);
+});
