@@ -1,5 +1,5 @@
 /**
- * Writes the settings tables of README.md and docs/async.md from the settings schema
+ * Writes the settings tables of README.md, docs/async.md and docs/pipelines.md from the settings schema
  * (src/config/), between `<!-- settings-table:NAME -->` and `<!-- /settings-table:NAME -->`
  * markers. test/config/settings-tables.test.ts fails when a table and the schema disagree.
  *
@@ -9,6 +9,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { asyncModeSettings, asyncSettings } from "../src/config/async-config.js";
+import { pipelineSettings } from "../src/config/pipeline-config.js";
 import { serverSettings } from "../src/config/server-config.js";
 import { defaultText, type CommandName, type Setting, type SettingsGroup } from "../src/config/setting.js";
 
@@ -30,10 +31,13 @@ const asyncTable: SettingsTable = {
   commands: ["serve", "gateway"],
 };
 
+const pipelineTable: SettingsTable = { name: "pipeline", groups: [{ group: pipelineSettings, options: true }], commands: ["pipeline"] };
+
 /** Every file with tables, and its tables. */
 export const settingsTableFiles: readonly { readonly file: string; readonly tables: readonly SettingsTable[] }[] = [
   { file: "README.md", tables: [serverTable, asyncTable] },
   { file: "docs/async.md", tables: [asyncTable] },
+  { file: "docs/pipelines.md", tables: [pipelineTable] },
 ];
 
 const root = fileURLToPath(new URL("..", import.meta.url));

@@ -57,7 +57,7 @@ export const errorCodes = {
     when: "batch transform (`SAGEMAKER_BATCH=true`): the answer holds another number of records than the request (lines of CSV or JSON Lines, RecordIO records); docs/batch.md",
   },
   NO_PREDICT_STEP: { status: 500, when: "a model served by `transformFn` was asked for a separate predict step (it decodes, predicts and encodes in one call)" },
-  MODEL_NOT_FOUND: { status: 404, when: "multi-model mode: the model named in `/models/{name}` is not loaded (SageMaker then loads it)" },
+  MODEL_NOT_FOUND: { status: 404, when: "multi-model mode: the model named in `/models/{name}` is not loaded (SageMaker then loads it); KServe V2: a path naming a model the server does not serve, or a model version (models are not versioned)" },
   MODEL_ALREADY_LOADED: { status: 409, when: "multi-model mode: `POST /models` for a model that is already loaded" },
   INVALID_MODEL_URL: { status: 400, when: "multi-model mode: `POST /models` with a `url` outside the models root, or that is not a directory" },
   INSUFFICIENT_MEMORY: { status: 507, when: "multi-model mode: the model does not fit in `BYOC_MODEL_MEMORY_BUDGET_BYTES`, even with every idle model unloaded (SageMaker then unloads models and retries)" },

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { join } from "node:path";
 import type { Logger } from "pino";
@@ -12,7 +13,9 @@ import { listen } from "./http/listen.js";
 import { createLogger, flushLog } from "./logger.js";
 import { resolveModelSource } from "./models/model-source.js";
 import type { InvocationRequest, InvocationResult } from "./pipeline/inference-pipeline.js";
-import { createRequestListener } from "./protocols/sagemaker/listener.js";
+import { startMetricsListener } from "./protocols/metrics/endpoint.js";
+import { ServerMetrics } from "./protocols/metrics/server-metrics.js";
+import { createRequestListener, type FrontDoorOptions } from "./protocols/sagemaker/listener.js";
 
 /** A server that is listening; the model may still be loading. */
 export interface RunningServer {
@@ -44,9 +47,6 @@ export interface RunningServer {
  */
 const headersTimeoutMs = 20_000;
 
-/** The name the single model of a server goes by, in logs and in the worker pool. */
-const modelName = "model";
-
 /**
  * Starts the SageMaker-compatible server: listens at once (SageMaker expects connections to be
  * accepted within 250 ms, docs/sagemaker-contract.md), then extracts the model archive if there
@@ -60,6 +60,8 @@ const modelName = "model";
  */
 export async function startServer(overrides: ConfigOverrides = {}, env: NodeJS.ProcessEnv = process.env): Promise<RunningServer> {
   const config = loadConfig(env, overrides);
+  /** The name the single model of a server goes by: in logs, the worker pool, KServe V2 paths and metrics. */
+  const modelName = config.modelName;
   const log = createLogger(config.logLevel);
   const pool = new WorkerPool({
     size: config.workers,
@@ -77,7 +79,9 @@ export async function startServer(overrides: ConfigOverrides = {}, env: NodeJS.P
       primeOnnxRuntime: config.multiModel,
     },
   });
-  const single = config.multiModel ? undefined : new SingleModel(pool, modelName, log);
+  // Loads start once the server listens, after `metrics` below exists.
+  const onModelLoad = (name: string, outcome: "success" | "failure"): void => metrics?.modelLoad(name, outcome);
+  const single = config.multiModel ? undefined : new SingleModel(pool, modelName, log, onModelLoad);
   const registry = config.multiModel
     ? new ModelRegistry({
         pool,
@@ -90,9 +94,21 @@ export async function startServer(overrides: ConfigOverrides = {}, env: NodeJS.P
         drainMs: config.shutdownTimeoutMs,
         log,
         now: Date.now,
+        onModelLoad,
       })
     : undefined;
   const plane: DataPlane = (single ?? registry) as DataPlane;
+  // Front doors beyond SageMaker's (KServe V2, Vertex AI) and metrics, over the same data plane:
+  // docs/kserve-v2.md, docs/vertex.md, docs/metrics.md.
+  const metrics = config.metrics.enabled ? new ServerMetrics({ models: plane, defaultMetrics: true }) : undefined;
+  const separateMetricsPort = metrics !== undefined && config.metrics.safePortRange !== undefined;
+  const frontDoors: FrontDoorOptions = {
+    defaultModel: single?.name,
+    serverVersion: toolkitVersion(),
+    vertex: { healthRoute: config.vertex.healthRoute, predictRoute: config.vertex.predictRoute, maxPayloadBytes: config.vertex.maxPayloadBytes },
+    metrics,
+    serveMetrics: !separateMetricsPort,
+  };
   const server = createServer({ headersTimeout: headersTimeoutMs, requestTimeout: 0 });
   const connections = new Connections(server, { maxConnections: config.maxConnections, log });
   const listener = createRequestListener({
@@ -105,11 +121,20 @@ export async function startServer(overrides: ConfigOverrides = {}, env: NodeJS.P
     maxPayloadBytes: config.maxPayloadBytes,
     maxConcurrentRequests: config.maxConcurrentRequests,
     maxInFlightBytes: config.maxInFlightBytes,
+    frontDoors,
     batch: { config: config.batch, workers: config.workers },
   });
   server.on("request", listener);
   const { port, url } = await listen(server, config.port, config.host);
   log.info({ port, host: config.host, workers: config.workers, timeoutMs: config.timeoutMs, multiModel: config.multiModel }, "listening");
+  const metricsListener =
+    metrics !== undefined && config.metrics.safePortRange !== undefined
+      ? await startMetricsListener(metrics, config.metrics.safePortRange, config.host, log).catch((error: unknown) => {
+          server.close();
+          throw error;
+        })
+      : undefined;
+  if (metricsListener !== undefined) log.info({ port: metricsListener.port }, "metrics listening on a port of SAGEMAKER_SAFE_PORT_RANGE");
 
   const loaded =
     registry !== undefined
@@ -137,7 +162,7 @@ export async function startServer(overrides: ConfigOverrides = {}, env: NodeJS.P
   const close = (): Promise<void> => {
     closing ??= (async () => {
       log.info({ timeoutMs: config.shutdownTimeoutMs }, "shutting down: draining in-flight requests");
-      await Promise.all([connections.drain(config.shutdownTimeoutMs), loaded]);
+      await Promise.all([connections.drain(config.shutdownTimeoutMs), loaded, metricsListener?.close()]);
       await pool.close(1_000);
       log.info("stopped");
       await flushLog(log);
@@ -159,4 +184,10 @@ export async function startServer(overrides: ConfigOverrides = {}, env: NodeJS.P
     invoke,
     close,
   };
+}
+
+/** This package's version, which KServe V2's server metadata reports. */
+function toolkitVersion(): string {
+  const manifest = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string };
+  return manifest.version;
 }

@@ -22,7 +22,7 @@ const DETECTOR_STRIDE = 32;
  *
  * @example
  * ```ts
- * const input: DetectorInput = await decodeImage(png);
+ * const input: DetectorInput = await toDetectorInput(await decodeUprightImage(png));
  * input.tensor.shape; // [1, 3, 448, 960]
  * const xInOriginal = xInTensor * input.scaleX;
  * ```
@@ -126,35 +126,49 @@ export function toDetectorTensor(rgb: Uint8Array, width: number, height: number)
 }
 
 /**
- * Options of {@link decodeImage}.
+ * An image as decoded pixels: 8-bit RGB, interleaved, row by row, upright.
  *
  * @example
  * ```ts
- * await decodeImage(body, { maxPixels: 20_000_000, maxSide: 1280 });
+ * const image: RgbImage = { data: new Uint8Array(2 * 1 * 3), width: 2, height: 1 };
+ * ```
+ */
+export interface RgbImage {
+  /** `width × height × 3` bytes: R, G, B of each pixel, row-major. */
+  readonly data: Uint8Array;
+  readonly width: number;
+  readonly height: number;
+}
+
+/**
+ * Options of {@link decodeUprightImage}.
+ *
+ * @example
+ * ```ts
+ * await decodeUprightImage(body, { maxPixels: 20_000_000 });
  * ```
  */
 export interface DecodeImageOptions {
   /** Largest accepted width × height. Default {@link MAX_INPUT_PIXELS}. */
   readonly maxPixels?: number;
-  /** Longest side of the detector input. Default {@link DETECTOR_MAX_SIDE}. */
-  readonly maxSide?: number;
 }
 
 /**
- * Decodes a PNG or JPEG into the PaddleOCR detector's input: EXIF orientation applied,
- * transparency flattened onto white, converted to sRGB, resized to {@link detectorInputSize}
- * and normalised by {@link toDetectorTensor}.
+ * Decodes a PNG or JPEG into upright RGB pixels at full size: EXIF orientation applied,
+ * transparency flattened onto white (dropping the alpha channel instead would turn the usual
+ * transparent black background into a black page), converted to sRGB.
  *
  * Throws {@link BadRequestError} (400) when the body is not a decodable PNG or JPEG and
- * {@link PayloadTooLargeError} (413) when the image has more than `maxPixels` pixels.
+ * {@link PayloadTooLargeError} (413) when the image has more than `maxPixels` pixels, before any
+ * pixel is decoded.
  *
  * @example
  * ```ts
- * const input = await decodeImage(await readFile("receipt.jpg"));
- * const outputs = await session.run({ x: new Tensor("float32", input.tensor.data, input.tensor.shape) });
+ * const image = await decodeUprightImage(await readFile("receipt.jpg"));
+ * image.width; // as displayed, after the EXIF orientation
  * ```
  */
-export async function decodeImage(body: Uint8Array, options: DecodeImageOptions = {}): Promise<DetectorInput> {
+export async function decodeUprightImage(body: Uint8Array, options: DecodeImageOptions = {}): Promise<RgbImage> {
   const maxPixels = options.maxPixels ?? MAX_INPUT_PIXELS;
   if (sniffImageFormat(body) === undefined) {
     throw new BadRequestError("Could not decode image: the body is neither a PNG nor a JPEG", { code: "INVALID_IMAGE" });
@@ -165,14 +179,41 @@ export async function decodeImage(body: Uint8Array, options: DecodeImageOptions 
       `Image is ${width}x${height} pixels (${width * height}); the limit is ${maxPixels} pixels`,
     );
   }
-  const target = detectorInputSize(width, height, options.maxSide);
-  const pixels = await decodePixels(body, maxPixels, target);
+  try {
+    const { data, info } = await sharp(body, { limitInputPixels: maxPixels })
+      .autoOrient()
+      .flatten({ background: "#ffffff" })
+      .toColourspace("srgb")
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    return { data, width: info.width, height: info.height };
+  } catch (error) {
+    throw invalidImage(error);
+  }
+}
+
+/**
+ * The PaddleOCR detector's input for `image`: resized to {@link detectorInputSize} and
+ * normalised by {@link toDetectorTensor}, with the scales that map detector coordinates back.
+ *
+ * @example
+ * ```ts
+ * const input = await toDetectorInput(await decodeUprightImage(png));
+ * input.tensor.shape; // [1, 3, 448, 960] for a 1100x520 image
+ * ```
+ */
+export async function toDetectorInput(image: RgbImage, maxSide = DETECTOR_MAX_SIDE): Promise<DetectorInput> {
+  const target = detectorInputSize(image.width, image.height, maxSide);
+  const pixels = await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } })
+    .resize(target.width, target.height, { fit: "fill" })
+    .raw()
+    .toBuffer();
   return {
     tensor: toDetectorTensor(pixels, target.width, target.height),
-    originalWidth: width,
-    originalHeight: height,
-    scaleX: width / target.width,
-    scaleY: height / target.height,
+    originalWidth: image.width,
+    originalHeight: image.height,
+    scaleX: image.width / target.width,
+    scaleY: image.height / target.height,
   };
 }
 
@@ -183,24 +224,6 @@ async function readDisplaySize(body: Uint8Array): Promise<{ width: number; heigh
     // caller refuse an oversized image with a message that says how large it is.
     const metadata = await sharp(body, { limitInputPixels: false }).metadata();
     return metadata.autoOrient;
-  } catch (error) {
-    throw invalidImage(error);
-  }
-}
-
-async function decodePixels(
-  body: Uint8Array,
-  maxPixels: number,
-  target: { width: number; height: number },
-): Promise<Buffer> {
-  try {
-    return await sharp(body, { limitInputPixels: maxPixels })
-      .autoOrient()
-      .flatten({ background: "#ffffff" })
-      .toColourspace("srgb")
-      .resize(target.width, target.height, { fit: "fill" })
-      .raw()
-      .toBuffer();
   } catch (error) {
     throw invalidImage(error);
   }

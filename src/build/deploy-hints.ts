@@ -199,6 +199,98 @@ export function renderDeployHints(input: DeployHintsInput): string {
 }
 
 /**
+ * A multi-container model (docs/pipelines.md): how its containers run and which they are, in
+ * order; `image: undefined` is the image `push` pushed.
+ *
+ * @example
+ * ```ts
+ * const pipeline: PipelineDeployment = {
+ *   mode: "Serial",
+ *   containers: [{ hostname: "detection", image: undefined }, { hostname: "recognition", image: "123456789012.dkr.ecr.eu-west-1.amazonaws.com/ocr-recognition:1.0.0" }],
+ * };
+ * ```
+ */
+export interface PipelineDeployment {
+  readonly mode: "Serial" | "Direct";
+  readonly containers: readonly { readonly hostname: string; readonly image: string | undefined }[];
+}
+
+/**
+ * The deployment calls for a multi-container model the pushed image is part of: as
+ * {@link renderDeployHints}, but CreateModel takes `Containers` (each with its
+ * `ContainerHostname`) and `InferenceExecutionConfig` instead of `PrimaryContainer`. In `Serial`
+ * mode every container but the last gets `SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT`, the type it
+ * hands to the next one (left for the user to fill in); in `Direct` mode the invocation names
+ * its container. The role may pull from any ECR repository when the images live in several.
+ *
+ * @example
+ * ```ts
+ * console.log(renderPipelineDeployHints(input, { mode: "Serial", containers: [{ hostname: "pre", image: undefined }, { hostname: "model", image: "123456789012.dkr.ecr.eu-west-1.amazonaws.com/model:1" }] }));
+ * ```
+ */
+export function renderPipelineDeployHints(input: DeployHintsInput, pipeline: PipelineDeployment): string {
+  const name = input.settings.name ?? input.defaultName;
+  const region = input.region ?? "<region>";
+  const roleArn = input.settings.roleArn ?? `arn:${arnPartition(input.region)}:iam::${input.accountId ?? "<account-id>"}:role/${executionRoleName}`;
+  const instanceType = input.settings.instanceType ?? (input.target === "gpu" ? "ml.g5.xlarge" : "ml.m5.large");
+  const throughVpc = input.imageRegistry === "private";
+  const repository = (uri: string): string => uri.replace(/[:@][^/]*$/, "");
+  const oneRepository = pipeline.containers.every(({ image }) => image === undefined || repository(image) === repository(input.imageUri));
+  const serial = pipeline.mode === "Serial";
+  const containers = pipeline.containers.map(({ hostname, image }, index) => {
+    const container: Structure = { ContainerHostname: hostname, Image: image ?? input.imageUri };
+    if (image === undefined && readsModelFromS3(input)) container["ModelDataUrl"] = modelDataUrl(input);
+    if (image === undefined && throughVpc) container["ImageConfig"] = { RepositoryAccessMode: "Vpc" };
+    const next = pipeline.containers[index + 1];
+    if (serial && next !== undefined) container["Environment"] = { SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT: `<the media type ${next.hostname} reads>` };
+    return container;
+  });
+  const executionConfig = { Mode: pipeline.mode };
+  const vpcConfig = { SecurityGroupIds: ["<security-group-id>"], Subnets: ["<subnet-id-1>", "<subnet-id-2>"] };
+  const variant = { VariantName: "AllTraffic", ModelName: name, InstanceType: instanceType, InitialInstanceCount: 1 };
+  const roleInput = oneRepository ? input : { ...input, repositoryArn: undefined };
+  const q = shellQuote;
+  const shape = serial
+    ? `a serial inference pipeline of ${containers.length} containers: each container's answer is the next one's request, the last one answers`
+    : `a multi-container endpoint of ${containers.length} containers invoked one at a time (direct invocation)`;
+
+  const lines: string[] = [`Next: deploy it on SageMaker as ${shape}. The calls, filled in (<...> marks what only you know):`, ""];
+  if (input.settings.roleArn === undefined) {
+    lines.push(
+      `  # Once: the execution role SageMaker assumes to pull the images, read the model and write logs${oneRepository ? "" : " (from any ECR repository: the images live in several)"}.`,
+      `  aws iam create-role --role-name ${executionRoleName} \\`,
+      `    --assume-role-policy-document ${q(JSON.stringify(executionRoleTrustPolicy))}`,
+      `  aws iam put-role-policy --role-name ${executionRoleName} --policy-name sagemaker-byoc-endpoint \\`,
+      `    --policy-document ${q(JSON.stringify(executionRolePolicy(roleInput)))}`,
+      "",
+    );
+  }
+  lines.push(
+    serial
+      ? "  # Each container but the last answers in its SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT: the type the next one reads (docs/pipelines.md)."
+      : "  # Each request names its container: invoke-endpoint --target-container-hostname <hostname> (docs/pipelines.md).",
+    "  # A container whose image does not hold its model needs a ModelDataUrl.",
+    `  aws sagemaker create-model --region ${q(region)} --model-name ${q(name)} \\`,
+    `    --execution-role-arn ${q(roleArn)} \\`,
+    `    --containers ${q(JSON.stringify(containers))} \\`,
+    `    --inference-execution-config ${q(`Mode=${pipeline.mode}`)}${throughVpc ? " \\" : ""}`,
+    ...(throughVpc ? [`    --vpc-config ${q(shorthand(vpcConfig))}`] : []),
+    `  aws sagemaker create-endpoint-config --region ${q(region)} --endpoint-config-name ${q(name)} \\`,
+    `    --production-variants ${q(shorthand(variant))}`,
+    `  aws sagemaker create-endpoint --region ${q(region)} --endpoint-name ${q(name)} --endpoint-config-name ${q(name)}`,
+    `  aws sagemaker wait endpoint-in-service --region ${q(region)} --endpoint-name ${q(name)}`,
+    "",
+    "  // The same with the AWS SDK for JavaScript (npm install @aws-sdk/client-sagemaker):",
+    '  import { CreateEndpointCommand, CreateEndpointConfigCommand, CreateModelCommand, SageMakerClient } from "@aws-sdk/client-sagemaker";',
+    `  const sagemaker = new SageMakerClient({ region: ${JSON.stringify(region)} });`,
+    `  await sagemaker.send(new CreateModelCommand({ ModelName: ${JSON.stringify(name)}, ExecutionRoleArn: ${JSON.stringify(roleArn)}, Containers: ${JSON.stringify(containers)}, InferenceExecutionConfig: ${JSON.stringify(executionConfig)}${throughVpc ? `, VpcConfig: ${JSON.stringify(vpcConfig)}` : ""} }));`,
+    `  await sagemaker.send(new CreateEndpointConfigCommand({ EndpointConfigName: ${JSON.stringify(name)}, ProductionVariants: [${JSON.stringify(variant)}] }));`,
+    `  await sagemaker.send(new CreateEndpointCommand({ EndpointName: ${JSON.stringify(name)}, EndpointConfigName: ${JSON.stringify(name)} }));`,
+  );
+  return `${lines.join("\n")}\n`;
+}
+
+/**
  * A SageMaker resource name from a repository and tag: letters, digits and hyphens, at most 63.
  *
  * @example
@@ -244,4 +336,73 @@ function arnPartition(region: string | undefined): string {
   if (region?.startsWith("cn-") === true) return "aws-cn";
   if (region?.startsWith("us-gov-") === true) return "aws-us-gov";
   return "aws";
+}
+
+/**
+ * What the Vertex AI commands are filled in with.
+ *
+ * @example
+ * ```ts
+ * const input: VertexHintsInput = { image: "iris-endpoint:1.2.3", bakedModel: true, target: "cpu" };
+ * ```
+ */
+export interface VertexHintsInput {
+  /** The image as `build` tagged it, `name:tag`. */
+  readonly image: string;
+  /** True when the model is in the image, as Vertex AI needs it (docs/vertex.md). */
+  readonly bakedModel: boolean;
+  readonly target: BuildTarget;
+}
+
+/**
+ * The commands that deploy a built image on Vertex AI (docs/vertex.md), filled in; `<...>` marks
+ * what only the user knows. The image goes to Artifact Registry, then `gcloud ai models upload`
+ * with `--container-args=serve` (the entrypoint serves only when given `serve`), port 8080 and the
+ * health and predict routes the server then reads from `AIP_HEALTH_ROUTE` and `AIP_PREDICT_ROUTE`,
+ * then an endpoint and the deployment. An image without its model gets a warning first: Vertex AI
+ * would pass the artifacts only as a `gs://` URI, which the server does not read.
+ *
+ * @example
+ * ```ts
+ * console.error(renderVertexHints({ image: "iris-endpoint:1.2.3", bakedModel: true, target: "cpu" }));
+ * ```
+ */
+export function renderVertexHints(input: VertexHintsInput): string {
+  const slash = input.image.lastIndexOf("/");
+  const nameAndTag = input.image.slice(slash + 1);
+  const colon = nameAndTag.lastIndexOf(":");
+  const displayName = colon > 0 ? nameAndTag.slice(0, colon) : nameAndTag;
+  const remote = `<region>-docker.pkg.dev/<project>/<repository>/${nameAndTag}`;
+  const machine = input.target === "gpu" ? ["--machine-type=n1-standard-4", "--accelerator=count=1,type=nvidia-tesla-t4"] : ["--machine-type=n1-standard-2"];
+  /** One command, each word quoted as a POSIX shell reads it back, continued over lines at `|`. */
+  const command = (...words: string[]): string =>
+    `  ${words.map((word) => (word === "|" ? "\\\n   " : shellQuote(word))).join(" ")}`;
+  const lines = ["Next: deploy it on Vertex AI. The commands, filled in (<...> marks what only you know):", ""];
+  if (!input.bakedModel) {
+    lines.push(
+      "  # Warning: this image holds no model. Vertex AI passes a model's artifacts to the container only as a",
+      "  # gs:// URI (AIP_STORAGE_URI), which the server does not read: build with --model to bake it in (docs/vertex.md).",
+      "",
+    );
+  }
+  lines.push(
+    "  # Once: an Artifact Registry repository for images, and docker's credentials for it.",
+    command("gcloud", "artifacts", "repositories", "create", "<repository>", "--repository-format=docker", "--location=<region>"),
+    command("gcloud", "auth", "configure-docker", "<region>-docker.pkg.dev"),
+    "",
+    command("docker", "tag", input.image, remote),
+    command("docker", "push", remote),
+    command("gcloud", "ai", "models", "upload", "--region=<region>", `--display-name=${displayName}`, "|", `--container-image-uri=${remote}`, "|",
+      "--container-args=serve", "--container-ports=8080", "--container-health-route=/health", "--container-predict-route=/predict"),
+    command("gcloud", "ai", "endpoints", "create", "--region=<region>", `--display-name=${displayName}`),
+    "  # The ids come from the commands above (or gcloud ai models list, gcloud ai endpoints list).",
+    command("gcloud", "ai", "endpoints", "deploy-model", "<endpoint-id>", "--region=<region>", "--model=<model-id>", `--display-name=${displayName}`, "|",
+      ...machine, "--traffic-split=0=100"),
+    "",
+    "  # A prediction:",
+    '  curl -X POST -H "Authorization: Bearer $(gcloud auth print-access-token)" -H "Content-Type: application/json" \\',
+    "    'https://<region>-aiplatform.googleapis.com/v1/projects/<project>/locations/<region>/endpoints/<endpoint-id>:predict' \\",
+    `    -d '{"instances": [...], "parameters": {}}'`,
+  );
+  return `${lines.join("\n")}\n`;
 }

@@ -1,9 +1,10 @@
 import { join, resolve } from "node:path";
-import { buildSettings, type BuildTarget, type EngineChoice } from "../config/build-settings.js";
+import { buildSettings, type BuildTarget, type DeployPlatform, type EngineChoice } from "../config/build-settings.js";
 import { pushSettings } from "../config/push-settings.js";
 import { resolveSettings, type Env, type FlagValues } from "../config/resolve.js";
+import type { PipelineDeployment } from "./deploy-hints.js";
 
-export type { BuildTarget, EngineChoice } from "../config/build-settings.js";
+export type { BuildTarget, DeployPlatform, EngineChoice } from "../config/build-settings.js";
 
 /** The build context folder, relative to the project, when `--output` is not given. */
 const defaultOutputFolder = join(".sagemaker-byoc", "build");
@@ -37,6 +38,8 @@ export interface BuildOptions {
   readonly engine: EngineChoice;
   /** False with `--no-build`: write the context only. */
   readonly build: boolean;
+  /** `vertex`: print the commands that deploy the image on Vertex AI. */
+  readonly platform: DeployPlatform;
 }
 
 /**
@@ -75,6 +78,7 @@ export function loadBuildOptions(flags: BuildFlags, cwd: string): BuildOptions {
     tags: settings.tags,
     engine: settings.engine,
     build: settings.build,
+    platform: settings.platform,
   };
 }
 
@@ -123,6 +127,8 @@ export interface DeploySettings {
   readonly instanceType: string | undefined;
   /** Name of the model, endpoint configuration and endpoint; by default from the repository and tag. */
   readonly name: string | undefined;
+  /** A multi-container model this image is one container of (`--pipeline-container`); else a single-container one. */
+  readonly pipeline?: PipelineDeployment | undefined;
 }
 
 /**
@@ -202,6 +208,17 @@ export function loadPushOptions(flags: PushFlags, env: Env, cwd: string): PushOp
       modelDataUrl: settings.modelDataUrl,
       instanceType: settings.instanceType,
       name: settings.name,
+      ...(settings.pipelineContainers === undefined
+        ? {}
+        : {
+            pipeline: {
+              mode: settings.pipelineMode,
+              containers: settings.pipelineContainers.map((container) => {
+                const [hostname = "", image = ""] = container.split("=");
+                return { hostname, image: image === "." ? undefined : image };
+              }),
+            },
+          }),
     },
   };
 }

@@ -1,4 +1,5 @@
 import { buildImage } from "../build/build.js";
+import { renderVertexHints } from "../build/deploy-hints.js";
 import { CommandRunner } from "../build/command-runner.js";
 import { loadBuildOptions } from "../build/options.js";
 import { buildSettings } from "../config/build-settings.js";
@@ -34,6 +35,9 @@ export const buildCommand: CliCommand = {
     }
     const buildOptions = loadBuildOptions({ ...values, project }, process.cwd());
     const result = await buildImage(buildOptions, new CommandRunner(env, (line) => console.error(line)));
+    if (buildOptions.platform === "vertex") {
+      console.error(renderVertexHints({ image: result.tags[0] as string, bakedModel: result.context.bakedModel, target: buildOptions.target }));
+    }
     console.log(result.engine === undefined ? result.context.dir : result.tags.join("\n"));
     return 0;
   },

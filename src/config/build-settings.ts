@@ -46,6 +46,19 @@ export const imageReference = matching(
   { placeholder: "<name:tag>" },
 );
 
+/** Where the image is to be deployed: SageMaker (`push` prints the calls) or Vertex AI (`build` prints the gcloud commands). */
+const deployPlatforms = ["sagemaker", "vertex"] as const;
+
+/**
+ * The platform `build` prints deployment commands for.
+ *
+ * @example
+ * ```ts
+ * const platform: DeployPlatform = "vertex";
+ * ```
+ */
+export type DeployPlatform = (typeof deployPlatforms)[number];
+
 /** Which tool builds and pushes; `build` and `push` share it. */
 export const engineSetting = setting({
   kind: oneOf(engineChoices),
@@ -107,6 +120,12 @@ export const buildSettings = defineSettings({
     description: "image names to tag",
   }),
   engine: engineSetting,
+  platform: setting({
+    kind: oneOf(deployPlatforms),
+    flag: flag("--platform", ["build"]),
+    default: "sagemaker",
+    description: "`sagemaker`: `push` prints the deployment calls; `vertex`: `build` prints the Artifact Registry and `gcloud ai` commands (docs/vertex.md)",
+  }),
   build: setting({
     kind: boolean(),
     flag: flag("--no-build", ["build"], { sets: false }),

@@ -303,6 +303,50 @@ export function s3Uri(): SettingKind<string> {
   return matching(/^s3:\/\/[^/\s]+(?:\/(?!\.\.?(?:\/|$))[^/\s]*)*$/, "an S3 URI such as s3://bucket/prefix, without . or .. segments", { placeholder: "<s3 uri>" });
 }
 
+/**
+ * An inclusive range of TCP ports written `first-last`, as SageMaker writes
+ * `SAGEMAKER_SAFE_PORT_RANGE` (docs/sagemaker-contract.md).
+ *
+ * @example
+ * ```ts
+ * portRange().text.parse("9100-9110"); // { first: 9100, last: 9110 }
+ * ```
+ */
+export function portRange(): SettingKind<PortRange> {
+  const port = z.int().min(1).max(65535);
+  const value = z
+    .object({ first: port, last: port })
+    .readonly()
+    .refine((range) => range.first <= range.last);
+  return kind({
+    expected: "a port range such as 9100-9110 (first-last, 1 to 65535)",
+    placeholder: "<first-last>",
+    text: z
+      .string()
+      .regex(/^\d+-\d+$/)
+      .transform((written) => {
+        const [first, last] = written.split("-").map(Number) as [number, number];
+        return { first, last };
+      })
+      .pipe(value),
+    value,
+    format: (range) => `${range.first}-${range.last}`,
+  });
+}
+
+/**
+ * Ports from `first` to `last`, both included.
+ *
+ * @example
+ * ```ts
+ * const range: PortRange = { first: 9100, last: 9110 };
+ * ```
+ */
+export interface PortRange {
+  readonly first: number;
+  readonly last: number;
+}
+
 const withDayOrHour = (secondsCount: number): string => {
   if (secondsCount >= 86_400 && secondsCount % 86_400 === 0) return `${secondsCount} (${secondsCount / 86_400} days)`;
   if (secondsCount >= 3600 && secondsCount % 3600 === 0) return `${secondsCount} (${secondsCount / 3600} h)`;

@@ -1,6 +1,7 @@
-import { boolean, httpUrl, list, matching, region, sagemakerName, text } from "./kinds.js";
+import { boolean, httpUrl, list, matching, oneOf, region, sagemakerName, text } from "./kinds.js";
 import { defineSettings, flag, setting, type RuleContext, type Setting } from "./setting.js";
 import { engineSetting, imageReference } from "./build-settings.js";
+import { containerLimits, type InferenceExecutionMode } from "./pipeline-config.js";
 
 const tagName = matching(/^\w[\w.-]{0,127}$/, "an image tag: letters, digits, _ . - (up to 128, not starting with . or -)", { placeholder: "<tag>" });
 
@@ -8,6 +9,38 @@ const awsAccessKeyId = setting({ kind: text("an access key id"), env: "AWS_ACCES
 const awsSecretAccessKey = setting({ kind: text("a secret key", { secret: true }), env: "AWS_SECRET_ACCESS_KEY", description: "AWS secret access key" });
 const registryUsername = setting({ kind: text("a user name"), env: "BYOC_REGISTRY_USERNAME", description: "user name for --registry" });
 const registryPassword = setting({ kind: text("a password", { secret: true }), env: "BYOC_REGISTRY_PASSWORD", description: "password for --registry" });
+
+const pipelineContainer = matching(
+  /^(?=[^=]{1,63}=)[a-zA-Z0-9](?:-*[a-zA-Z0-9])*=(?:\.|[a-z0-9](?:[a-z0-9._/:@-]*[a-z0-9._@-])?)$/i,
+  "<hostname>=<image URI>, or <hostname>=. for the image this command pushes",
+  { placeholder: "<name=image>" },
+);
+const pipelineContainers = setting({
+  kind: list(pipelineContainer, { expected: `${pipelineContainer.expected}; several separated by commas`, placeholder: "<name=image>" }),
+  flag: flag("--pipeline-container", ["push"], { repeatable: true }),
+  unset: "none: a single-container model",
+  description: "print CreateModel for a multi-container model: its containers in order (docs/pipelines.md)",
+});
+const pipelineMode = setting({
+  kind: oneOf<InferenceExecutionMode>(["Serial", "Direct"]),
+  flag: flag("--pipeline-mode", ["push"]),
+  default: "Serial",
+  description: "`InferenceExecutionConfig.Mode` of the multi-container model",
+});
+
+/** A multi-container model: 2 to 15 containers, unique hostnames, the pushed image among them. */
+function pipelineRule({ read, given, isSet }: RuleContext): string | undefined {
+  const containers = read(pipelineContainers);
+  if (containers === undefined) return isSet(pipelineMode) ? `${given(pipelineMode)} needs --pipeline-container` : undefined;
+  const hostnames = containers.map((container) => container.slice(0, container.indexOf("=")));
+  if (containers.length < containerLimits.min || containers.length > containerLimits.max) {
+    return `--pipeline-container is given ${containers.length} times; a multi-container model has ${containerLimits.min} to ${containerLimits.max} containers`;
+  }
+  const repeated = hostnames.find((hostname, index) => hostnames.indexOf(hostname) !== index);
+  if (repeated !== undefined) return `--pipeline-container names ${repeated} twice; hostnames must be unique`;
+  if (!containers.some((container) => container.endsWith("=."))) return "--pipeline-container: name the image this command pushes as <hostname>=.";
+  return undefined;
+}
 
 /** Both settings or neither: one without the other is a mistake. */
 function together(first: Setting<string, false>, second: Setting<string, false>) {
@@ -106,11 +139,13 @@ export const pushSettings = defineSettings(
       unset: "`<repository>-<commit-tag>`",
       description: "model, endpoint configuration and endpoint name",
     }),
+    pipelineContainers,
+    pipelineMode,
     awsAccessKeyId,
     awsSecretAccessKey,
     awsSessionToken: setting({ kind: text("a session token", { secret: true }), env: "AWS_SESSION_TOKEN", description: "AWS session token" }),
     registryUsername,
     registryPassword,
   },
-  [together(awsAccessKeyId, awsSecretAccessKey), together(registryUsername, registryPassword)],
+  [together(awsAccessKeyId, awsSecretAccessKey), together(registryUsername, registryPassword), pipelineRule],
 );

@@ -1,13 +1,14 @@
 import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { defaultMultipartLimits } from "../codecs/multipart.js";
 import { defaultArchiveLimits } from "../models/artifacts/model-archive.js";
 import { defaultModelMemoryBudget } from "../models/memory-budget.js";
 import { defaultOnnxSessionConfig, type ExecutionProviderName } from "../models/onnx/session-config.js";
 import { batchSettingsTree, executionParametersRule, withJobPayloadLimit } from "./batch-settings.js";
-import { boolean, integer, listOf, maxTimerSeconds, mediaType, oneOf, seconds, text } from "./kinds.js";
+import { boolean, integer, listOf, matching, maxTimerSeconds, mediaType, oneOf, portRange, seconds, text } from "./kinds.js";
 import { resolveSettings, type Env } from "./resolve.js";
-import { defineSettings, flag, setting, type SettingsOverrides, type SettingsValues } from "./setting.js";
+import { defineSettings, flag, setting, type SettingsOverrides, type SettingsRule, type SettingsValues } from "./setting.js";
 
 const logLevels = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
 
@@ -22,7 +23,7 @@ export const logLevelSetting = setting({
     placeholder: "<level>",
   }),
   env: "SAGEMAKER_CONTAINER_LOG_LEVEL",
-  flag: flag("--log-level", ["serve", "gateway"]),
+  flag: flag("--log-level", ["serve", "gateway", "pipeline"]),
   default: "info",
   description: "log level: `trace`…`fatal`, `silent`, or Python's numbers (`10` debug, `20` info, `30` warn, `40` error)",
 });
@@ -48,13 +49,36 @@ const workers = setting({
 });
 
 /**
+ * Vertex AI's `AIP_STORAGE_URI`: where it put a copy of the model's artifacts (docs/vertex.md).
+ * A local path (or `file://` URI) is the model directory unless one is given; a `gs://` URI is
+ * refused by {@link storageUriRule}, since the toolkit does not read Cloud Storage.
+ */
+const vertexStorageUri = setting({
+  kind: text("a local directory or file:// URI (gs:// is explained in docs/vertex.md)", { placeholder: "<uri>" }),
+  env: "AIP_STORAGE_URI",
+  unset: "none",
+  description: "Vertex AI: the model's artifacts; a local path serves as the model directory unless `BYOC_MODEL_DIR` or `--model-dir` names one",
+});
+
+const modelDir = setting({
+  kind: directory,
+  env: "BYOC_MODEL_DIR",
+  flag: flag("--model-dir", ["serve"]),
+  derive: { text: "`AIP_STORAGE_URI` when it is local, else `/opt/ml/model`", from: (read) => localPath(read(vertexStorageUri)) ?? "/opt/ml/model" },
+  description: "model artifacts (read-only)",
+});
+
+/** An HTTP path a platform calls, such as Vertex AI's `/predict`. */
+const routePath = matching(/^\/[^\s?#]*$/, "an HTTP path such as /predict", { placeholder: "<path>" });
+
+/**
  * Every server setting, declared once: the environment, the flags, code overrides, the README's
  * table and the usage text all come from here.
  */
 export const serverSettings = defineSettings({
   port: setting({
     kind: integer({ min: 0, max: 65535 }),
-    env: "SAGEMAKER_BIND_TO_PORT",
+    env: ["SAGEMAKER_BIND_TO_PORT", "AIP_HTTP_PORT"],
     flag: flag("--port", ["serve"]),
     default: 8080,
     description: "TCP port",
@@ -66,12 +90,15 @@ export const serverSettings = defineSettings({
     default: "0.0.0.0",
     description: "interface to listen on",
   }),
-  modelDir: setting({
-    kind: directory,
-    env: "BYOC_MODEL_DIR",
-    flag: flag("--model-dir", ["serve"]),
-    default: "/opt/ml/model",
-    description: "model artifacts (read-only)",
+  modelDir,
+  modelName: setting({
+    kind: matching(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, "1-128 letters, digits, dots, hyphens and underscores, starting with a letter or digit", {
+      placeholder: "<name>",
+      maxLength: 128,
+    }),
+    env: "BYOC_MODEL_NAME",
+    default: "model",
+    description: "the model's name: in KServe V2 paths (`/v2/models/<name>`), logs and metrics",
   }),
   extractDir: setting({
     kind: directory,
@@ -258,6 +285,41 @@ export const serverSettings = defineSettings({
       description: "most bytes `model.tar.gz` may unpack to per byte of the archive, past the first 64 MiB (a decompression bomb's bound)",
     }),
   },
+  vertex: {
+    healthRoute: setting({
+      kind: routePath,
+      env: "AIP_HEALTH_ROUTE",
+      unset: "none (`/ping` answers health checks)",
+      description: "Vertex AI: the health check path, answered as `/ping` is",
+    }),
+    predictRoute: setting({
+      kind: routePath,
+      env: "AIP_PREDICT_ROUTE",
+      unset: "none",
+      description: 'Vertex AI: the prediction path, `{"instances": [...], "parameters": {...}}` in, `{"predictions": [...]}` out',
+    }),
+    storageUri: vertexStorageUri,
+    maxPayloadBytes: setting({
+      kind: integer({ min: 1, unit: "bytes" }),
+      env: "BYOC_VERTEX_MAX_PAYLOAD_BYTES",
+      default: 1.5 * 1024 * 1024,
+      description: "largest Vertex AI prediction request: a shared public endpoint's 1.5 MB, read generously; endpoints that take 10 MB (dedicated, private) need more",
+    }),
+  },
+  metrics: {
+    enabled: setting({
+      kind: boolean(),
+      env: "BYOC_METRICS",
+      default: true,
+      description: "Prometheus metrics at `GET /metrics`",
+    }),
+    safePortRange: setting({
+      kind: portRange(),
+      env: "SAGEMAKER_SAFE_PORT_RANGE",
+      unset: "none: `/metrics` is on the serving port",
+      description: "ports the container may listen on besides the serving port; `/metrics` then moves to the first free one",
+    }),
+  },
   multipart: {
     maxFiles: setting({
       kind: integer({ min: 0, max: 1_000_000 }),
@@ -279,7 +341,7 @@ export const serverSettings = defineSettings({
     }),
   },
   batch: batchSettingsTree,
-}, [executionParametersRule]);
+}, [storageUriRule(), executionParametersRule]);
 
 /**
  * Every setting of the server. {@link loadConfig} fills it from defaults, the environment and
@@ -329,6 +391,36 @@ export function loadConfig(env: Env = process.env, overrides: ConfigOverrides = 
  * ```
  */
 export const defaultConfig: ServerConfig = loadConfig({});
+
+/**
+ * A `gs://` (or other remote) `AIP_STORAGE_URI` cannot be the model directory: Vertex AI gives the
+ * container the location of its copy of the artifacts, not the files, and the toolkit has no
+ * Cloud Storage client (docs/vertex.md). Naming a local model directory settles it.
+ */
+function storageUriRule(): SettingsRule {
+  return ({ read, given, isSet }) => {
+    const uri = read(vertexStorageUri);
+    if (uri === undefined || isSet(modelDir) || localPath(uri) !== undefined) return undefined;
+    return (
+      `${given(vertexStorageUri)} is a remote location, which the toolkit does not read: bake the model into the image ` +
+      "(sagemaker-byoc build --model) and deploy without an artifact URI, or copy the artifacts to a local directory before serving " +
+      "and name it with BYOC_MODEL_DIR (docs/vertex.md)"
+    );
+  };
+}
+
+/** The local directory an `AIP_STORAGE_URI` names (a path or a `file://` URI), or `undefined` for a remote one. */
+function localPath(uri: string | undefined): string | undefined {
+  if (uri === undefined) return undefined;
+  if (uri.startsWith("file://")) {
+    try {
+      return fileURLToPath(uri);
+    } catch {
+      return undefined;
+    }
+  }
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(uri) ? undefined : uri;
+}
 
 /**
  * One core stays with the HTTP thread, which parses, logs and writes every request: with a fast

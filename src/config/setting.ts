@@ -8,7 +8,7 @@ import type { SettingKind } from "./kinds.js";
  * const command: CommandName = "serve";
  * ```
  */
-export type CommandName = "serve" | "gateway" | "invoke" | "invoke-async" | "async-requests" | "build" | "push";
+export type CommandName = "serve" | "gateway" | "pipeline" | "invoke" | "invoke-async" | "async-requests" | "build" | "push";
 
 /**
  * A CLI flag that sets a setting, and the commands that take it.

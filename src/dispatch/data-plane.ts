@@ -1,6 +1,7 @@
 import type { ModelSignature } from "../models/model.js";
 import type { InvocationRequest, InvocationResult } from "../pipeline/inference-pipeline.js";
 import type { Readiness } from "./readiness.js";
+import type { LoadReport } from "./worker-protocol.js";
 import type { InvokeOptions } from "./worker-pool.js";
 
 /**
@@ -20,9 +21,10 @@ export interface ModelStatus {
 }
 
 /**
- * Where every front door (SageMaker's `/invocations` and `/models`, KServe V2, Vertex, the async
- * worker) meets the models, whether the server hosts one model or many: readiness, the models it
- * can address by name, and one way to run a request on one of them.
+ * Where every front door (SageMaker's `/invocations` and `/models`, KServe V2, Vertex AI, the async
+ * worker, metrics) meets the models, whether the server hosts one model or many: readiness, the
+ * models it can address by name, what each load reported, and one way to run a request on one of
+ * them. The front doors know nothing else of the worker pool.
  *
  * @example
  * ```ts
@@ -35,6 +37,8 @@ export interface DataPlane {
   /** The models loaded or loading, by name. */
   models(): readonly ModelStatus[];
   model(name: string): ModelStatus | undefined;
+  /** What loading `name` cost (time, memory) and the tensors it declares, once it has loaded. */
+  report(name: string): LoadReport | undefined;
   /** Runs `request` on the model `name`; rejects with the handlers' error, or a 404/503 when the model cannot take it. */
   invoke(name: string, request: InvocationRequest, signal: AbortSignal, options?: InvokeOptions): Promise<InvocationResult>;
 }

@@ -41,7 +41,15 @@ async function invoke(message: Extract<ToWorker, { type: "invoke" }>): Promise<v
     );
     const body = transferableBody(result.body);
     send(
-      { type: "result", id: message.id, contentType: result.contentType, customAttributes: result.customAttributes, timings: result.timings, body },
+      {
+        type: "result",
+        id: message.id,
+        contentType: result.contentType,
+        customAttributes: result.customAttributes,
+        timings: result.timings,
+        protocolHeaders: result.protocolHeaders,
+        body,
+      },
       typeof body === "string" ? [] : [body.buffer as ArrayBuffer],
     );
   } catch (error) {

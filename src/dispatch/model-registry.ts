@@ -9,6 +9,7 @@ import type { InvocationRequest, InvocationResult } from "../pipeline/inference-
 import type { DataPlane, ModelStatus } from "./data-plane.js";
 import type { Readiness } from "./readiness.js";
 import type { InvokeOptions, WorkerPool } from "./worker-pool.js";
+import type { LoadReport } from "./worker-protocol.js";
 
 /**
  * One loaded (or loading) model of a multi-model server.
@@ -61,6 +62,8 @@ export interface ModelRegistryOptions {
   readonly drainMs: number;
   readonly log: Logger;
   readonly now: () => number;
+  /** Told of every load's outcome (the metrics count loads). */
+  readonly onModelLoad?: (name: string, outcome: "success" | "failure") => void;
 }
 
 /** Entries listed from a model directory to estimate its size before it loads; the estimate only decides what to unload ahead. */
@@ -164,8 +167,10 @@ export class ModelRegistry implements DataPlane {
       await run;
     } catch (error) {
       if (this.#entries.get(name) === entry) this.#entries.delete(name);
+      this.#options.onModelLoad?.(name, "failure");
       throw error;
     }
+    this.#options.onModelLoad?.(name, "success");
     return this.describe(name);
   }
 
@@ -274,6 +279,10 @@ export class ModelRegistry implements DataPlane {
       this.#entries.delete(entry.name);
     }
     this.#options.log.info({ model: entry.name, reason, freedBytes: entry.memoryBytes, usedBytes: this.usedBytes }, "model unloaded");
+  }
+
+  report(name: string): LoadReport | undefined {
+    return this.#entries.get(name)?.state === "loaded" ? this.#options.pool.report(name) : undefined;
   }
 
   #status(entry: Entry): ModelStatus {

@@ -3,6 +3,8 @@ import type { CodecRegistry } from "../codecs/registry.js";
 import type { Handlers } from "../handlers/types.js";
 import type { Model } from "../models/model.js";
 import type { InferencePipeline, InvocationProtocol, InvocationRequest, InvocationResult } from "../pipeline/inference-pipeline.js";
+import { describeKserveV2, inferKserveV2 } from "../protocols/kserve-v2/adapter.js";
+import { predictVertex } from "../protocols/vertex/adapter.js";
 
 /**
  * A model as a thread hosts it: what a protocol adapter needs to run a request its own way.
@@ -34,4 +36,7 @@ export type ProtocolFront = (hosted: HostedModel, request: InvocationRequest, sc
  */
 export const protocolFronts: ReadonlyMap<InvocationProtocol, ProtocolFront> = new Map<InvocationProtocol, ProtocolFront>([
   ["sagemaker", (hosted, request, scope) => hosted.pipeline.invoke(request, scope)],
+  ["kserve-v2", inferKserveV2],
+  ["kserve-v2-metadata", describeKserveV2],
+  ["vertex", predictVertex],
 ]);

@@ -4,6 +4,7 @@ import type { InvocationRequest, InvocationResult } from "../pipeline/inference-
 import type { DataPlane, ModelStatus } from "./data-plane.js";
 import { notReadyError, type Readiness } from "./readiness.js";
 import type { InvokeOptions, WorkerPool } from "./worker-pool.js";
+import type { LoadReport } from "./worker-protocol.js";
 
 /**
  * The data plane of an endpoint with one model (`/opt/ml/model`), loaded in every worker.
@@ -21,10 +22,14 @@ export class SingleModel implements DataPlane {
   readonly #log: Logger;
   #failure: Error | undefined;
 
-  constructor(pool: WorkerPool, name: string, log: Logger) {
+  readonly #onLoad: ((name: string, outcome: "success" | "failure") => void) | undefined;
+
+  /** `onLoad` is told whether the load succeeded (the metrics count loads). */
+  constructor(pool: WorkerPool, name: string, log: Logger, onLoad?: (name: string, outcome: "success" | "failure") => void) {
     this.#pool = pool;
     this.#name = name;
     this.#log = log;
+    this.#onLoad = onLoad;
     const failure = (): Error | undefined => this.#failure;
     this.readiness = {
       get ready() {
@@ -54,8 +59,10 @@ export class SingleModel implements DataPlane {
       this.#log.info({ modelDir: source.modelDir, handlersFile: source.handlersFile ?? "(defaults: ONNX model, built-in codecs)" }, "loading model");
       await this.#pool.start();
       await this.#pool.load(source, "all");
+      this.#onLoad?.(this.#name, "success");
       this.#log.info("model loaded; /ping answers 200");
     } catch (error) {
+      this.#onLoad?.(this.#name, "failure");
       this.#failure = error as Error;
       this.#log.error({ err: error }, "model load failed; /ping answers 503");
     }
@@ -72,6 +79,10 @@ export class SingleModel implements DataPlane {
   invoke(name: string, request: InvocationRequest, signal: AbortSignal, options?: InvokeOptions): Promise<InvocationResult> {
     if (!this.#pool.serves(name)) return Promise.reject(notReadyError(this.readiness));
     return this.#pool.invoke(name, request, signal, options);
+  }
+
+  report(name: string): LoadReport | undefined {
+    return name === this.#name ? this.#pool.report(name) : undefined;
   }
 
   #status(): ModelStatus {

@@ -422,6 +422,7 @@ export class WorkerPool {
           contentType: message.contentType,
           customAttributes: message.customAttributes,
           ...(message.timings === undefined ? {} : { timings: withQueueTime(message.timings, performance.now() - pending.enqueuedAt) }),
+          ...(message.protocolHeaders === undefined ? {} : { protocolHeaders: message.protocolHeaders }),
         });
       } else {
         pending.reject(deserializeError(message.error));

@@ -63,5 +63,6 @@ export type FromWorker =
       readonly contentType: string;
       readonly customAttributes: string | undefined;
       readonly timings: StageTimings | undefined;
+      readonly protocolHeaders: Readonly<Record<string, string>> | undefined;
     }
   | { readonly type: "error"; readonly id: number; readonly error: SerializedError };

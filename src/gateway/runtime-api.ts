@@ -43,8 +43,8 @@ export interface GatewayOptions {
 }
 
 /** SageMaker's real-time limits (docs/sagemaker-contract.md): 6 MiB bodies, 60 s answers. */
-const realtimeMaxBodyBytes = 6 * 1024 * 1024;
-const realtimeTimeoutMs = 60_000;
+export const realtimeMaxBodyBytes = 6 * 1024 * 1024;
+export const realtimeTimeoutMs = 60_000;
 /** Async requests carry their payload in S3; their body must be empty, so read little. */
 const asyncMaxBodyBytes = 64 * 1024;
 
@@ -206,15 +206,27 @@ function answerRepeat(options: GatewayOptions, input: AsyncInvocationInput, exis
   return existing;
 }
 
-function toRealtimeError(error: unknown, config: GatewayOptions["config"]): unknown {
-  const logStreamArn = `arn:aws:logs:${config.region}:${config.accountId}:log-group:/aws/sagemaker/Endpoints/${config.endpointName}`;
+/**
+ * The InvokeEndpoint answer to a failed real-time invocation, as SageMaker words it: a container's
+ * 4xx/5xx or time-out is a ModelError (424) naming the container (`primary` for a single-container
+ * model, its hostname in a pipeline: docs/pipelines.md), an oversized body a ValidationError, an
+ * unreachable container ServiceUnavailable. Anything else is returned as is, for
+ * {@link sendApiError} to answer as an InternalFailure.
+ *
+ * @example
+ * ```ts
+ * sendApiError(response, toRealtimeError(error, config, "recognition"), log);
+ * ```
+ */
+export function toRealtimeError(error: unknown, config: Pick<AsyncConfig, "region" | "accountId" | "endpointName">, container = "primary"): unknown {
+  const logStreamArn = endpointLogGroupArn(config);
   const see = `See ${logStreamArn} in account ${config.accountId} for more information.`;
   if (error instanceof PayloadTooLargeError) {
     return validationError("body", "(payload)", `Member must have length less than or equal to ${realtimeMaxBodyBytes}`);
   }
   if (error instanceof InferenceTimeoutError) {
-    const original = "Your invocation timed out while waiting for a response from container primary.";
-    return new RuntimeApiError("ModelError", 424, `Received server error (0) from primary with message "${original}". ${see}`, {
+    const original = `Your invocation timed out while waiting for a response from container ${container}.`;
+    return new RuntimeApiError("ModelError", 424, `Received server error (0) from ${container} with message "${original}". ${see}`, {
       OriginalStatusCode: 0,
       OriginalMessage: original,
       LogStreamArn: logStreamArn,
@@ -222,7 +234,7 @@ function toRealtimeError(error: unknown, config: GatewayOptions["config"]): unkn
   }
   if (error instanceof ModelInvocationError) {
     const kind = error.statusCode < 500 ? "client" : "server";
-    return new RuntimeApiError("ModelError", 424, `Received ${kind} error (${error.statusCode}) from primary with message "${error.originalMessage}". ${see}`, {
+    return new RuntimeApiError("ModelError", 424, `Received ${kind} error (${error.statusCode}) from ${container} with message "${error.originalMessage}". ${see}`, {
       OriginalStatusCode: error.statusCode,
       OriginalMessage: error.body.toString("utf8"),
       LogStreamArn: logStreamArn,
@@ -233,11 +245,29 @@ function toRealtimeError(error: unknown, config: GatewayOptions["config"]): unkn
 }
 
 /**
+ * The ARN of the endpoint's log group, as ModelError's `LogStreamArn` gives it.
+ *
+ * @example
+ * ```ts
+ * endpointLogGroupArn({ region: "us-east-1", accountId: "000000000000", endpointName: "ocr" });
+ * // "arn:aws:logs:us-east-1:000000000000:log-group:/aws/sagemaker/Endpoints/ocr"
+ * ```
+ */
+export function endpointLogGroupArn(config: Pick<AsyncConfig, "region" | "accountId" | "endpointName">): string {
+  return `arn:aws:logs:${config.region}:${config.accountId}:log-group:/aws/sagemaker/Endpoints/${config.endpointName}`;
+}
+
+/**
  * The one place that answers gateway errors: {@link RuntimeApiError}s in the restJson1 shape
  * (`x-amzn-ErrorType` header, `Message` and the type's members in the body); anything else is an
  * InternalFailure whose real cause goes to the log.
+ *
+ * @example
+ * ```ts
+ * sendApiError(response, new RuntimeApiError("ValidationError", 400, "Endpoint x of account 000000000000 not found."), log);
+ * ```
  */
-function sendApiError(response: ServerResponse, error: unknown, log: Logger): void {
+export function sendApiError(response: ServerResponse, error: unknown, log: Logger): void {
   const requestId = randomUUID();
   const known =
     error instanceof RuntimeApiError

@@ -63,6 +63,12 @@ export interface RequestContext {
   readonly targetVariant: string | undefined;
   /** `X-Amzn-SageMaker-Session-Id` (stateful sessions), if any. */
   readonly sessionId: string | undefined;
+  /**
+   * The request's own parameters, in protocols whose requests carry them: the `parameters` object
+   * of a Vertex AI prediction request (docs/vertex.md) or of a KServe V2 inference request
+   * (docs/kserve-v2.md). Absent for SageMaker requests, whose bodies are the handlers' to read.
+   */
+  readonly parameters?: Readonly<Record<string, unknown>>;
   /** Logger bound to this request's inference id. Never log payloads at info. */
   readonly log: Logger;
   /** Fires when the response time limit passes or the client goes away. */

@@ -33,6 +33,12 @@ export interface InvocationRoute {
 }
 
 /**
+ * The status an invocation whose client left before the answer is counted and logged under, as
+ * nginx logs it: no status was sent.
+ */
+export const clientClosedStatus = 499;
+
+/**
  * How one invocation went, for the caller's log line.
  *
  * @example
@@ -107,7 +113,7 @@ function admittedBytes(request: IncomingMessage, maxPayloadBytes: number): numbe
 }
 
 /**
- * Writes a 200 with the result's body, type and custom attributes; returns the body's size.
+ * Writes a 200 with the result's body, type, custom attributes and protocol headers; returns the body's size.
  * A string body goes out as is: Node then writes headers and body in one call, where a Buffer
  * costs a writev.
  */
@@ -117,6 +123,7 @@ function sendResult(response: ServerResponse, result: InvocationResult, extraHea
   response.setHeader("content-type", result.contentType);
   response.setHeader("content-length", bytes);
   if (result.customAttributes !== undefined) response.setHeader("x-amzn-sagemaker-custom-attributes", result.customAttributes);
+  if (result.protocolHeaders !== undefined) for (const [name, value] of Object.entries(result.protocolHeaders)) response.setHeader(name, value);
   if (extraHeaders !== undefined) for (const [name, value] of Object.entries(extraHeaders)) response.setHeader(name, value);
   response.end(result.body);
   return bytes;

@@ -39,7 +39,7 @@ export function headerValue(headers: IncomingHttpHeaders, name: string): string 
 export function invocationRequestFrom(headers: IncomingHttpHeaders, body: Buffer, inferenceId: string): InvocationRequest {
   const fields: Record<string, string | undefined> = {};
   for (const [header, field] of forwardedHeaders) fields[field] = headerValue(headers, header);
-  return { ...(fields as Omit<InvocationRequest, "body" | "inferenceId">), body, inferenceId };
+  return { ...(fields as Pick<InvocationRequest, (typeof forwardedHeaders)[number][1]>), body, inferenceId };
 }
 
 /**

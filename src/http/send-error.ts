@@ -1,18 +1,19 @@
 import type { ServerResponse } from "node:http";
 import type { Logger } from "pino";
-import { toErrorResponse } from "./error-response.js";
+import { toErrorResponse, type ErrorBody } from "./error-response.js";
 
 /**
  * Answers with the JSON error body and logs the error: 5xx at error level with the stack,
  * 4xx at warn level with the message only. An InferenceError whose status is not 400-599 is
  * answered as a 500 and logged with the status the handler asked for (`handlerStatusCode`).
+ * `shape` gives the body another protocol's form (KServe V2's `{"error": "<message>"}`).
  *
  * @example
  * ```ts
  * sendError(res, new BadRequestError("Empty body"), inferenceId, log);
  * ```
  */
-export function sendError(response: ServerResponse, error: unknown, inferenceId: string, log: Logger): void {
+export function sendError(response: ServerResponse, error: unknown, inferenceId: string, log: Logger, shape: (body: ErrorBody) => unknown = (body) => body): void {
   const answer = toErrorResponse(error, inferenceId);
   if ("rejectedStatusCode" in answer) {
     log.error(
@@ -28,7 +29,7 @@ export function sendError(response: ServerResponse, error: unknown, inferenceId:
     response.destroy();
     return;
   }
-  const payload = JSON.stringify(answer.body);
+  const payload = JSON.stringify(shape(answer.body));
   response.statusCode = answer.statusCode;
   for (const [name, value] of Object.entries(answer.headers)) response.setHeader(name, value);
   response.setHeader("content-type", "application/json");

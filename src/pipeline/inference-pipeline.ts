@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import type { EncodedBody } from "../codecs/codec.js";
-import type { CodecRegistry } from "../codecs/registry.js";
+import type { CodecRegistry, EncodedResponse } from "../codecs/registry.js";
 import { InferenceError } from "../errors.js";
 import type { HandlerOutput, Handlers, RequestContext } from "../handlers/types.js";
 import { parseMediaType } from "../codecs/media-type.js";
@@ -9,9 +9,11 @@ import type { Model } from "../models/model.js";
 /**
  * The front door a request came in by. Requests of another protocol than SageMaker's are run by
  * that protocol's adapter in the worker (see `dispatch/protocol-fronts.ts`), which maps its own
- * request and response shapes onto the model.
+ * request and response shapes onto the model: KServe V2 inference and model metadata
+ * (`kserve-v2-metadata`, answered from the model and its handlers; docs/kserve-v2.md), and Vertex
+ * AI prediction (docs/vertex.md).
  */
-export type InvocationProtocol = "sagemaker";
+export type InvocationProtocol = "sagemaker" | "kserve-v2" | "kserve-v2-metadata" | "vertex";
 
 /** One inference request, as the HTTP layer or the async worker hands it over. */
 export interface InvocationRequest {
@@ -27,6 +29,11 @@ export interface InvocationRequest {
   readonly sessionId: string | undefined;
   /** The front door; absent for SageMaker's `/invocations` (and the async worker, which uses it). */
   readonly protocol?: InvocationProtocol;
+  /**
+   * Request headers of the front door's own protocol that its adapter reads, by lower-case name
+   * (KServe V2's `inference-header-content-length`).
+   */
+  readonly protocolHeaders?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -48,6 +55,30 @@ export interface InvocationResult {
   readonly customAttributes: string | undefined;
   /** Where the time went, when the request ran through the pipeline (the worker pool fills `queueMs`). */
   readonly timings?: StageTimings;
+  /** Response headers of the front door's own protocol (KServe V2's `inference-header-content-length`). */
+  readonly protocolHeaders?: Readonly<Record<string, string>>;
+}
+
+/**
+ * What a front door other than SageMaker's `/invocations` changes in the pipeline's run. Its
+ * adapter has decoded the request its own way (a KServe V2 tensor set, the instances of a Vertex
+ * AI request) and may encode the prediction its own way; the user's handlers still come first:
+ * an `inputFn` gets the request body rather than `decoded`, an `outputFn` encodes rather than
+ * `encode`, and `transformFn` replaces all three.
+ *
+ * @example
+ * ```ts
+ * const stages: FrontDoorStages = { decoded: { value: instances }, parameters: { temperature: 0.2 } };
+ * await pipeline.invoke(request, scope, stages);
+ * ```
+ */
+export interface FrontDoorStages {
+  /** The request as the front door decoded it: what the model gets when there is no `inputFn`. */
+  readonly decoded?: { readonly value: unknown };
+  /** Encodes the prediction when there is no `outputFn`, in place of the codec chosen by Accept. */
+  readonly encode?: (prediction: unknown, ctx: RequestContext) => EncodedResponse | Promise<EncodedResponse>;
+  /** The request's parameters, handed to the handlers as `ctx.parameters`. */
+  readonly parameters?: Readonly<Record<string, unknown>>;
 }
 
 /** Settings the pipeline needs. */
@@ -83,8 +114,11 @@ export class InferencePipeline {
     this.#options = options;
   }
 
-  /** Runs one request through the handlers. Errors propagate as thrown (see `errors.ts`). */
-  async invoke(request: InvocationRequest, scope: { log: Logger; signal: AbortSignal }): Promise<InvocationResult> {
+  /**
+   * Runs one request through the handlers, with a front door's own decoding and encoding when
+   * `stages` gives them. Errors propagate as thrown (see `errors.ts`).
+   */
+  async invoke(request: InvocationRequest, scope: { log: Logger; signal: AbortSignal }, stages: FrontDoorStages = {}): Promise<InvocationResult> {
     const contentType = request.contentType?.trim() || this.#options.defaultContentType;
     const accept = normaliseAccept(request.accept, this.#options.defaultAccept);
     const ctx: RequestContext = {
@@ -96,17 +130,18 @@ export class InferencePipeline {
       targetModel: request.targetModel,
       targetVariant: request.targetVariant,
       sessionId: request.sessionId,
+      ...(stages.parameters === undefined ? {} : { parameters: stages.parameters }),
       log: scope.log,
       signal: scope.signal,
     };
     const clock = new StageClock();
-    const output = await this.#run(request.body, ctx, clock);
+    const output = await this.#run(request.body, ctx, clock, stages);
     const result = this.#toResult(output, accept);
     clock.lap("encodeMs");
     return { ...result, customAttributes: checkedCustomAttributes(ctx.responseCustomAttributes), timings: clock.timings };
   }
 
-  async #run(body: Buffer, ctx: RequestContext, clock: StageClock): Promise<HandlerOutput> {
+  async #run(body: Buffer, ctx: RequestContext, clock: StageClock, stages: FrontDoorStages): Promise<HandlerOutput> {
     const { transformFn, inputFn, outputFn } = this.#handlers;
     if (transformFn) {
       const output = await transformFn(this.#model.value, body, ctx.contentType, ctx.accept, ctx);
@@ -114,14 +149,19 @@ export class InferencePipeline {
       return output;
     }
     // With the default encoder, settle the response type first: a 406 should not cost an inference.
-    const responseType = outputFn ? undefined : this.#codecs.negotiate(ctx.accept, this.#options.defaultAccept);
-    const input = inputFn ? await inputFn(body, ctx.contentType, ctx) : await this.#codecs.decode(body, ctx.contentType);
+    const responseType = outputFn || stages.encode ? undefined : this.#codecs.negotiate(ctx.accept, this.#options.defaultAccept);
+    const input = inputFn
+      ? await inputFn(body, ctx.contentType, ctx)
+      : stages.decoded !== undefined
+        ? stages.decoded.value
+        : await this.#codecs.decode(body, ctx.contentType);
     ctx.signal.throwIfAborted();
     clock.lap("decodeMs");
     const prediction = await this.#model.predict(input, ctx);
     ctx.signal.throwIfAborted();
     clock.lap("predictMs");
     if (outputFn) return outputFn(prediction, ctx.accept, ctx);
+    if (stages.encode) return stages.encode(prediction, ctx);
     return this.#codecs.encode(prediction, responseType as string);
   }
 

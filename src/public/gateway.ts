@@ -1,7 +1,8 @@
 /**
  * `sagemaker-byoc-node/gateway`: the local SageMaker Runtime (InvokeEndpoint, InvokeEndpointAsync)
  * with S3 payloads, SNS notifications and a durable queue, in the model server's process or
- * beside any container (docs/async.md).
+ * beside any container (docs/async.md); and multi-container endpoints, serial inference
+ * pipelines or direct invocation, over 2 to 15 containers (docs/pipelines.md).
  */
 export {
   asyncModeEnabled,
@@ -29,3 +30,6 @@ export {
   type NotificationStatus,
   type RunningAsyncGateway,
 } from "../gateway/index.js";
+export { loadPipelineConfig, type InferenceExecutionMode, type PipelineConfig, type PipelineConfigOverrides } from "../config/pipeline-config.js";
+export { startPipelineGateway, type PipelineGatewayOptions, type RunningPipelineGateway } from "../gateway/pipeline/index.js";
+export type { ContainerOutput } from "../gateway/pipeline/local-container.js";

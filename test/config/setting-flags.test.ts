@@ -3,6 +3,7 @@ import { test } from "node:test";
 import { parseArgs } from "node:util";
 import { asyncModeSettings, asyncSettings } from "../../src/config/async-config.js";
 import { buildSettings } from "../../src/config/build-settings.js";
+import { pipelineSettings } from "../../src/config/pipeline-config.js";
 import { pushSettings } from "../../src/config/push-settings.js";
 import { serverSettings } from "../../src/config/server-config.js";
 import type { CommandName } from "../../src/config/setting.js";
@@ -12,14 +13,16 @@ import type { CliCommand } from "../../src/cli/command.js";
 import { gatewayCommand } from "../../src/cli/gateway.js";
 import { invokeAsyncCommand } from "../../src/cli/invoke-async.js";
 import { invokeCommand } from "../../src/cli/invoke.js";
+import { pipelineCommand } from "../../src/cli/pipeline.js";
 import { pushCommand } from "../../src/cli/push.js";
 import { serveCommand } from "../../src/cli/serve.js";
 import { settingFlagOptions, settingFlagUsage } from "../../src/cli/setting-flags.js";
 
-const groups = [serverSettings, asyncModeSettings, asyncSettings, buildSettings, pushSettings];
+const groups = [serverSettings, asyncModeSettings, asyncSettings, pipelineSettings, buildSettings, pushSettings];
 const commands: Record<CommandName, CliCommand> = {
   serve: serveCommand,
   gateway: gatewayCommand,
+  pipeline: pipelineCommand,
   invoke: invokeCommand,
   "invoke-async": invokeAsyncCommand,
   "async-requests": asyncRequestsCommand,

@@ -29,7 +29,7 @@ test("a table has one row per setting, with its variables, flags, option, accept
     }
   }
   const server = renderSettingsTable(settingsTableFiles[0]?.tables[0] ?? assert.fail("no server table"));
-  assert.match(server, /^\| `SAGEMAKER_BIND_TO_PORT` \| `--port` \| `port` \| a whole number from 0 to 65535 \| `8080` \| TCP port \|$/m);
+  assert.match(server, /^\| `SAGEMAKER_BIND_TO_PORT`, else `AIP_HTTP_PORT` \| `--port` \| `port` \| a whole number from 0 to 65535 \| `8080` \| TCP port \|$/m, "the first variable set wins");
   assert.match(server, /^\| `SAGEMAKER_MODEL_SERVER_WORKERS` \| `--workers` \| `workers` \| a whole number from 1 to 1024 \| CPU count − 1, at least 1 \| /m, "derived defaults say how");
 });
 

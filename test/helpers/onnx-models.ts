@@ -11,12 +11,14 @@ import type { DType } from "../../src/tensor/ndarray.js";
 
 const { onnx } = onnxProto;
 
-/** The real PaddleOCR models: the direction classifier is small, the detector larger. */
+/** The real PaddleOCR models: the direction classifier is small, the detector larger, the recogniser largest. */
 export const OCR_MODELS = {
   /** Input `x` float32 [?, 3, ?, ?] (NCHW image), output `softmax_0.tmp_0` float32 [?, 2]. */
   classifier: modelAsset("ch_ppocr_mobile_v2.0_cls_infer.onnx"),
   /** Input `x` float32 [?, 3, ?, ?], output a probability map [?, 1, ?, ?]. */
   detector: modelAsset("ch_PP-OCRv4_det_infer.onnx"),
+  /** Input `x` float32 [?, 3, 48, ?], output per-step class probabilities [?, ?, 6625]. */
+  recognizer: modelAsset("ch_PP-OCRv4_rec_infer.onnx"),
 } as const;
 
 /**
@@ -250,6 +252,38 @@ export function buildReshapeModel(shape: readonly number[]): Uint8Array {
     outputs: [{ name: "y", dtype: "float32", shape }],
     nodes: [{ opType: "Reshape", inputs: ["x", "shape"], outputs: ["y"] }],
     initializers: [{ name: "shape", values: shape }],
+  });
+}
+
+/**
+ * The model of the Open Inference Protocol's examples: `input0` UINT32 [2, 2] and `input1` BOOL
+ * [3] in, `output0` FP32 [3, 2] out, where `output0[i][j] = input1[i] + (input0[0][j] + input0[1][j])`
+ * (booleans as 0 or 1).
+ *
+ * @example
+ * ```ts
+ * await writeModel(dir, "mymodel.onnx", buildSpecExampleModel());
+ * ```
+ */
+export function buildSpecExampleModel(): Uint8Array {
+  const float = onnx.TensorProto.DataType.FLOAT;
+  return buildModel({
+    inputs: [
+      { name: "input0", dtype: "uint32", shape: [2, 2] },
+      { name: "input1", dtype: "bool", shape: [3] },
+    ],
+    outputs: [{ name: "output0", dtype: "float32", shape: [3, 2] }],
+    nodes: [
+      { opType: "Cast", inputs: ["input0"], outputs: ["matrix"], attributes: { to: float } },
+      { opType: "ReduceSum", inputs: ["matrix", "columns"], outputs: ["sums"] },
+      { opType: "Cast", inputs: ["input1"], outputs: ["flags"], attributes: { to: float } },
+      { opType: "Reshape", inputs: ["flags", "column"], outputs: ["flagColumn"] },
+      { opType: "Add", inputs: ["flagColumn", "sums"], outputs: ["output0"] },
+    ],
+    initializers: [
+      { name: "columns", values: [0] },
+      { name: "column", values: [3, 1] },
+    ],
   });
 }
 

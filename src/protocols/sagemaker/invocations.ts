@@ -1,22 +1,30 @@
 import { randomUUID } from "node:crypto";
-import type { IncomingMessage, ServerResponse } from "node:http";
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "pino";
-import { Admission } from "../../http/admission.js";
-import { serveInvocation, type InvocationRoute } from "../../http/invocation.js";
+import type { Admission } from "../../http/admission.js";
+import { clientClosedStatus, serveInvocation, type InvocationOutcome, type InvocationRoute } from "../../http/invocation.js";
 import { sendError } from "../../http/send-error.js";
 import type { InvocationRequest, InvocationResult, StageTimings } from "../../pipeline/inference-pipeline.js";
 
 /** Runs an invocation on the named model (the data plane in production). */
 export type Invoke = (model: string, request: InvocationRequest, signal: AbortSignal) => Promise<InvocationResult>;
 
-/** What the `/invocations` route needs. */
+/**
+ * Told of every answered invocation, with the status it got (499 when the client left first) and
+ * its duration: the metrics' hook.
+ */
+export type InvocationObserver = (outcome: InvocationOutcome, status: number, seconds: number) => void;
+
+/** What the `/invocations` route (and any route that answers the same way) needs. */
 export interface InvocationsOptions {
   readonly invoke: Invoke;
   readonly log: Logger;
   readonly timeoutMs: number;
   readonly maxPayloadBytes: number;
-  readonly maxConcurrentRequests: number;
-  readonly maxInFlightBytes: number;
+  /** Shared by every inference route, so the bounds hold for the server as a whole. */
+  readonly admission: Admission;
+  /** The metrics' hook for a model's answers, made once per model. */
+  readonly observe?: ((model: string) => InvocationObserver) | undefined;
 }
 
 const inferenceIdPattern = /^[\x21-\x7e]{1,64}$/;
@@ -24,40 +32,42 @@ const maxCachedRoutes = 4096;
 
 /**
  * The handler of `POST /invocations` and, on a multi-model endpoint, `POST /models/{name}/invoke`:
- * {@link serveInvocation} on the named model (admission by count and by body bytes, shared by both,
- * body limit, time limit, the SageMaker headers in and out), and one log line per request.
- * Payloads are never logged.
+ * {@link serveInvocation} on the named model (admission by count and by body bytes, body limit,
+ * time limit, the SageMaker headers in and out), and one log line per request. Payloads are never
+ * logged.
  *
  * @example
  * ```ts
- * const invocations = createInvocationsHandler({ invoke, log, timeoutMs: 60_000, maxPayloadBytes: 6 << 20, maxConcurrentRequests: 256, maxInFlightBytes: 256 << 20 });
+ * const admission = new Admission({ maxRequests: 256, maxBytes: 256 << 20 });
+ * const invocations = createInvocationsHandler({ invoke, log, timeoutMs: 60_000, maxPayloadBytes: 6 << 20, admission });
  * await invocations(req, res, "model");
  * ```
  */
 export function createInvocationsHandler(options: InvocationsOptions) {
-  const admission = new Admission({ maxRequests: options.maxConcurrentRequests, maxBytes: options.maxInFlightBytes });
-  const routes = new Map<string, InvocationRoute>();
-  const routeFor = (model: string): InvocationRoute => {
-    let route = routes.get(model);
-    if (route === undefined) {
-      route = {
+  const routes = new Map<string, { readonly route: InvocationRoute; readonly observe: InvocationObserver | undefined }>();
+  const routeFor = (model: string): { readonly route: InvocationRoute; readonly observe: InvocationObserver | undefined } => {
+    let entry = routes.get(model);
+    if (entry === undefined) {
+      const route: InvocationRoute = {
         timeoutMs: options.timeoutMs,
         maxPayloadBytes: options.maxPayloadBytes,
-        admission,
+        admission: options.admission,
         invoke: (request, signal) => options.invoke(model, request, signal),
         sendError: (response, error, inferenceId) => sendError(response, error, inferenceId, options.log),
       };
+      entry = { route, observe: options.observe?.(model) };
       // One route per model name, made once; a flood of unknown names must not grow it without end.
-      if (routes.size < maxCachedRoutes) routes.set(model, route);
+      if (routes.size < maxCachedRoutes) routes.set(model, entry);
     }
-    return route;
+    return entry;
   };
   return async function invocations(request: IncomingMessage, response: ServerResponse, model: string): Promise<void> {
-    const route = routeFor(model);
+    const { route, observe } = routeFor(model);
     const started = performance.now();
     const headers = request.headers;
-    const inferenceId = validInferenceId(headers["x-amzn-sagemaker-inference-id"]) ?? randomUUID();
+    const inferenceId = requestInferenceId(headers);
     const outcome = await serveInvocation(route, request, response, inferenceId);
+    observe?.(outcome, outcome.clientGone ? clientClosedStatus : response.statusCode, (performance.now() - started) / 1000);
     if (outcome.clientGone) {
       options.log.info({ inferenceId }, "client closed the connection before the answer");
       return;
@@ -86,6 +96,16 @@ function roundedTimings(timings: StageTimings): StageTimings {
   return { queueMs: round(timings.queueMs), decodeMs: round(timings.decodeMs), predictMs: round(timings.predictMs), encodeMs: round(timings.encodeMs) };
 }
 
-function validInferenceId(value: string | string[] | undefined): string | undefined {
-  return typeof value === "string" && inferenceIdPattern.test(value) ? value : undefined;
+/**
+ * The request's `X-Amzn-SageMaker-Inference-Id` when it is 1-64 visible ASCII characters, else a
+ * new UUID: the id every log line and error message of the request carries.
+ *
+ * @example
+ * ```ts
+ * requestInferenceId({ "x-amzn-sagemaker-inference-id": "order-42" }); // "order-42"
+ * ```
+ */
+export function requestInferenceId(headers: IncomingHttpHeaders): string {
+  const value = headers["x-amzn-sagemaker-inference-id"];
+  return typeof value === "string" && inferenceIdPattern.test(value) ? value : randomUUID();
 }
