@@ -21,8 +21,10 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import { ServerMetrics } from "../src/protocols/metrics/server-metrics.js";
-import type { ThroughputRun } from "./load.js";
-import { freePort, repoRoot, runNodeForJson, startChildServer } from "./processes.js";
+import { prepareAssets } from "./assets.js";
+import type { LoadOptions, LoadRun } from "./load.js";
+import { freePort, repoRoot, runNodeForJson, startNodeServer } from "./processes.js";
+import { benchModel, benchRequest, requestBodyPath } from "./workloads.js";
 
 interface Run {
   readonly metrics: boolean;
@@ -60,7 +62,7 @@ function build(): void {
 async function measure(metrics: boolean): Promise<Run> {
   const port = await freePort();
   process.env["BYOC_METRICS"] = String(metrics);
-  const server = await startChildServer(["dist/cli.js", "serve", "--model-dir", "examples/iris/model", "--port", String(port)], port, "/dev/null");
+  const server = await startNodeServer(["dist/cli.js", "serve", "--model-dir", "examples/iris/model", "--port", String(port)], port);
   let scrapes = 0;
   const scraper = metrics
     ? setInterval(() => {
@@ -74,7 +76,18 @@ async function measure(metrics: boolean): Promise<Run> {
       }, scrapeIntervalMs)
     : undefined;
   try {
-    const run = await runNodeForJson<ThroughputRun>(["--import", "tsx", "bench/load.ts", "throughput", server.url, String(connections), String(seconds), String(warmUpSeconds)]);
+    const request = benchRequest(benchModel("iris"), "json-1");
+    const options: LoadOptions = {
+      mode: "closed-loop",
+      url: server.url,
+      bodyFile: requestBodyPath("iris", "json-1"),
+      contentType: request.contentType,
+      accept: request.accept,
+      connections,
+      seconds,
+      warmUpSeconds,
+    };
+    const run = await runNodeForJson<LoadRun>(["--import", "tsx", "bench/load.ts", JSON.stringify(options)]);
     const failed = run.failures.errors + run.failures.timeouts + run.failures.non2xx + run.failures.mismatches;
     return { metrics, requestsPerSecond: run.requestsPerSecond, failed, scrapes };
   } finally {
@@ -137,6 +150,7 @@ function writeReadme(paragraph: string): void {
 
 async function main(): Promise<number> {
   build();
+  await prepareAssets(["iris"]);
   const loadBefore = loadavg()[0] as number;
   const observationNs = observationCostNs();
   progress(`one request's observations: ${observationNs.toFixed(0)} ns`);

@@ -46,6 +46,6 @@ for (let call = 0; call < warmUp + calls; call++) {
   const reading = await reader.predictFn(image, model, request);
   const output = reader.outputFn(reading, "application/json");
   if (call >= warmUp) samples.push(performance.now() - started);
-  body = typeof output === "object" && "body" in output ? String(output.body) : String(output);
+  body = typeof output === "object" && "body" in output ? String(output.body as string) : String(output as string);
 }
 console.log(JSON.stringify({ samples, body }));

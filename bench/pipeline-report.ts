@@ -5,7 +5,7 @@
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import type { LatencySummary } from "./stats.js";
-import type { Machine } from "./report.js";
+import type { Machine } from "./machine.js";
 
 /**
  * One route measured with two body sizes.

@@ -19,14 +19,14 @@
  * - `BENCH_SKIP_BUILD=1`: bench the `dist/` already built instead of running `tsc` first.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { Agent, request as httpRequest } from "node:http";
-import { availableParallelism, cpus, loadavg, release } from "node:os";
+import { loadavg } from "node:os";
 import { join } from "node:path";
-import { freePort, repoRoot, runNodeForJson, startChildServer, type ChildServer } from "./processes.js";
+import { freePort, repoRoot, runNodeForJson, startNodeServer, type ChildServer } from "./processes.js";
+import { describeMachine } from "./machine.js";
 import { benchPageLines, renderBenchPage } from "./pipeline-ocr-page.js";
 import { writePipelineSection, type HopRow, type PipelineBenchResults } from "./pipeline-report.js";
-import type { Machine } from "./report.js";
 import { summarize, type LatencySummary } from "./stats.js";
 
 const tsx = ["--import", "tsx"];
@@ -65,13 +65,6 @@ function build(): void {
   progress("building dist/ (tsc -p tsconfig.json)");
   const result = spawnSync(process.execPath, [join(repoRoot, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.json"], { cwd: repoRoot, encoding: "utf8" });
   if (result.status !== 0) throw new Error(`tsc -p tsconfig.json failed (exit ${result.status}):\n${result.stdout}${result.stderr}`);
-}
-
-function describeMachine(): Machine {
-  const cpuinfo = existsSync("/proc/cpuinfo") ? readFileSync("/proc/cpuinfo", "utf8") : "";
-  const cpu = /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1]?.trim() ?? cpus()[0]?.model ?? "unknown CPU";
-  const ort = JSON.parse(readFileSync(join(repoRoot, "node_modules/onnxruntime-node/package.json"), "utf8")) as { version: string };
-  return { cpu, cores: availableParallelism(), node: process.version, onnxruntimeNode: ort.version, os: `${process.platform} ${release()}` };
 }
 
 /** One POST over `agent`; resolves with the answer's body, rejects on a status other than 200. */
@@ -146,7 +139,7 @@ async function startEchoContainers(count: number): Promise<ChildServer[]> {
   return Promise.all(
     Array.from({ length: count }, async () => {
       const port = await freePort();
-      return startChildServer([...tsx, "bench/pipeline-echo-container.ts", String(port)], port, "/dev/null");
+      return startNodeServer([...tsx, "bench/pipeline-echo-container.ts", String(port)], port);
     }),
   );
 }
@@ -154,7 +147,7 @@ async function startEchoContainers(count: number): Promise<ChildServer[]> {
 async function startGateway(containers: readonly string[], extra: readonly string[] = [], readyMs = 30_000): Promise<ChildServer> {
   const port = await freePort();
   const args = [cli, "pipeline", "--host", "127.0.0.1", "--port", String(port), ...containers.flatMap((container) => ["--container", container]), ...extra];
-  return startChildServer(args, port, "/dev/null", readyMs);
+  return startNodeServer(args, port, {}, readyMs);
 }
 
 async function measureHops(requests: number, warmUp: number): Promise<HopRow[]> {
@@ -205,7 +198,7 @@ async function measureOcr(requests: number, warmUp: number): Promise<PipelineBen
 
   progress(`OCR, one container: ${requests} requests, /ping every ${pingIntervalMs} ms`);
   const port = await freePort();
-  const single = await startChildServer([cli, "serve", "--handlers", "examples/ocr/read-text.ts", "--model-dir", "examples/ocr/model", "--host", "127.0.0.1", "--port", String(port)], port, "/dev/null", 120_000);
+  const single = await startNodeServer([cli, "serve", "--handlers", "examples/ocr/read-text.ts", "--model-dir", "examples/ocr/model", "--host", "127.0.0.1", "--port", String(port)], port, {}, 120_000);
   let oneContainer: { summary: LatencySummary; last: Buffer };
   let ping: LatencySummary;
   let idlePing: LatencySummary;

@@ -1,5 +1,4 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { openSync, closeSync } from "node:fs";
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 
@@ -7,20 +6,42 @@ import { fileURLToPath } from "node:url";
 export const repoRoot = fileURLToPath(new URL("../", import.meta.url));
 
 const stderrTailBytes = 4_000;
+const stopGraceMs = 5_000;
 
 /**
- * A server started in a child process; `stop` ends it with SIGTERM (SIGKILL after 5 s).
+ * A server under test: one or more child processes answering HTTP on `url`.
  *
  * @example
  * ```ts
- * const server: ChildServer = await startChildServer(["--import", "tsx", "bench/minimal-server.ts", String(port)], port, "/dev/null");
+ * const server: ChildServer = await startNodeServer(["bench/minimal-server.ts", String(port)], port);
  * await server.stop();
  * ```
  */
 export interface ChildServer {
   /** `http://127.0.0.1:<port>` */
   readonly url: string;
+  /** The process whose memory and threads are the server's (the first one started). */
+  readonly pid: number;
   stop(): Promise<void>;
+}
+
+/**
+ * A child process with the end of its stderr kept for error messages.
+ *
+ * @example
+ * ```ts
+ * const child = spawnChild("/usr/sbin/nginx", ["-c", conf], {});
+ * await child.stop("SIGQUIT");
+ * ```
+ */
+export interface RunningChild {
+  readonly process: ChildProcess;
+  readonly describe: string;
+  /** The exit code (or -1 after a signal) once it has exited, else undefined. */
+  exitCode(): number | undefined;
+  stderr(): string;
+  /** Sends `signal` (SIGTERM by default), then SIGKILL after 5 s, and waits for the exit. */
+  stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
 /**
@@ -44,12 +65,93 @@ export function freePort(): Promise<number> {
 }
 
 /**
+ * Starts `command args` in the repository root with `env` added to this process's environment,
+ * stdout discarded (servers log a line per request there) and stderr kept.
+ *
+ * @example
+ * ```ts
+ * const gunicorn = spawnChild("/usr/bin/gunicorn", ["app:app"], { BENCH_MODEL_DIR: dir });
+ * ```
+ */
+export function spawnChild(command: string, args: readonly string[], env: Readonly<Record<string, string>>): RunningChild {
+  const child = spawn(command, args, { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ["ignore", "ignore", "pipe"] });
+  const stderr = tail(child);
+  let code: number | undefined;
+  const exited = new Promise<void>((resolve) =>
+    child.once("exit", (exitCode) => {
+      code = exitCode ?? -1;
+      resolve();
+    }),
+  );
+  child.once("error", () => (code ??= -1));
+  return {
+    process: child,
+    describe: [command, ...args].join(" "),
+    exitCode: () => code,
+    stderr,
+    async stop(signal = "SIGTERM") {
+      if (code !== undefined) return;
+      child.kill(signal);
+      const timer = setTimeout(() => child.kill("SIGKILL"), stopGraceMs);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/**
+ * Waits until `GET <url>/ping` answers 200. Rejects with the end of a child's stderr when one
+ * of `children` exits first, or when `readyMs` passes.
+ *
+ * @example
+ * ```ts
+ * await waitUntilReady("http://127.0.0.1:8080", [server]);
+ * ```
+ */
+export async function waitUntilReady(url: string, children: readonly RunningChild[], readyMs = 60_000): Promise<void> {
+  const deadline = Date.now() + readyMs;
+  while (Date.now() < deadline) {
+    const gone = children.find((child) => child.exitCode() !== undefined);
+    if (gone !== undefined) throw new Error(`${gone.describe} exited with code ${gone.exitCode()} before /ping answered 200:\n${gone.stderr()}`);
+    if (await pingsOk(url)) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`${url}/ping did not answer 200 within ${readyMs} ms:\n${children.map((child) => child.stderr()).join("\n")}`);
+}
+
+/**
+ * Starts `node <args>` as a server on `port`, with `env` added to this process's environment,
+ * and waits until `/ping` answers 200 (at most `readyMs`).
+ *
+ * @example
+ * ```ts
+ * const server = await startNodeServer(["dist/cli.js", "serve", "--port", String(port)], port, { BYOC_HOST: "127.0.0.1" });
+ * ```
+ */
+export async function startNodeServer(
+  args: readonly string[],
+  port: number,
+  env: Readonly<Record<string, string>> = {},
+  readyMs = 60_000,
+): Promise<ChildServer> {
+  const child = spawnChild(process.execPath, args, env);
+  const url = `http://127.0.0.1:${port}`;
+  try {
+    await waitUntilReady(url, [child], readyMs);
+  } catch (error) {
+    await child.stop();
+    throw error;
+  }
+  return { url, pid: child.process.pid ?? 0, stop: () => child.stop() };
+}
+
+/**
  * Runs `node <args>` to completion and parses the JSON line it prints last. Rejects with the
  * exit code and the end of its stderr when it fails.
  *
  * @example
  * ```ts
- * const floor = await runNodeForJson<SessionRunResult>(["--import", "tsx", "bench/session-run.ts", "20000", "2000"]);
+ * const floor = await runNodeForJson<FloorResult>(["--import", "tsx", "bench/floor.ts", "mlp", "json-1", "2000"]);
  * ```
  */
 export function runNodeForJson<T>(args: readonly string[]): Promise<T> {
@@ -72,42 +174,6 @@ export function runNodeForJson<T>(args: readonly string[]): Promise<T> {
       }
     });
   });
-}
-
-/**
- * Starts `node <args>` as a server listening on `port`, with its stdout (the toolkit's one JSON
- * log line per request) written to `stdoutPath`, and waits until `GET /ping` answers 200.
- * Rejects with the end of its stderr when it exits first or is not ready within `readyMs`.
- *
- * @example
- * ```ts
- * const server = await startChildServer(["dist/cli.js", "serve", "--port", String(port)], port, "/dev/null");
- * ```
- */
-export async function startChildServer(args: readonly string[], port: number, stdoutPath: string, readyMs = 30_000): Promise<ChildServer> {
-  const stdoutFd = openSync(stdoutPath, "w");
-  const child = spawn(process.execPath, args, { cwd: repoRoot, stdio: ["ignore", stdoutFd, "pipe"] });
-  closeSync(stdoutFd);
-  const stderr = tail(child);
-  const url = `http://127.0.0.1:${port}`;
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code, signal) => resolve(code ?? (signal ? -1 : null))));
-  const stop = async (): Promise<void> => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill("SIGTERM");
-    const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
-    await exited;
-    clearTimeout(timer);
-  };
-  const deadline = Date.now() + readyMs;
-  let exitCode: number | null | undefined;
-  void exited.then((code) => (exitCode = code));
-  while (Date.now() < deadline) {
-    if (exitCode !== undefined) throw new Error(`node ${args.join(" ")} exited with code ${exitCode} before /ping answered 200:\n${stderr()}`);
-    if (await pingsOk(url)) return { url, stop };
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  await stop();
-  throw new Error(`node ${args.join(" ")}: /ping did not answer 200 within ${readyMs} ms:\n${stderr()}`);
 }
 
 async function pingsOk(url: string): Promise<boolean> {

@@ -1,339 +1,436 @@
-import type { Failures, LatencyRun, PingRun, ThroughputRun } from "./load.js";
-import type { SessionRunResult } from "./session-run.js";
-
-const title = "POST /invocations, one JSON row, examples/iris/model/iris.onnx";
-
-/** The toolkit's performance targets against the minimal `node:http` server. */
-const maxP50OverheadMs = 0.1;
-const minThroughputShareAtC8 = 0.6;
-/** SageMaker times a `/ping` out after 2 s (docs/sagemaker-contract.md). */
-const pingLimitMs = 2_000;
+/**
+ * The serving benchmark's results, the verdict on each target of issue #11, and the markdown
+ * section of docs/benchmarks.md that shows them.
+ */
+import type { FloorResult } from "./floor.js";
+import { numbersIn, sameNumbers, type Failures, type LoadRun, type PingRun } from "./load.js";
+import type { Machine } from "./machine.js";
+import { pingConcurrency, type CellSizes, type Memory, type ServerCell } from "./measure.js";
+import type { ModelId, RequestKind } from "./workloads.js";
 
 /**
- * Where the benchmark ran.
+ * One model and request kind, measured.
  *
  * @example
  * ```ts
- * const machine: Machine = { cpu: "AMD EPYC", cores: 2, node: "v24.21.0", onnxruntimeNode: "1.30.0", os: "linux 6.8.0" };
+ * const cell: RequestResults = { model: "mlp", request: "json-1", label: "JSON, 1 row", concurrencies: [1, 8, 64], floor, servers };
  * ```
  */
-export interface Machine {
-  readonly cpu: string;
-  readonly cores: number;
-  readonly node: string;
-  readonly onnxruntimeNode: string;
-  readonly os: string;
+export interface RequestResults {
+  readonly model: ModelId;
+  readonly request: RequestKind;
+  readonly label: string;
+  readonly concurrencies: readonly number[];
+  readonly floor: FloorResult | { readonly error: string };
+  readonly servers: readonly ServerCell[];
 }
 
 /**
- * The run's sizes, from the `BENCH_*` environment variables.
+ * A model's resident memory in the toolkit with a number of workers.
  *
  * @example
  * ```ts
- * const settings: BenchSettings = { seconds: 10, warmUpSeconds: 2, latencyRequests: 3000, latencyWarmUp: 500, sessionCalls: 20000, pings: 300 };
+ * const row: MemoryResult = { model: "mlp", request: "json-64", workers: 2, memory: { rssMiB: 190, peakRssMiB: 201 } };
  * ```
  */
-export interface BenchSettings {
-  /** Each throughput run (`BENCH_SECONDS`). */
-  readonly seconds: number;
-  /** Warm-up before each throughput run, at the same concurrency (`BENCH_WARMUP_SECONDS`). */
-  readonly warmUpSeconds: number;
-  /** Sequential requests timed at concurrency 1 (`BENCH_LATENCY_REQUESTS`). */
-  readonly latencyRequests: number;
-  /** Sequential requests before those (`BENCH_LATENCY_WARMUP`). */
-  readonly latencyWarmUp: number;
-  /** In-process `session.run` calls timed (`BENCH_SESSION_CALLS`). */
-  readonly sessionCalls: number;
-  /** Pings during the highest-concurrency run (`BENCH_PINGS`). */
-  readonly pings: number;
+export interface MemoryResult {
+  readonly model: ModelId;
+  readonly request: RequestKind;
+  readonly workers: number;
+  readonly memory?: Memory;
+  readonly error?: string;
 }
 
 /**
- * Everything measured against one server.
+ * A target with its verdict; "not measured" when the run lacked a cell it needs.
  *
  * @example
  * ```ts
- * const run: ServerRun = { command: "node dist/cli.js serve ...", latency, throughput: [c8, c64], pingUnderLoad };
- * ```
- */
-export interface ServerRun {
-  readonly command: string;
-  /** Sequential requests (concurrency 1). */
-  readonly latency: LatencyRun;
-  /** One run per concurrency, in increasing order. */
-  readonly throughput: readonly ThroughputRun[];
-  /** `/ping` sampled while the highest-concurrency throughput run was going. */
-  readonly pingUnderLoad: PingRun;
-}
-
-/**
- * A target with its verdict.
- *
- * @example
- * ```ts
- * const target: Target = { name: "c=1 p50 overhead", goal: "<= 0.1 ms", measured: "+0.041 ms", pass: true };
+ * const target: Target = { name: "MLP, 1-row JSON, c=8, vs Python", goal: ">= 2x", measured: "2.4x (5,210 vs 2,170 req/s)", result: "met" };
  * ```
  */
 export interface Target {
   readonly name: string;
   readonly goal: string;
   readonly measured: string;
-  readonly pass: boolean;
+  readonly result: "met" | "missed" | "not measured";
 }
 
 /**
- * The toolkit measured against the minimal server.
+ * Everything a run wrote to bench/results/serving.json.
  *
  * @example
  * ```ts
- * const comparison: Comparison = { p50OverheadMs: 0.04, p99OverheadMs: 0.1, p99Ratio: 1.5, throughputShare: [{ connections: 8, share: 0.62 }] };
+ * const markdown = formatMarkdown(results);
  * ```
  */
-export interface Comparison {
-  /** Toolkit p50 minus minimal p50 at concurrency 1, in ms. */
-  readonly p50OverheadMs: number;
-  readonly p99OverheadMs: number;
-  /** Toolkit p99 / minimal p99 at concurrency 1. */
-  readonly p99Ratio: number;
-  /** Toolkit req/s / minimal req/s, per concurrency. */
-  readonly throughputShare: readonly { readonly connections: number; readonly share: number }[];
-}
-
-/**
- * What the benchmark writes to `bench/results/latest.json`.
- *
- * @example
- * ```ts
- * const results: BenchResults = { date, machine, settings, toolkitEnv: {}, floor, minimal, toolkit, ...evaluate(minimal, toolkit) };
- * ```
- */
-export interface BenchResults extends Evaluation {
+export interface ServingResults {
   readonly date: string;
+  readonly mode: "full" | "quick";
+  /** Wall time of the whole run, build included. */
+  readonly durationSeconds: number;
   readonly machine: Machine;
-  readonly settings: BenchSettings;
-  /** `SAGEMAKER_*` and `BYOC_*` variables the toolkit inherited: empty means its defaults. */
-  readonly toolkitEnv: Readonly<Record<string, string>>;
-  readonly floor: SessionRunResult;
-  readonly minimal: ServerRun;
-  readonly toolkit: ServerRun;
-}
-
-/**
- * The verdicts of a run.
- *
- * @example
- * ```ts
- * const { targets, failedRequests } = evaluate(minimal, toolkit);
- * ```
- */
-export interface Evaluation {
-  readonly comparison: Comparison;
+  /** Versions of the Python contender's parts. */
+  readonly python: string;
+  /**
+   * The 1-minute load average before the run and when it ended (the run's own processes
+   * included): above the core count, other work competed for the CPU.
+   */
+  readonly loadAverage: { readonly before: number; readonly after: number };
+  readonly sizes: CellSizes;
+  readonly floorSeconds: number;
+  /** Each contender's name and what it ran with, floor first. */
+  readonly contenders: readonly { readonly name: string; readonly settings: string }[];
+  readonly models: readonly { readonly id: ModelId; readonly title: string; readonly pythonSkipped?: string; readonly notApplicable?: string }[];
+  readonly cells: readonly RequestResults[];
+  readonly memory: readonly MemoryResult[];
   readonly targets: readonly Target[];
-  /** Requests (and pings) of both servers that failed, timed out, got a non-2xx or a wrong body. */
+  /** Requests to `/invocations` that failed, over every server. */
   readonly failedRequests: number;
-  /** False when the two servers' predictions differ beyond float32 rounding. */
-  readonly predictionsAgree: boolean;
+  /** Contenders whose answer is not the floor's within float rounding, and errors of the run. */
+  readonly problems: readonly string[];
 }
 
+/** The toolkit contender the targets judge: the toolkit with its defaults. */
+export const toolkitName = "toolkit";
+
 /**
- * Compares the toolkit with the minimal server and judges the targets.
+ * The two toolkit rows the batching target compares, by contender name.
  *
  * @example
  * ```ts
- * const evaluation = evaluate(minimal, toolkit);
- * if (evaluation.failedRequests > 0) process.exitCode = 1;
+ * const pair: BatchingPair = { batched: "toolkit", unbatched: "toolkit, batching off" };
  * ```
  */
-export function evaluate(minimal: ServerRun, toolkit: ServerRun): Evaluation {
-  const comparison: Comparison = {
-    p50OverheadMs: toolkit.latency.latency.p50 - minimal.latency.latency.p50,
-    p99OverheadMs: toolkit.latency.latency.p99 - minimal.latency.latency.p99,
-    p99Ratio: toolkit.latency.latency.p99 / minimal.latency.latency.p99,
-    throughputShare: toolkit.throughput.map((run) => ({
-      connections: run.connections,
-      share: run.requestsPerSecond / (throughputAt(minimal, run.connections)?.requestsPerSecond ?? Number.NaN),
-    })),
+export interface BatchingPair {
+  readonly batched: string;
+  readonly unbatched: string;
+}
+const pythonPrefix = "Python";
+const minimalName = "minimal node:http";
+const pingLimitMs = 50;
+
+/**
+ * Requests to `/invocations` of a server that failed, timed out, got a non-2xx or a wrong body.
+ * Pings are judged apart: a server that runs the model on its only thread (the minimal one)
+ * cannot answer them in time, by design.
+ *
+ * @example
+ * ```ts
+ * failedIn(cell); // 0
+ * ```
+ */
+export function failedIn(cell: ServerCell): number {
+  return cell.runs.reduce((sum, run) => sum + count(run.failures), 0);
+}
+
+/**
+ * The problems of a run: servers that failed to start or run, and servers whose answer is not
+ * the in-process floor's within relative 1e-5 (float32 printed differently, another BLAS).
+ *
+ * @example
+ * ```ts
+ * findProblems(cells); // ["mlp json-1 Python: ... predictions differ from the floor's"]
+ * ```
+ */
+export function findProblems(cells: readonly RequestResults[]): string[] {
+  return cells.flatMap((cell) => {
+    const where = `${cell.model} ${cell.request}`;
+    const problems: string[] = [];
+    if ("error" in cell.floor) problems.push(`${where} floor: ${cell.floor.error}`);
+    for (const server of cell.servers) {
+      if (server.error !== undefined) problems.push(`${where} ${server.contender}: ${server.error}`);
+      const answer = server.runs[0]?.answer;
+      if (answer === undefined || "error" in cell.floor) continue;
+      const reference = cell.floor.answer;
+      try {
+        const same = sameNumbers(numbersOf(answer), numbersOf(reference), 1e-5);
+        if (!same) problems.push(`${where} ${server.contender}: its answer differs from the in-process floor's beyond float rounding`);
+      } catch (error) {
+        problems.push(`${where} ${server.contender}: its answer could not be compared: ${(error as Error).message}`);
+      }
+    }
+    return problems;
+  });
+}
+
+/**
+ * Judges each target of issue #11 on the cells measured; `batching` names the rows the
+ * batching target compares.
+ *
+ * @example
+ * ```ts
+ * const targets = evaluateTargets(cells, { batched: "toolkit", unbatched: "toolkit, batching off" });
+ * ```
+ */
+export function evaluateTargets(cells: readonly RequestResults[], batching: BatchingPair): Target[] {
+  const at = (model: ModelId, request: RequestKind, contender: string | RegExp, connections: number): LoadRun | undefined =>
+    cells
+      .find((cell) => cell.model === model && cell.request === request)
+      ?.servers.find((server) => (typeof contender === "string" ? server.contender === contender : contender.test(server.contender)))
+      // A run without answers has no latency (JSON wrote its NaNs as null): nothing to judge.
+      ?.runs.find((run) => run.connections === connections && run.responses > 0);
+  const python = new RegExp(`^${pythonPrefix}`);
+  const ratio = (name: string, goal: number, toolkit: LoadRun | undefined, other: LoadRun | undefined, otherName: string): Target => {
+    if (toolkit === undefined || other === undefined) return notMeasured(name, `>= ${goal}x`, `no ${toolkit === undefined ? toolkitName : otherName} run`);
+    const measured = toolkit.requestsPerSecond / other.requestsPerSecond;
+    return {
+      name,
+      goal: `>= ${goal}x`,
+      measured: `${measured.toFixed(2)}x (${integer(toolkit.requestsPerSecond)} vs ${integer(other.requestsPerSecond)} req/s)`,
+      result: measured >= goal ? "met" : "missed",
+    };
   };
-  const failedRequests = failedIn(minimal) + failedIn(toolkit);
-  const predictionsAgree = samePredictions(minimal.latency.sampleBody, toolkit.latency.sampleBody);
-  const shareAtC8 = comparison.throughputShare.find((entry) => entry.connections === 8)?.share ?? Number.NaN;
-  const ping = toolkit.pingUnderLoad;
-  const pingFailures = countFailures(ping.failures);
-  const busiest = toolkit.throughput.at(-1)?.connections ?? 0;
   const targets: Target[] = [
-    {
-      name: "c=1 p50 overhead (toolkit - minimal)",
-      goal: `<= ${maxP50OverheadMs} ms`,
-      measured: `${signed(comparison.p50OverheadMs)} ms`,
-      pass: comparison.p50OverheadMs <= maxP50OverheadMs,
-    },
-    {
-      name: "c=8 throughput (toolkit / minimal)",
-      goal: `>= ${percent(minThroughputShareAtC8)}`,
-      measured: percent(shareAtC8),
-      pass: shareAtC8 >= minThroughputShareAtC8,
-    },
-    {
-      name: `/ping during c=${busiest} load (toolkit)`,
-      goal: `every ping 200 within ${pingLimitMs / 1000} s`,
-      measured: `p99 ${ms(ping.latency.p99)} ms, max ${ms(ping.latency.max)} ms, ${pingFailures} of ${ping.pings} failed`,
-      pass: pingFailures === 0 && ping.latency.max < pingLimitMs,
-    },
-    {
-      name: "requests lost or failed (both servers)",
-      goal: "none",
-      measured: String(failedRequests),
-      pass: failedRequests === 0,
-    },
-    {
-      name: "same predictions from both servers",
-      goal: "equal within 1e-6",
-      measured: predictionsAgree ? "equal" : `${minimal.latency.sampleBody} vs ${toolkit.latency.sampleBody}`,
-      pass: predictionsAgree,
-    },
+    ratio("MLP, 1-row JSON, c=8: toolkit / Python", 2, at("mlp", "json-1", toolkitName, 8), at("mlp", "json-1", python, 8), "Python"),
+    ratio("MLP, 1-row JSON, c=8: toolkit / minimal", 0.9, at("mlp", "json-1", toolkitName, 8), at("mlp", "json-1", minimalName, 8), "minimal"),
+    ratio("MLP, 64-row JSON, c=8: toolkit / Python", 3, at("mlp", "json-64", toolkitName, 8), at("mlp", "json-64", python, 8), "Python"),
+    ratio("iris, 1-row JSON, c=8: toolkit / minimal", 0.8, at("iris", "json-1", toolkitName, 8), at("iris", "json-1", minimalName, 8), "minimal"),
   ];
-  return { comparison, targets, failedRequests, predictionsAgree };
+
+  const irisToolkit = at("iris", "json-1", toolkitName, 1);
+  const irisMinimal = at("iris", "json-1", minimalName, 1);
+  const p50Name = "iris, 1-row JSON, c=1: p50 toolkit − minimal";
+  if (irisToolkit === undefined || irisMinimal === undefined) targets.push(notMeasured(p50Name, "<= 0.1 ms", "no c=1 run"));
+  else {
+    const overhead = irisToolkit.latency.p50 - irisMinimal.latency.p50;
+    targets.push({
+      name: p50Name,
+      goal: "<= 0.1 ms",
+      measured: `${signed(overhead)} ms (${ms(irisToolkit.latency.p50)} vs ${ms(irisMinimal.latency.p50)})`,
+      result: overhead <= 0.1 ? "met" : "missed",
+    });
+  }
+
+  const batchingName64 = `MLP, 1-row JSON, c=64: ${batching.batched} / ${batching.unbatched}`;
+  const batched = at("mlp", "json-1", batching.batched, pingConcurrency);
+  const unbatched = at("mlp", "json-1", batching.unbatched, pingConcurrency);
+  if (batched === undefined || unbatched === undefined) {
+    targets.push(
+      notMeasured(batchingName64, ">= 3x req/s, p99 <= unbatched", `no ${batched === undefined ? batching.batched : batching.unbatched} run at c=64`),
+    );
+  } else {
+    const speedUp = batched.requestsPerSecond / unbatched.requestsPerSecond;
+    targets.push({
+      name: batchingName64,
+      goal: ">= 3x req/s, p99 <= unbatched",
+      measured: `${speedUp.toFixed(2)}x (${integer(batched.requestsPerSecond)} vs ${integer(unbatched.requestsPerSecond)} req/s), p99 ${ms(batched.latency.p99)} vs ${ms(unbatched.latency.p99)} ms`,
+      result: speedUp >= 3 && batched.latency.p99 <= unbatched.latency.p99 ? "met" : "missed",
+    });
+  }
+
+  const ocrName = "OCR detector, PNG, c=1: toolkit p50 / in-process decode + run + post-processing";
+  const ocrToolkit = at("ocr", "png", toolkitName, 1);
+  const ocrFloor = cells.find((cell) => cell.model === "ocr" && cell.request === "png")?.floor;
+  if (ocrToolkit === undefined || ocrFloor === undefined || "error" in ocrFloor) targets.push(notMeasured(ocrName, "<= 1.10x", "no OCR PNG c=1 run"));
+  else {
+    const share = ocrToolkit.latency.p50 / ocrFloor.total.p50;
+    targets.push({
+      name: ocrName,
+      goal: "<= 1.10x",
+      measured: `${share.toFixed(3)}x (${ms(ocrToolkit.latency.p50)} vs ${ms(ocrFloor.total.p50)} ms)`,
+      result: share <= 1.1 ? "met" : "missed",
+    });
+  }
+
+  const allServers = cells.flatMap((cell) => cell.servers.map((server) => ({ cell, server })));
+  const failing = allServers.filter(({ server }) => server.contender.startsWith(toolkitName) && failedIn(server) > 0);
+  targets.push({
+    name: "every toolkit run: failed requests to /invocations",
+    goal: "none",
+    measured:
+      failing.length === 0
+        ? "0"
+        : failing.map(({ cell, server }) => `${failedIn(server)} in ${cell.model} ${cell.request} ${server.contender}`).join("; "),
+    result: failing.length === 0 ? "met" : "missed",
+  });
+
+  const pinged = allServers.filter(({ server }) => server.contender.startsWith(toolkitName) && server.ping !== undefined);
+  const failedPings = pinged.reduce((sum, { server }) => sum + (server.ping === undefined ? 0 : count(server.ping.failures)), 0);
+  const worst = pinged.reduce<(typeof pinged)[number] | undefined>(
+    (current, entry) => (current === undefined || (entry.server.ping?.latency.p99 ?? 0) > (current.server.ping?.latency.p99 ?? 0) ? entry : current),
+    undefined,
+  );
+  const pingName = `every toolkit run: /ping p99 at c=${pingConcurrency}`;
+  if (worst?.server.ping === undefined) targets.push(notMeasured(pingName, `< ${pingLimitMs} ms`, `no c=${pingConcurrency} run`));
+  else {
+    const p99 = worst.server.ping.latency.p99;
+    targets.push({
+      name: pingName,
+      goal: `< ${pingLimitMs} ms`,
+      measured:
+        `worst ${ms(p99)} ms (${worst.cell.model} ${worst.cell.request} ${worst.server.contender}), over ${pinged.length} run${pinged.length === 1 ? "" : "s"}` +
+        (failedPings === 0 ? "" : `; ${failedPings} pings failed`),
+      result: p99 < pingLimitMs && failedPings === 0 ? "met" : "missed",
+    });
+  }
+  return targets;
 }
 
 /**
- * The results as a plain-text report for the terminal.
+ * The docs/benchmarks.md section (without its markers).
  *
  * @example
  * ```ts
- * console.log(formatText(results));
+ * writeSection("docs/benchmarks.md", "serving", formatMarkdown(results));
  * ```
  */
-export function formatText(results: BenchResults): string {
-  const [header = [], ...rows] = table(results);
-  const widths = header.map((_, column) => Math.max(...[header, ...rows].map((row) => (row[column] ?? "").length)));
-  const line = (row: readonly string[]): string =>
-    row.map((cell, column) => (column === 0 ? cell.padEnd(widths[column] ?? 0) : cell.padStart(widths[column] ?? 0))).join("  ");
-  return [
-    `${title}. ${describeMachine(results)}.`,
+export function formatMarkdown(results: ServingResults): string {
+  const { machine, sizes } = results;
+  const minutes = results.durationSeconds / 60;
+  const lines = [
+    "## Serving: `POST /invocations` (`npm run bench`)",
     "",
-    line(header),
-    widths.map((width) => "-".repeat(width)).join("  "),
-    ...rows.map(line),
+    `Written by \`npm run bench${results.mode === "quick" ? ":quick" : ""}\` (bench/serving.bench.ts) on ${results.date.slice(0, 10)}; ` +
+      `${results.mode === "quick" ? "**quick mode**: fewer cells, short windows" : "the full matrix"}, which took ${minutes.toFixed(1)} minutes.`,
     "",
-    floorNote(results),
-    `Toolkit: ${results.toolkit.command}${describeEnv(results)}`,
+    `- Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.os}. ` +
+      `1-minute load average ${results.loadAverage.before.toFixed(1)} before the run, ${results.loadAverage.after.toFixed(1)} at its end` +
+      (results.loadAverage.before > machine.cores / 2 ? ": **other work was using the CPU, so these figures are noisy**." : "."),
+    `- Software: Node ${machine.node}, onnxruntime-node ${machine.onnxruntimeNode}; ${results.python}.`,
+    `- Client: bench/load.ts in its own process on the same machine, keep-alive connections in a closed loop (each sends again as soon as ` +
+      `its answer arrives); each concurrency ${sizes.warmUpSeconds} s of warm-up, then ${sizes.seconds} s measured. ` +
+      `\`/ping\` is sampled from a third process during each c=${pingConcurrency} window, up to ${sizes.pings} times on a new connection each. One server runs at a time.`,
+    `- Every answer is compared with the first byte for byte (one that differs only in float rounding, relative 1e-5, is counted apart), ` +
+      `and each server's answer with the in-process floor's (relative 1e-5). "failed" counts errors, timeouts, non-2xx and wrong answers to \`/invocations\`.`,
     "",
-    ...results.targets.map((target) => `${target.pass ? "PASS" : "FAIL"}  ${target.name}: ${target.measured} (target ${target.goal})`),
-  ].join("\n");
-}
-
-/**
- * The results as markdown tables to paste in the README.
- *
- * @example
- * ```ts
- * writeFileSync("bench/results/latest.md", formatMarkdown(results));
- * ```
- */
-export function formatMarkdown(results: BenchResults): string {
-  const row = (cells: readonly string[]): string => `| ${cells.join(" | ")} |`;
-  const [header = [], ...rows] = table(results);
-  return [
-    `${title}. ${describeMachine(results)}; ${results.date.slice(0, 10)}.`,
+    "### Contenders",
     "",
-    row(header),
-    row(header.map((_, column) => (column === 0 ? "---" : "---:"))),
-    ...rows.map(row),
+    row(["contender", "runs with"]),
+    row(["---", "---"]),
+    ...results.contenders.map((contender) => row([contender.name, contender.settings])),
     "",
-    `${floorNote(results)} Toolkit: \`${results.toolkit.command}\`${describeEnv(results)}.`,
+    "### Targets (issue #11)",
     "",
     row(["target", "goal", "measured", "result"]),
     row(["---", "---", "---", "---"]),
-    ...results.targets.map((target) => row([target.name, target.goal, target.measured, target.pass ? "PASS" : "**FAIL**"])),
-  ].join("\n");
+    ...results.targets.map((target) => row([target.name, target.goal, target.measured, target.result === "missed" ? "**missed**" : target.result])),
+    "",
+  ];
+  if (results.problems.length > 0) lines.push("Problems in this run:", "", ...results.problems.map((problem) => `- ${problem}`), "");
+  for (const model of results.models) {
+    const cells = results.cells.filter((cell) => cell.model === model.id);
+    if (cells.length === 0) continue;
+    lines.push(`### ${model.title}`, "", ...modelTable(cells), "");
+    if (model.notApplicable !== undefined) lines.push(`${model.notApplicable}.`, "");
+    if (model.pythonSkipped !== undefined) lines.push(`No Python contender: ${model.pythonSkipped}.`, "");
+  }
+  lines.push(
+    "Latencies in ms. Floor rows are in-process and sequential: the model's run alone (`session.run`; for images, the " +
+      "OCR example's `predictFn`), and the whole request (decode the body, run, encode the answer) without HTTP; their stages are below.",
+    "",
+    "### Where the floor's time goes (p50, ms)",
+    "",
+    row(["model", "request", "decode", "run", "encode", "total"]),
+    row(["---", "---", "---:", "---:", "---:", "---:"]),
+    ...results.cells.map((cell) =>
+      "error" in cell.floor
+        ? row([cell.model, cell.label, "–", "–", "–", "–"])
+        : row([cell.model, cell.label, ms(cell.floor.decode.p50), `${ms(cell.floor.run.p50)} (${cell.floor.runs})`, ms(cell.floor.encode.p50), ms(cell.floor.total.p50)]),
+    ),
+    "",
+  );
+  lines.push(...memoryTable(results));
+  return lines.join("\n").trimEnd();
 }
 
-function table(results: BenchResults): string[][] {
-  const { floor, minimal, toolkit, comparison } = results;
-  const concurrencies = toolkit.throughput.map((run) => run.connections);
-  const busiest = concurrencies.at(-1) ?? 0;
+function modelTable(cells: readonly RequestResults[]): string[] {
+  // c=1 always has its columns: the floor rows, sequential, fill them.
+  const concurrencies = [...new Set([1, ...cells.flatMap((cell) => cell.concurrencies)])].sort((a, b) => a - b);
+  const pinged = concurrencies.includes(pingConcurrency);
   const header = [
-    "",
-    "c=1 p50 ms",
-    "c=1 p99 ms",
-    ...concurrencies.flatMap((c) => [`c=${c} req/s`, `c=${c} p99 ms`]),
-    `/ping p99 ms at c=${busiest}`,
+    "request",
+    "contender",
+    ...concurrencies.flatMap((c) => (c === 1 ? ["c=1 p50", "c=1 p99"] : [`c=${c} req/s`, `c=${c} p50`, `c=${c} p99`])),
+    ...(pinged ? [`/ping p99 at c=${pingConcurrency}`] : []),
     "failed",
   ];
-  const serverRow = (name: string, run: ServerRun): string[] => [
-    name,
-    ms(run.latency.latency.p50),
-    ms(run.latency.latency.p99),
-    ...concurrencies.flatMap((c) => {
-      const at = throughputAt(run, c);
-      return at === undefined ? ["–", "–"] : [integer(at.requestsPerSecond), ms(at.latency.p99)];
-    }),
-    ms(run.pingUnderLoad.latency.p99),
-    String(failedIn(run)),
-  ];
-  const versus = [
-    "toolkit vs minimal",
-    `${signed(comparison.p50OverheadMs)}`,
-    `${signed(comparison.p99OverheadMs)} (x${comparison.p99Ratio.toFixed(2)})`,
-    ...concurrencies.flatMap((c) => {
-      const share = comparison.throughputShare.find((entry) => entry.connections === c)?.share ?? Number.NaN;
-      const p99 = (throughputAt(toolkit, c)?.latency.p99 ?? Number.NaN) / (throughputAt(minimal, c)?.latency.p99 ?? Number.NaN);
-      return [percent(share), `x${p99.toFixed(2)}`];
-    }),
+  const blanks = (c: number) => (c === 1 ? ["–", "–"] : ["–", "–", "–"]);
+  const rows: string[][] = [];
+  for (const cell of cells) {
+    const noPing = pinged ? ["–"] : [];
+    if ("error" in cell.floor) rows.push([cell.label, "floor", ...concurrencies.flatMap(blanks), ...noPing, cell.floor.error]);
+    else {
+      const floorRow = (name: string, latency: { p50: number; p99: number }) => [
+        cell.label,
+        name,
+        ...concurrencies.flatMap((c) => (c === 1 ? [ms(latency.p50), ms(latency.p99)] : blanks(c))),
+        ...noPing,
+        "–",
+      ];
+      rows.push(floorRow(`floor: ${cell.floor.runs}`, cell.floor.run), floorRow("floor: in-process request", cell.floor.total));
+    }
+    for (const server of cell.servers) {
+      if (server.skipped !== undefined) continue;
+      const runs = concurrencies.flatMap((c) => {
+        const run = server.runs.find((entry) => entry.connections === c);
+        if (run === undefined) return blanks(c);
+        return c === 1 ? [ms(run.latency.p50), ms(run.latency.p99)] : [rate(run.requestsPerSecond), ms(run.latency.p50), ms(run.latency.p99)];
+      });
+      const inexact = server.runs.reduce((sum, run) => sum + run.inexact, 0);
+      const failed =
+        String(failedIn(server)) +
+        (inexact === 0 ? "" : ` (${inexact} answers rounded differently)`) +
+        (server.error === undefined ? "" : `, then: ${server.error.split("\n")[0] ?? ""}`);
+      const ping = pinged ? [server.ping === undefined ? "–" : describePing(server.ping)] : [];
+      rows.push([cell.label, server.contender, ...runs, ...ping, failed]);
+    }
+  }
+  return [row(header), row(header.map((_, column) => (column < 2 ? "---" : "---:"))), ...rows.map(row)];
+}
+
+function memoryTable(results: ServingResults): string[] {
+  if (results.memory.length === 0) return ["Resident memory is measured by the full run only."];
+  const workerCounts = [...new Set(results.memory.map((entry) => entry.workers))].sort((a, b) => a - b);
+  const models = [...new Set(results.memory.map((entry) => entry.model))];
+  const cell = (model: ModelId, workers: number) => {
+    const entry = results.memory.find((candidate) => candidate.model === model && candidate.workers === workers);
+    if (entry?.memory === undefined) return entry?.error ?? "–";
+    return `${entry.memory.rssMiB.toFixed(0)} (peak ${entry.memory.peakRssMiB.toFixed(0)})`;
+  };
+  return [
+    "### Resident memory of the toolkit (MiB)",
     "",
+    "The whole `serve` process (HTTP thread and workers), after 2 s at c=8 of the request named; `VmRSS`, and `VmHWM` as the peak.",
     "",
+    row(["model", "request", ...workerCounts.map((workers) => `${workers} worker${workers === 1 ? "" : "s"}`)]),
+    row(["---", "---", ...workerCounts.map(() => "---:")]),
+    ...models.map((model) => row([model, results.memory.find((entry) => entry.model === model)?.request ?? "", ...workerCounts.map((workers) => cell(model, workers))])),
   ];
-  const floorRow = ["session.run in process (floor)", ms(floor.latency.p50), ms(floor.latency.p99), ...concurrencies.flatMap(() => ["–", "–"]), "–", "–"];
-  return [header, floorRow, serverRow("minimal node:http", minimal), serverRow("toolkit", toolkit), versus];
 }
 
-function floorNote(results: BenchResults): string {
-  const { floor } = results;
-  return `Floor: ${integer(floor.calls)} sequential session.run calls, ${integer(floor.callsPerSecond)} calls/s on one thread.`;
+function describePing(ping: PingRun): string {
+  const failed = count(ping.failures);
+  return failed === 0 ? ms(ping.latency.p99) : `${ms(ping.latency.p99)} (${failed} of ${ping.pings} failed)`;
 }
 
-function describeMachine({ machine }: BenchResults): string {
-  return `${machine.cpu} (${machine.cores} cores), ${machine.os}, Node ${machine.node}, onnxruntime-node ${machine.onnxruntimeNode}`;
+function rate(perSecond: number): string {
+  return perSecond >= 100 ? integer(perSecond) : perSecond.toFixed(1);
 }
 
-function describeEnv({ toolkitEnv }: BenchResults): string {
-  const entries = Object.entries(toolkitEnv);
-  return entries.length === 0 ? " (default settings)" : ` with ${entries.map(([name, value]) => `${name}=${value}`).join(" ")}`;
+function numbersOf(answer: { readonly body: string; readonly contentType: string }): number[] {
+  return numbersIn({ contentType: answer.contentType, body: Buffer.from(answer.body, "base64") });
 }
 
-function throughputAt(run: ServerRun, connections: number): ThroughputRun | undefined {
-  return run.throughput.find((entry) => entry.connections === connections);
+function notMeasured(name: string, goal: string, why: string): Target {
+  return { name, goal, measured: why, result: "not measured" };
 }
 
-function countFailures(failures: Failures): number {
+function count(failures: Failures): number {
   return failures.errors + failures.timeouts + failures.non2xx + failures.mismatches;
 }
 
-function failedIn(run: ServerRun): number {
-  return (
-    countFailures(run.latency.failures) +
-    run.throughput.reduce((sum, entry) => sum + countFailures(entry.failures), 0) +
-    countFailures(run.pingUnderLoad.failures)
-  );
-}
-
-function samePredictions(a: string, b: string): boolean {
-  const rows = (body: string): number[] => (JSON.parse(body) as { predictions: number[][] }).predictions.flat();
-  const left = rows(a);
-  const right = rows(b);
-  return left.length === right.length && left.every((value, index) => Math.abs(value - (right[index] ?? Number.NaN)) <= 1e-6);
+function row(cells: readonly string[]): string {
+  return `| ${cells.map((cell) => cell.replaceAll("|", "\\|")).join(" | ")} |`;
 }
 
 function ms(value: number): string {
-  return value.toFixed(3);
+  if (!Number.isFinite(value)) return "–";
+  return value >= 100 ? value.toFixed(0) : value >= 10 ? value.toFixed(1) : value.toFixed(3);
 }
 
 function signed(value: number): string {
   return `${value >= 0 ? "+" : ""}${value.toFixed(3)}`;
-}
-
-function percent(share: number): string {
-  return `${Math.round(share * 100)}%`;
 }
 
 function integer(value: number): string {

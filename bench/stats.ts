@@ -18,8 +18,7 @@ export interface LatencySummary {
 
 /**
  * Summarises latency samples (milliseconds) with nearest-rank percentiles, exact rather than
- * bucketed: the c=1 target is a 0.1 ms difference, finer than autocannon's whole-millisecond
- * histogram.
+ * bucketed: the c=1 target is a 0.1 ms difference, finer than a whole-millisecond histogram.
  *
  * @example
  * ```ts

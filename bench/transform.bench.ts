@@ -33,7 +33,6 @@ import { parseMediaType } from "../src/codecs/media-type.js";
 import { bytesPerPayloadMb } from "../src/config/batch-settings.js";
 import { loadConfig } from "../src/config/server-config.js";
 import { startServer } from "../src/server.js";
-import { modelPath } from "./workload.js";
 import { writeTransformSection, renderTransformSection, type TransformBenchResults } from "./transform-report.js";
 
 const rowCount = positiveInteger("BENCH_TRANSFORM_ROWS", 1_000_000);
@@ -42,6 +41,7 @@ const rawRuns = positiveInteger("BENCH_RAW_RUNS", 20);
 const targetShare = 0.5;
 const csv = { mediaType: parseMediaType("text/csv") };
 const echoHandlers = fileURLToPath(new URL("./transform-echo.ts", import.meta.url));
+const modelPath = fileURLToPath(new URL("../examples/iris/model/iris.onnx", import.meta.url));
 
 function positiveInteger(name: string, fallback: number): number {
   const raw = process.env[name]?.trim();

@@ -6,7 +6,7 @@
  * - `sagemaker-byoc-node/gateway`: the local SageMaker Runtime gateway (async inference), from code.
  * Internal modules (the worker protocol, body reading, the request listener) are not exported.
  */
-export type { HandlerOutput, Handlers, ModelContext, RequestContext } from "./handlers/types.js";
+export type { HandlerOutput, Handlers, ModelContext, RequestContext, ResponseStream } from "./handlers/types.js";
 export {
   BadRequestError,
   ConfigurationError,

@@ -118,6 +118,7 @@ export async function startServer(overrides: ConfigOverrides = {}, env: NodeJS.P
     registry,
     log,
     timeoutMs: config.timeoutMs,
+    streamIdleMs: config.streamIdleTimeoutMs,
     maxPayloadBytes: config.maxPayloadBytes,
     maxConcurrentRequests: config.maxConcurrentRequests,
     maxInFlightBytes: config.maxInFlightBytes,

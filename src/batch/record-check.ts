@@ -1,6 +1,7 @@
 import { catalogued } from "../error-codes.js";
 import { InferenceError } from "../errors.js";
 import { parseMediaType } from "../codecs/media-type.js";
+import { isStream } from "../pipeline/inference-pipeline.js";
 import type { Invoke } from "../protocols/sagemaker/invocations.js";
 import { countRecordIO, isRecordIOFramed, RecordIOError } from "./recordio.js";
 
@@ -92,7 +93,7 @@ function countTextLines(body: string): number {
  *   the request did, where the JSON default would put a whole mini-batch on one line;
  * - when both request and answer are of such a type, the answer must hold as many records as the
  *   request: otherwise it is a 500 `RECORD_COUNT_MISMATCH`, since SageMaker would write outputs
- *   that no longer line up with their inputs.
+ *   that no longer line up with their inputs (a streamed answer is not counted).
  * Only batch mode pays for the counting: the server wraps its invoke only then.
  *
  * @example
@@ -109,7 +110,8 @@ export function checkingRecordCounts(invoke: Invoke): Invoke {
     const answered = accept === undefined || accept === "" || accept === "*/*" ? { ...request, accept: request.contentType } : request;
     const result = await invoke(model, answered, signal);
     const outputFraming = recordFramingOf(result.contentType);
-    if (inputRecords === undefined || outputFraming === undefined) return result;
+    // A streamed answer would have to be held whole to be counted: it goes out as it comes.
+    if (inputRecords === undefined || outputFraming === undefined || isStream(result.body)) return result;
     const outputRecords = countRecords(result.body, outputFraming);
     if (outputRecords !== inputRecords) {
       throw new InferenceError(

@@ -127,6 +127,12 @@ export const serverSettings = defineSettings({
     default: 60_000,
     description: "time limit of one request, **in seconds** (the Python toolkit's MMS read it as minutes in places; here it is seconds)",
   }),
+  streamIdleTimeoutMs: setting({
+    kind: seconds({ max: maxTimerSeconds }),
+    env: "BYOC_STREAM_IDLE_TIMEOUT_SECONDS",
+    default: 30_000,
+    description: "a streamed answer's longest gap between two chunks, **in seconds**; the whole stream stays within the time limit of one request",
+  }),
   maxPayloadBytes: setting({
     kind: integer({ min: 1, unit: "bytes" }),
     env: "BYOC_MAX_PAYLOAD_BYTES",

@@ -6,6 +6,8 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { createLogger, flushLog } from "../logger.js";
 import { primeOnnxRuntime } from "../models/onnx/prime-runtime.js";
+import type { ResponseStream } from "../handlers/types.js";
+import { isStream, type InvocationResult } from "../pipeline/inference-pipeline.js";
 import { ModelRuntime } from "./model-runtime.js";
 import type { FromWorker, ToWorker, WorkerSetup } from "./worker-protocol.js";
 import { serializeError } from "./serialize-error.js";
@@ -17,6 +19,9 @@ const log = createLogger(setup.config.logLevel, { worker: setup.workerId });
 const runtime = new ModelRuntime({ workerId: setup.workerId, config: setup.config, log });
 const inFlight = new Map<number, AbortController>();
 const maxStringResultLength = 64 * 1024;
+/** Chunks of one response stream in flight between this worker and the client's socket. */
+const streamWindow = 8;
+const streamCredits = new Map<number, { available: number; wake: (() => void) | undefined }>();
 
 function send(message: FromWorker, transfer: ArrayBuffer[] = []): void {
   port?.postMessage(message, transfer);
@@ -39,6 +44,10 @@ async function invoke(message: Extract<ToWorker, { type: "invoke" }>): Promise<v
       { ...message.request, body: toBuffer(message.body) },
       { log: log.child({ inferenceId: message.request.inferenceId }), signal: controller.signal },
     );
+    if (isStream(result.body)) {
+      await stream(message.id, result, result.body, controller.signal);
+      return;
+    }
     const body = transferableBody(result.body);
     send(
       {
@@ -56,6 +65,45 @@ async function invoke(message: Extract<ToWorker, { type: "invoke" }>): Promise<v
     send({ type: "error", id: message.id, error: serializeError(error) });
   } finally {
     inFlight.delete(message.id);
+  }
+}
+
+/**
+ * Sends a streamed answer chunk by chunk, at most {@link streamWindow} ahead of what the main
+ * thread has written to the client, so a slow client slows the handler's iterator rather than
+ * filling memory. An abort (time limit, client gone) ends the loop, which closes the iterator.
+ */
+async function stream(id: number, result: InvocationResult, body: ResponseStream, signal: AbortSignal): Promise<void> {
+  send({ type: "stream-start", id, contentType: result.contentType, customAttributes: result.customAttributes, timings: result.timings });
+  const credit = { available: streamWindow, wake: undefined as (() => void) | undefined };
+  streamCredits.set(id, credit);
+  const chunks = body[Symbol.asyncIterator]();
+  const aborted = new Promise<"aborted">((resolve) => {
+    if (signal.aborted) resolve("aborted");
+    else signal.addEventListener("abort", () => resolve("aborted"), { once: true });
+  });
+  try {
+    for (;;) {
+      const next = await Promise.race([chunks.next(), aborted]);
+      if (next === "aborted") {
+        // Closes the iterator at its next step (a generator busy in an await finishes that first).
+        void chunks.return?.();
+        return;
+      }
+      if (next.done === true) break;
+      while (credit.available === 0 && !signal.aborted) await new Promise<void>((resolve) => (credit.wake = resolve));
+      if (signal.aborted) {
+        void chunks.return?.();
+        return;
+      }
+      credit.available--;
+      const chunk = next.value;
+      const data = typeof chunk === "string" ? chunk : new Uint8Array(chunk);
+      send({ type: "stream-chunk", id, chunk: data }, typeof data === "string" ? [] : [data.buffer]);
+    }
+    send({ type: "stream-end", id });
+  } finally {
+    streamCredits.delete(id);
   }
 }
 
@@ -100,7 +148,17 @@ port.on("message", (message: ToWorker) => {
       break;
     case "abort":
       inFlight.get(message.id)?.abort(new DOMException(`Request ${message.reason}`, "AbortError"));
+      streamCredits.get(message.id)?.wake?.();
       break;
+    case "stream-ack": {
+      const credit = streamCredits.get(message.id);
+      if (credit !== undefined) {
+        credit.available++;
+        credit.wake?.();
+        credit.wake = undefined;
+      }
+      break;
+    }
     case "shutdown":
       void shutdown();
       break;

@@ -4,6 +4,7 @@ import { InferenceError, ModelNotReadyError } from "../errors.js";
 import type { ModelSource } from "../models/model-source.js";
 import type { InvocationRequest, InvocationResult, StageTimings } from "../pipeline/inference-pipeline.js";
 import type { FromWorker, LoadReport, ToWorker, WorkerSetup } from "./worker-protocol.js";
+import { ChunkStream } from "./chunk-stream.js";
 import { deserializeError } from "./serialize-error.js";
 
 /** How the pool is sized and supervised. */
@@ -36,6 +37,8 @@ interface Pending {
   /** When the request entered the pool (`performance.now()`), for its queue time. */
   readonly enqueuedAt: number;
   abandoned: boolean;
+  /** Set once the answer turned out to be a stream: its chunks go here until it ends. */
+  stream: ChunkStream | undefined;
 }
 
 interface Command {
@@ -241,6 +244,7 @@ export class WorkerPool {
         model,
         enqueuedAt: performance.now(),
         abandoned: false,
+        stream: undefined,
       };
       const queued: Queued = { id, message: { type: "invoke", id, model, request: headers, body: transferable }, pending };
       signal.addEventListener("abort", onAbort, { once: true });
@@ -407,9 +411,19 @@ export class WorkerPool {
       else command.resolve(message);
       return;
     }
+    if (message.type === "stream-start" || message.type === "stream-chunk" || message.type === "stream-end") {
+      this.#onStream(slot, message);
+      return;
+    }
     if (message.type !== "result" && message.type !== "error") return;
     const pending = slot.inFlight.get(message.id);
     if (pending === undefined) return;
+    if (pending.stream !== undefined) {
+      // A failure after the stream began: the answer's headers are out, so the stream fails.
+      this.#finishStream(slot, message.id, pending);
+      if (message.type === "error") pending.stream.fail(deserializeError(message.error));
+      return;
+    }
     slot.inFlight.delete(message.id);
     if (![...slot.inFlight.values()].some((other) => other.abandoned) && slot.recycleTimer !== undefined) {
       clearTimeout(slot.recycleTimer);
@@ -432,6 +446,50 @@ export class WorkerPool {
   }
 
   /** The abandoned requests outlived `recycleMs`: probe the worker before deciding its fate. */
+  /** A streamed answer: the request resolves at `stream-start` and stays in flight until the stream ends. */
+  #onStream(slot: Slot, message: Extract<FromWorker, { type: "stream-start" | "stream-chunk" | "stream-end" }>): void {
+    const pending = slot.inFlight.get(message.id);
+    if (pending === undefined) return;
+    if (message.type === "stream-start") {
+      const id = message.id;
+      const stream = new ChunkStream(
+        () => slot.worker.postMessage({ type: "stream-ack", id } satisfies ToWorker),
+        () => this.#cancelStream(slot, id, pending),
+      );
+      pending.stream = stream;
+      if (!pending.abandoned) {
+        pending.resolve({
+          body: stream,
+          contentType: message.contentType,
+          customAttributes: message.customAttributes,
+          ...(message.timings === undefined ? {} : { timings: withQueueTime(message.timings, performance.now() - pending.enqueuedAt) }),
+        });
+      }
+    } else if (message.type === "stream-chunk") {
+      pending.stream?.push(message.chunk);
+    } else {
+      this.#finishStream(slot, message.id, pending);
+      pending.stream?.end();
+    }
+  }
+
+  #finishStream(slot: Slot, id: number, pending: Pending): void {
+    slot.inFlight.delete(id);
+    if (![...slot.inFlight.values()].some((other) => other.abandoned) && slot.recycleTimer !== undefined) {
+      clearTimeout(slot.recycleTimer);
+      slot.recycleTimer = undefined;
+    }
+    this.#dispatch(pending.model);
+  }
+
+  /** The reader left a stream early (client gone, time limit): stop the handler's iterator, and supervise the worker as for any abandoned request. */
+  #cancelStream(slot: Slot, id: number, pending: Pending): void {
+    if (!slot.inFlight.has(id)) return;
+    pending.abandoned = true;
+    slot.worker.postMessage({ type: "abort", id, reason: "client-closed" } satisfies ToWorker);
+    slot.recycleTimer ??= setTimeout(() => this.#recycle(slot), this.#options.recycleMs);
+  }
+
   #recycle(slot: Slot): void {
     slot.recycleTimer = undefined;
     const id = this.#nextId++;
@@ -465,7 +523,10 @@ export class WorkerPool {
     if (slot.probe !== undefined) clearTimeout(slot.probe.timer);
     this.#slots.delete(slot.workerId);
     const stopped = new InferenceError(`Inference worker ${slot.workerId} stopped (exit code ${code}) while running this request`);
-    for (const pending of slot.inFlight.values()) if (!pending.abandoned) pending.reject(stopped);
+    for (const pending of slot.inFlight.values()) {
+      if (pending.stream !== undefined) pending.stream.fail(stopped);
+      else if (!pending.abandoned) pending.reject(stopped);
+    }
     for (const command of slot.commands.values()) command.reject(new Error(`Inference worker ${slot.workerId} stopped (exit code ${code})`));
     if (this.#state !== "running" || !slot.started) return;
     const lostModels = [...slot.assigned].filter((model) => this.#models.has(model));

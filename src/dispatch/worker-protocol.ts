@@ -46,6 +46,8 @@ export type ToWorker =
       readonly body: Uint8Array | string;
     }
   | { readonly type: "abort"; readonly id: number; readonly reason: "timeout" | "client-closed" }
+  /** The main thread wrote a chunk of this response stream out: the worker may send one more. */
+  | { readonly type: "stream-ack"; readonly id: number }
   /** Asks whether the worker's event loop is free: it answers `alive` unless a run blocks it. */
   | { readonly type: "probe"; readonly id: number }
   | { readonly type: "shutdown" };
@@ -65,4 +67,14 @@ export type FromWorker =
       readonly timings: StageTimings | undefined;
       readonly protocolHeaders: Readonly<Record<string, string>> | undefined;
     }
+  /** The answer is a stream: headers now, then chunks (at most a window of them unacknowledged), then `stream-end` or `error`. */
+  | {
+      readonly type: "stream-start";
+      readonly id: number;
+      readonly contentType: string;
+      readonly customAttributes: string | undefined;
+      readonly timings: StageTimings | undefined;
+    }
+  | { readonly type: "stream-chunk"; readonly id: number; readonly chunk: Uint8Array | string }
+  | { readonly type: "stream-end"; readonly id: number }
   | { readonly type: "error"; readonly id: number; readonly error: SerializedError };

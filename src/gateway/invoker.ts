@@ -23,8 +23,12 @@ import { headerValue, invocationHeaders } from "../http/sagemaker-headers.js";
 export interface Invoker {
   /** Where it sends requests, for logs. */
   readonly target: string;
-  /** May consume `request.body`: the in-process invoker moves it to a worker thread. */
-  invoke(request: InvocationRequest, signal: AbortSignal): Promise<InvocationResult>;
+  /**
+   * May consume `request.body`: the in-process invoker moves it to a worker thread. With `stream`,
+   * a successful answer's body is handed on as it arrives (an async iterable of chunks) rather
+   * than read whole: for InvokeEndpointWithResponseStream.
+   */
+  invoke(request: InvocationRequest, signal: AbortSignal, options?: { readonly stream?: boolean }): Promise<InvocationResult>;
   /**
    * Whether the model can take a request now (its `/ping` answers 200). The async worker asks
    * before it reads a payload from S3, so requests wait for a loading model without being
@@ -57,6 +61,7 @@ export class InProcessInvoker implements Invoker {
     this.#log = log;
   }
 
+  /** The server's answer as its handlers gave it: a streamed body stays a stream. */
   async invoke(request: InvocationRequest, signal: AbortSignal): Promise<InvocationResult> {
     try {
       return await this.#server.invoke(request, signal, { transferBody: true });
@@ -103,7 +108,7 @@ export class HttpInvoker implements Invoker {
     return ping(this.#pingUrl, signal);
   }
 
-  invoke(request: InvocationRequest, signal: AbortSignal): Promise<InvocationResult> {
+  invoke(request: InvocationRequest, signal: AbortSignal, options: { readonly stream?: boolean } = {}): Promise<InvocationResult> {
     const headers = { ...invocationHeaders(request), "content-length": request.body.byteLength };
     const send = this.#url.protocol === "https:" ? httpsRequest : httpRequest;
     return new Promise<InvocationResult>((resolve, reject) => {
@@ -117,6 +122,15 @@ export class HttpInvoker implements Invoker {
         new InvocationDroppedError(`The model at ${this.target} closed the connection without answering: ${error.message}`, { cause: error });
       const outgoing = send(this.#url, { method: "POST", headers, signal }, (response) => {
         answered = true;
+        const status = response.statusCode ?? 500;
+        if (options.stream === true && status >= 200 && status <= 299) {
+          resolve({
+            body: streamedAnswer(response, dropped),
+            contentType: headerValue(response.headers, "content-type") ?? "application/octet-stream",
+            customAttributes: headerValue(response.headers, "x-amzn-sagemaker-custom-attributes"),
+          });
+          return;
+        }
         readAnswer(response, dropped).then(
           (body) => {
             const status = response.statusCode ?? 500;
@@ -139,6 +153,16 @@ export class HttpInvoker implements Invoker {
       outgoing.end(request.body);
     });
   }
+}
+
+/** A response body chunk by chunk, as it arrives; a connection lost before the end fails it with `dropped(cause)`. */
+async function* streamedAnswer(response: IncomingMessage, dropped: (cause: Error) => Error): AsyncGenerator<Uint8Array> {
+  try {
+    for await (const chunk of response) yield chunk as Buffer;
+  } catch (error) {
+    throw dropped(error as Error);
+  }
+  if (!response.complete) throw dropped(new Error("the connection closed in the middle of the answer"));
 }
 
 /**

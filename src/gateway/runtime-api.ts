@@ -11,6 +11,7 @@ import { inlineBodyRefused, InvokerUnavailableError, ModelInvocationError, Runti
 import type { Invoker } from "./invoker.js";
 import { asyncRequestStatuses, publicView, type AsyncRequestRecord, type AsyncRequestStatus, type DurableQueue } from "./async/queue.js";
 import { parseAsyncInvocation, parseRealtimeHeaders, type AsyncInvocationInput } from "./request-headers.js";
+import { streamInvocation } from "./response-stream.js";
 import { joinS3Path } from "./async/s3-location.js";
 
 /**
@@ -74,6 +75,7 @@ export function createGatewayApp(options: GatewayOptions): Express {
 
   const realtime: InvocationRoute = {
     timeoutMs: realtimeTimeoutMs,
+    streamIdleMs: realtimeTimeoutMs,
     maxPayloadBytes: realtimeMaxBodyBytes,
     invoke: (request, signal) => options.invoker.invoke(request, signal),
     sendError: (response, error) => sendApiError(response, toRealtimeError(error, config), log),
@@ -84,6 +86,11 @@ export function createGatewayApp(options: GatewayOptions): Express {
     endpoint(request);
     const headers = parseRealtimeHeaders(request.headers);
     await serveInvocation(realtime, request, response, headers.inferenceId ?? randomUUID());
+  });
+
+  app.post("/endpoints/:endpointName/invocations-response-stream", async (request, response) => {
+    endpoint(request);
+    await streamInvocation({ config, invoker: options.invoker, log }, request, response);
   });
 
   /** Accepts under way, by inference id: a repeat arriving meanwhile gets the first one's answer. */

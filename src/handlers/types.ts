@@ -75,8 +75,24 @@ export interface RequestContext {
   readonly signal: AbortSignal;
 }
 
-/** What `outputFn` and `transformFn` return: a body, or a body with its content type. */
-export type HandlerOutput = EncodedBody | { readonly body: EncodedBody; readonly contentType: string };
+/**
+ * A response body written as it is produced: each chunk goes to the client as soon as it is
+ * yielded, with back-pressure (docs/streaming.md).
+ *
+ * @example
+ * ```ts
+ * async function* rows(prediction: number[][]): ResponseStream {
+ *   for (const row of prediction) yield `${JSON.stringify(row)}\n`;
+ * }
+ * ```
+ */
+export type ResponseStream = AsyncIterable<string | Uint8Array>;
+
+/**
+ * What `outputFn` and `transformFn` return: a body (bytes, text, or a {@link ResponseStream} of
+ * chunks), or a body with its content type.
+ */
+export type HandlerOutput = EncodedBody | ResponseStream | { readonly body: EncodedBody | ResponseStream; readonly contentType: string };
 
 /**
  * The handlers module: the Node twin of sagemaker-inference-toolkit's `model_fn`, `input_fn`,

@@ -1,6 +1,8 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { InferenceTimeoutError } from "../errors.js";
-import type { InvocationRequest, InvocationResult, StageTimings } from "../pipeline/inference-pipeline.js";
+import type { EncodedBody } from "../codecs/codec.js";
+import type { ResponseStream } from "../handlers/types.js";
+import { isStream, type InvocationRequest, type InvocationResult, type StageTimings } from "../pipeline/inference-pipeline.js";
 import type { Admission } from "./admission.js";
 import { lingerAfterAnswer } from "./lingering-close.js";
 import { decodeContentEncoding } from "./content-encoding.js";
@@ -20,6 +22,8 @@ import { headerValue, invocationRequestFrom } from "./sagemaker-headers.js";
 export interface InvocationRoute {
   readonly timeoutMs: number;
   readonly maxPayloadBytes: number;
+  /** Longest gap between two chunks of a streamed answer, in milliseconds. */
+  readonly streamIdleMs: number;
   /** Bounds requests and body bytes in flight; none for a route that needs no bound. */
   readonly admission?: Admission;
   invoke(request: InvocationRequest, signal: AbortSignal): Promise<InvocationResult>;
@@ -93,7 +97,9 @@ export async function serveInvocation(route: InvocationRoute, request: IncomingM
     requestBytes = body.length;
     const result = await route.invoke(invocationRequestFrom(request.headers, body, inferenceId), abort.signal);
     timings = result.timings;
-    responseBytes = sendResult(response, result, route.resultHeaders?.(inferenceId));
+    responseBytes = isStream(result.body)
+      ? await sendStream(response, { ...result, body: result.body }, route.resultHeaders?.(inferenceId), abort.signal, route.streamIdleMs)
+      : sendResult(response, { ...result, body: result.body }, route.resultHeaders?.(inferenceId));
   } catch (error) {
     if (!clientGone) {
       if (!request.complete) lingerAfterAnswer(request, response);
@@ -117,14 +123,97 @@ function admittedBytes(request: IncomingMessage, maxPayloadBytes: number): numbe
  * A string body goes out as is: Node then writes headers and body in one call, where a Buffer
  * costs a writev.
  */
-function sendResult(response: ServerResponse, result: InvocationResult, extraHeaders: Readonly<Record<string, string>> | undefined): number {
+function sendResult(response: ServerResponse, result: InvocationResult & { body: EncodedBody }, extraHeaders: Readonly<Record<string, string>> | undefined): number {
   const bytes = typeof result.body === "string" ? Buffer.byteLength(result.body) : result.body.byteLength;
+  setResultHeaders(response, result, extraHeaders);
+  response.setHeader("content-length", bytes);
+  response.end(result.body);
+  return bytes;
+}
+
+function setResultHeaders(response: ServerResponse, result: InvocationResult, extraHeaders: Readonly<Record<string, string>> | undefined): void {
   response.statusCode = 200;
   response.setHeader("content-type", result.contentType);
-  response.setHeader("content-length", bytes);
   if (result.customAttributes !== undefined) response.setHeader("x-amzn-sagemaker-custom-attributes", result.customAttributes);
   if (result.protocolHeaders !== undefined) for (const [name, value] of Object.entries(result.protocolHeaders)) response.setHeader(name, value);
   if (extraHeaders !== undefined) for (const [name, value] of Object.entries(extraHeaders)) response.setHeader(name, value);
-  response.end(result.body);
-  return bytes;
+}
+
+/**
+ * Writes a streamed answer as a chunked body, each chunk as it comes, waiting for the socket to
+ * drain before taking the next (back-pressure reaches the handler's iterator through the worker).
+ * The whole stream is bounded by the invocation's signal (its time limit, or the client leaving),
+ * and the gap between two chunks by `idleMs`. Once a chunk is out the status cannot change, so a
+ * failure then ends the connection without the final chunk: the client sees a broken stream,
+ * never a complete one (docs/streaming.md). Returns the bytes written.
+ */
+async function sendStream(
+  response: ServerResponse,
+  result: InvocationResult & { body: ResponseStream },
+  extraHeaders: Readonly<Record<string, string>> | undefined,
+  signal: AbortSignal,
+  idleMs: number,
+): Promise<number> {
+  const chunks = result.body[Symbol.asyncIterator]();
+  let bytes = 0;
+  let started = false;
+  try {
+    for (;;) {
+      const next = await nextWithin(chunks, idleMs, signal);
+      if (next.done === true) break;
+      const chunk = next.value;
+      const size = typeof chunk === "string" ? Buffer.byteLength(chunk) : chunk.byteLength;
+      if (size === 0) continue;
+      if (!started) {
+        setResultHeaders(response, result, extraHeaders);
+        started = true;
+      }
+      bytes += size;
+      if (!response.write(chunk)) await drained(response, signal);
+    }
+    if (!started) setResultHeaders(response, result, extraHeaders);
+    response.end();
+    return bytes;
+  } catch (error) {
+    await chunks.return?.();
+    // Nothing was written yet: the caller answers with the error's status like any other.
+    if (!started) throw error;
+    response.destroy(error as Error);
+    return bytes;
+  }
+}
+
+/** The iterator's next chunk, or a rejection when `signal` fires or no chunk comes within `idleMs`. */
+function nextWithin<T>(iterator: AsyncIterator<T>, idleMs: number, signal: AbortSignal): Promise<IteratorResult<T>> {
+  signal.throwIfAborted();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => finish(() => reject(new InferenceTimeoutError(`No chunk of the response stream within ${idleMs / 1000} s`))), idleMs);
+    const onAbort = (): void => finish(() => reject(signal.reason as Error));
+    const finish = (settle: () => void): void => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", onAbort);
+      settle();
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+    iterator.next().then(
+      (next) => finish(() => resolve(next)),
+      (error: unknown) => finish(() => reject(error instanceof Error ? error : new Error(String(error)))),
+    );
+  });
+}
+
+/** Resolves when the socket can take more, rejects when `signal` fires or the response closes first. */
+function drained(response: ServerResponse, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const finish = (settle: () => void): void => {
+      response.off("drain", onDrain).off("close", onClose);
+      signal.removeEventListener("abort", onAbort);
+      settle();
+    };
+    const onDrain = (): void => finish(resolve);
+    const onClose = (): void => finish(() => reject(new Error("the connection closed while the stream was being written")));
+    const onAbort = (): void => finish(() => reject(signal.reason as Error));
+    response.on("drain", onDrain).on("close", onClose);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
 }

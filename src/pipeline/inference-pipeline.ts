@@ -2,7 +2,7 @@ import type { Logger } from "pino";
 import type { EncodedBody } from "../codecs/codec.js";
 import type { CodecRegistry, EncodedResponse } from "../codecs/registry.js";
 import { InferenceError } from "../errors.js";
-import type { HandlerOutput, Handlers, RequestContext } from "../handlers/types.js";
+import type { HandlerOutput, Handlers, RequestContext, ResponseStream } from "../handlers/types.js";
 import { parseMediaType } from "../codecs/media-type.js";
 import type { Model } from "../models/model.js";
 
@@ -47,9 +47,9 @@ export interface StageTimings {
   readonly encodeMs: number;
 }
 
-/** The encoded answer to an {@link InvocationRequest}. */
+/** The encoded answer to an {@link InvocationRequest}: whole, or a stream of chunks. */
 export interface InvocationResult {
-  readonly body: EncodedBody;
+  readonly body: EncodedBody | ResponseStream;
   readonly contentType: string;
   /** `X-Amzn-SageMaker-Custom-Attributes` to send back, if the handlers set one. */
   readonly customAttributes: string | undefined;
@@ -166,15 +166,13 @@ export class InferencePipeline {
   }
 
   /** A bare body from a user's handler is labelled with the Accept type when that names one type. */
-  #toResult(output: HandlerOutput, accept: string): { body: EncodedBody; contentType: string } {
-    if (typeof output === "string" || output instanceof Uint8Array) {
-      return { body: output, contentType: singleMediaType(accept) ?? this.#options.defaultAccept };
-    }
-    if (typeof output === "object" && output !== null && "body" in output && typeof output.contentType === "string") {
-      if (typeof output.body === "string" || output.body instanceof Uint8Array) return output;
+  #toResult(output: HandlerOutput, accept: string): { body: EncodedBody | ResponseStream; contentType: string } {
+    if (isBody(output)) return { body: output, contentType: singleMediaType(accept) ?? this.#options.defaultAccept };
+    if (typeof output === "object" && output !== null && "body" in output && typeof output.contentType === "string" && isBody(output.body)) {
+      return output;
     }
     throw new InferenceError(
-      "outputFn/transformFn must return a string, a Uint8Array/Buffer, or { body, contentType }",
+      "outputFn/transformFn must return a string, a Uint8Array/Buffer, an async iterable of them, or { body, contentType }",
       { code: "INVALID_HANDLER_OUTPUT" },
     );
   }
@@ -190,6 +188,38 @@ class StageClock {
     this.timings[stage] = now - this.#last;
     this.#last = now;
   }
+}
+
+/**
+ * True for a body: text, bytes, or an async iterable of chunks.
+ *
+ * @example
+ * ```ts
+ * isStream(result.body); // false for a string or bytes
+ * ```
+ */
+export function isStream(body: unknown): body is ResponseStream {
+  return typeof body === "object" && body !== null && !(body instanceof Uint8Array) && typeof (body as Partial<ResponseStream>)[Symbol.asyncIterator] === "function";
+}
+
+/**
+ * The whole body of an answer, read to its end when it is a stream: for the callers that store an
+ * answer rather than send it on (the async worker writes it to S3).
+ *
+ * @example
+ * ```ts
+ * const bytes = await wholeBody(result.body);
+ * ```
+ */
+export async function wholeBody(body: EncodedBody | ResponseStream): Promise<Uint8Array | string> {
+  if (!isStream(body)) return body;
+  const chunks: Buffer[] = [];
+  for await (const chunk of body) chunks.push(typeof chunk === "string" ? Buffer.from(chunk) : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+  return Buffer.concat(chunks);
+}
+
+function isBody(value: unknown): value is EncodedBody | ResponseStream {
+  return typeof value === "string" || value instanceof Uint8Array || isStream(value);
 }
 
 function normaliseAccept(accept: string | undefined, defaultAccept: string): string {

@@ -6,6 +6,7 @@ import { findHandlersFile, importHandlers, validateHandlers } from "../handlers/
 import type { Handlers } from "../handlers/types.js";
 import { createLogger } from "../logger.js";
 import { resolveModelDir } from "../models/artifacts/model-dir.js";
+import { wholeBody } from "../pipeline/inference-pipeline.js";
 
 /** The name the model goes by in the test endpoint, as in a single-model server. */
 const modelName = "model";
@@ -171,7 +172,7 @@ export async function createTestEndpoint(options: TestEndpointOptions): Promise<
         },
         { log: log.child({ inferenceId }), signal: request.signal ?? new AbortController().signal },
       );
-      return toResponse(result.body, result.contentType, result.customAttributes);
+      return toResponse(await wholeBody(result.body), result.contentType, result.customAttributes);
     },
     async close() {
       if (closed) return;

@@ -166,7 +166,7 @@ describe("OCR example: text detection with the real PaddleOCR v4 detector", () =
   function parse(output: HandlerOutput): DetectionResponse {
     assert.ok(typeof output === "object" && "contentType" in output, "outputFn returns a body with its content type");
     assert.equal(output.contentType, "application/json");
-    return JSON.parse(String(output.body)) as DetectionResponse;
+    return JSON.parse(String(output.body as string)) as DetectionResponse;
   }
 
   test("finds one box per text line of a PNG, on the line's ink, in image pixels", async () => {

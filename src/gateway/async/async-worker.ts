@@ -1,7 +1,7 @@
 import type { S3Client } from "@aws-sdk/client-s3";
 import type { Logger } from "pino";
 import { InferenceTimeoutError } from "../../errors.js";
-import type { InvocationResult } from "../../pipeline/inference-pipeline.js";
+import { wholeBody, type InvocationResult } from "../../pipeline/inference-pipeline.js";
 import type { AsyncConfig } from "../../config/async-config.js";
 import { InvocationDroppedError, InvokerUnavailableError, ModelInvocationError } from "../errors.js";
 import type { Invoker } from "../invoker.js";
@@ -253,14 +253,21 @@ export class AsyncWorker {
       return this.#onInvocationError(record, error);
     }
 
+    let answer: Uint8Array | string;
     try {
-      await this.#write(record, output, result.body, result.contentType);
+      answer = await wholeBody(result.body);
+    } catch (error) {
+      if (this.#stop.signal.aborted) return;
+      return this.#onInvocationError(record, error);
+    }
+    try {
+      await this.#write(record, output, answer, result.contentType);
     } catch (error) {
       if (this.#stop.signal.aborted) return;
       const message = `Could not write the output ${record.outputLocation}: ${describe(error)}`;
       return this.#fail(record, `ServerError: ${message}`, jsonFailure("OUTPUT_UNWRITABLE", message));
     }
-    await this.#finish(record, "completed", { responseContentType: result.contentType }, result.body);
+    await this.#finish(record, "completed", { responseContentType: result.contentType }, answer);
   }
 
   /**

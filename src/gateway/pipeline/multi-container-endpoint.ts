@@ -1,6 +1,6 @@
 import type { InferenceExecutionMode } from "../../config/pipeline-config.js";
 import type { EncodedBody } from "../../codecs/codec.js";
-import type { InvocationRequest, InvocationResult } from "../../pipeline/inference-pipeline.js";
+import { wholeBody, type InvocationRequest, type InvocationResult } from "../../pipeline/inference-pipeline.js";
 import { ModelInvocationError, RuntimeApiError, validationError } from "../errors.js";
 import type { Invoker } from "../invoker.js";
 import { containerHostnamePattern } from "../../config/pipeline-config.js";
@@ -113,7 +113,7 @@ export class MultiContainerEndpoint {
     for (const [index, container] of this.#earlier.entries()) {
       const result = await this.#call(container, handed, signal, onContainer);
       const next = this.containers[index + 1] as EndpointContainer;
-      const body = asBuffer(result.body);
+      const body = asBuffer(await wholeBody(result.body));
       if (body.byteLength > this.#maxHandOverBytes) throw new HandOverTooLargeError(container.hostname, next.hostname, body.byteLength, this.#maxHandOverBytes);
       handed = { ...handed, body, contentType: result.contentType };
     }
@@ -153,7 +153,8 @@ export class MultiContainerEndpoint {
     const report = (status: number, responseBytes: number): void =>
       onContainer({ container: container.hostname, status, ms: performance.now() - started, responseBytes });
     try {
-      const result = await container.invoker.invoke(request, signal);
+      const answer = await container.invoker.invoke(request, signal);
+      const result = { ...answer, body: await wholeBody(answer.body) };
       report(200, typeof result.body === "string" ? Buffer.byteLength(result.body) : result.body.byteLength);
       return result;
     } catch (error) {

@@ -50,6 +50,7 @@ export function createPipelineApp(options: PipelineApiOptions): Express {
 
   const base = {
     timeoutMs: options.timeoutMs ?? realtimeTimeoutMs,
+    streamIdleMs: options.timeoutMs ?? realtimeTimeoutMs,
     maxPayloadBytes: realtimeMaxBodyBytes,
     sendError: (response, error) => sendApiError(response, toPipelineError(error, config), log),
     resultHeaders: () => ({ "x-amzn-invoked-production-variant": config.variantName, "x-amzn-requestid": randomUUID() }),

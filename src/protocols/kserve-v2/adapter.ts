@@ -2,7 +2,7 @@ import { BadRequestError } from "../../errors.js";
 import type { Handlers } from "../../handlers/types.js";
 import type { ModelSignature, TensorSpec } from "../../models/model.js";
 import { OnnxModel } from "../../models/onnx/onnx-model.js";
-import type { FrontDoorStages, InvocationRequest, InvocationResult, StageTimings } from "../../pipeline/inference-pipeline.js";
+import { wholeBody, type FrontDoorStages, type InvocationRequest, type InvocationResult, type StageTimings } from "../../pipeline/inference-pipeline.js";
 import type { NDArray } from "../../tensor/ndarray.js";
 import type { HostedModel, ProtocolFront } from "../../dispatch/protocol-fronts.js";
 import { datatypeForDtype, type V2TensorData } from "./datatypes.js";
@@ -58,7 +58,7 @@ export const inferKserveV2: ProtocolFront = async (hosted, request, scope) => {
   if (!writesBody) return withTimings({ ...result, ...(encodedHeaders === undefined ? {} : { protocolHeaders: encodedHeaders }) }, parseMs, 0);
   const wrapStarted = performance.now();
   const name = parsed.outputs?.[0]?.name ?? bodyOutput;
-  const encoded = encodeInferenceResponse({ ...answerOf(hosted, parsed), outputs: [encodedOutput(name, { body: result.body, contentType: result.contentType })] });
+  const encoded = encodeInferenceResponse({ ...answerOf(hosted, parsed), outputs: [encodedOutput(name, { body: await wholeBody(result.body), contentType: result.contentType })] });
   return withTimings(
     {
       body: encoded.body,

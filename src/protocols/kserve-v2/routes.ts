@@ -6,7 +6,7 @@ import { InferenceError } from "../../errors.js";
 import type { Admission } from "../../http/admission.js";
 import { clientClosedStatus, serveInvocation, type InvocationRoute } from "../../http/invocation.js";
 import { sendError } from "../../http/send-error.js";
-import type { InvocationRequest, InvocationResult } from "../../pipeline/inference-pipeline.js";
+import { wholeBody, type InvocationRequest, type InvocationResult } from "../../pipeline/inference-pipeline.js";
 import type { InvocationObserver } from "../sagemaker/invocations.js";
 import { requestInferenceId } from "../sagemaker/invocations.js";
 import type { DataPlane } from "../../dispatch/data-plane.js";
@@ -57,7 +57,13 @@ export function createKserveV2Router(options: KserveV2RouteOptions): Router {
   const { models, log } = options;
   const router = Router({ caseSensitive: true, strict: true });
   const fail = (response: ServerResponse, error: unknown, inferenceId: string): void => sendKserveV2Error(response, error, inferenceId, log);
-  const baseRoute: Omit<InvocationRoute, "invoke"> = { timeoutMs: options.timeoutMs, maxPayloadBytes: options.maxPayloadBytes, admission: options.admission, sendError: fail };
+  const baseRoute: Omit<InvocationRoute, "invoke"> = {
+    timeoutMs: options.timeoutMs,
+    streamIdleMs: options.timeoutMs,
+    maxPayloadBytes: options.maxPayloadBytes,
+    admission: options.admission,
+    sendError: fail,
+  };
 
   const serverMetadata = JSON.stringify({ name: "sagemaker-byoc-node", version: options.serverVersion, extensions });
   // The protocol's text writes `v2`, its OpenAPI document `/v2/`: both answer.
@@ -92,7 +98,7 @@ export function createKserveV2Router(options: KserveV2RouteOptions): Router {
       protocol: "kserve-v2-metadata",
     };
     models.invoke(name, metadataRequest, AbortSignal.timeout(options.timeoutMs)).then(
-      (result) => sendJson(response, 200, result.body),
+      async (result) => sendJson(response, 200, await wholeBody(result.body)),
       (error: unknown) => fail(response, error, inferenceId),
     );
   });

@@ -20,6 +20,7 @@ export interface InvocationsOptions {
   readonly invoke: Invoke;
   readonly log: Logger;
   readonly timeoutMs: number;
+  readonly streamIdleMs: number;
   readonly maxPayloadBytes: number;
   /** Shared by every inference route, so the bounds hold for the server as a whole. */
   readonly admission: Admission;
@@ -50,6 +51,7 @@ export function createInvocationsHandler(options: InvocationsOptions) {
     if (entry === undefined) {
       const route: InvocationRoute = {
         timeoutMs: options.timeoutMs,
+        streamIdleMs: options.streamIdleMs,
         maxPayloadBytes: options.maxPayloadBytes,
         admission: options.admission,
         invoke: (request, signal) => options.invoke(model, request, signal),

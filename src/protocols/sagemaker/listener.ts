@@ -28,6 +28,8 @@ export interface AppOptions {
   readonly registry: ModelRegistry | undefined;
   readonly log: Logger;
   readonly timeoutMs: number;
+  /** Longest gap between two chunks of a streamed answer, in milliseconds. */
+  readonly streamIdleMs: number;
   readonly maxPayloadBytes: number;
   readonly maxConcurrentRequests: number;
   readonly maxInFlightBytes: number;
@@ -98,7 +100,7 @@ export interface VertexRoutes {
  *
  * @example
  * ```ts
- * const listener = createRequestListener({ plane, defaultModel: "model", registry: undefined, connections, log, timeoutMs: 60_000, maxPayloadBytes: 6 << 20, maxConcurrentRequests: 256, maxInFlightBytes: 256 << 20 });
+ * const listener = createRequestListener({ plane, defaultModel: "model", registry: undefined, connections, log, timeoutMs: 60_000, streamIdleMs: 30_000, maxPayloadBytes: 6 << 20, maxConcurrentRequests: 256, maxInFlightBytes: 256 << 20 });
  * http.createServer(listener).listen(8080);
  * ```
  */
@@ -130,7 +132,8 @@ export function createRequestListener(options: AppOptions): RequestListener {
           invoke: (model, request, signal) => invokeModel(model, { ...request, protocol: "vertex" }, signal),
           log,
           timeoutMs: options.timeoutMs,
-            maxPayloadBytes: vertex.maxPayloadBytes,
+          streamIdleMs: options.streamIdleMs,
+          maxPayloadBytes: vertex.maxPayloadBytes,
           admission,
           observe: metrics === undefined ? undefined : (model) => invocationObserver(metrics, vertex.predictRoute, model),
         })

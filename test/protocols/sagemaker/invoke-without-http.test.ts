@@ -28,7 +28,7 @@ test("server.invoke runs the pipeline without HTTP; transferBody moves an owned 
     assert.equal(owned.buffer.byteLength, owned.byteLength, "the test body owns its ArrayBuffer");
     const moved = await server.invoke(request(owned), AbortSignal.timeout(5_000), { transferBody: true });
     assert.equal(owned.byteLength, 0, "the body was transferred to the worker, not copied");
-    assert.deepEqual(JSON.parse(Buffer.from(moved.body).toString()), JSON.parse(Buffer.from(copied.body).toString()));
+    assert.deepEqual(JSON.parse(Buffer.from(moved.body as Uint8Array).toString()), JSON.parse(Buffer.from(copied.body as Uint8Array).toString()));
     assert.equal(moved.contentType, "application/json");
 
     const pooled = Buffer.from(json); // shares Node's 8 KiB pool: must be copied even when asked to transfer
