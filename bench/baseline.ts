@@ -7,6 +7,7 @@
  * toolkit would give its own (same environment), so every contender runs the model with the
  * same threads.
  */
+import { wholeBody } from "../src/pipeline/inference-pipeline.js";
 import { InferenceSession, Tensor } from "onnxruntime-node";
 import { pino } from "pino";
 import { decodeNpy, encodeNpy } from "../src/codecs/npy.js";
@@ -115,8 +116,8 @@ async function ocrHandlersPipeline(session: InferenceSession, contentType: strin
     run: (input) => handlers.predictFn(input as Awaited<ReturnType<typeof handlers.inputFn>>, session, ctx),
     async encode(output, accept) {
       const answer: HandlerOutput = await handlers.outputFn(output as Awaited<ReturnType<typeof handlers.predictFn>>, accept);
-      if (typeof answer === "object" && "contentType" in answer) return { body: bodyOf(answer.body), contentType: answer.contentType };
-      return { body: bodyOf(answer), contentType: "application/json" };
+      if (typeof answer === "object" && "contentType" in answer) return { body: bodyOf(await wholeBody(answer.body)), contentType: answer.contentType };
+      return { body: bodyOf(await wholeBody(answer)), contentType: "application/json" };
     },
     release: () => session.release(),
   };
