@@ -211,6 +211,12 @@ describe("in a batch job (SAGEMAKER_BATCH=true)", () => {
     assert.equal(await unchecked.text(), "out:a\nout:c\n");
   });
 
+  test("a streamed answer goes out as it comes, uncounted: it would have to be held whole to be counted", async () => {
+    const response = await invoke(fixtureJob, "stream\ndrop\n", { "content-type": "text/csv" });
+    assert.equal(response.status, 200);
+    assert.equal(await response.text(), "out:stream\n");
+  });
+
   test("JSON Lines requests without Accept are answered in JSON Lines, record for record", async () => {
     const response = await invoke(fixtureJob, '{"a":1}\n\n{"a":2}\n', { "content-type": "application/jsonlines" });
     assert.equal(response.status, 200);
