@@ -6,6 +6,7 @@ import { loadConfig, type ConfigOverrides, type ServerConfig } from "./config/se
 import type { DataPlane } from "./dispatch/data-plane.js";
 import { ModelRegistry } from "./dispatch/model-registry.js";
 import { SingleModel } from "./dispatch/single-model.js";
+import { inlineLaneFactory } from "./dispatch/inline-lane-factory.js";
 import { ModelNotFoundError } from "./errors.js";
 import { WorkerPool, type InvokeOptions } from "./dispatch/worker-pool.js";
 import { Connections } from "./http/connections.js";
@@ -63,25 +64,28 @@ export async function startServer(overrides: ConfigOverrides = {}, env: NodeJS.P
   /** The name the single model of a server goes by: in logs, the worker pool, KServe V2 paths and metrics. */
   const modelName = config.modelName;
   const log = createLogger(config.logLevel);
+  const runtimeConfig = {
+    logLevel: config.logLevel,
+    defaultAccept: config.defaultAccept,
+    defaultContentType: config.defaultContentType,
+    onnx: config.onnx,
+    multipart: config.multipart,
+    batching: config.batching,
+  };
   const pool = new WorkerPool({
     size: config.workers,
     log,
     recycleMs: config.workerRecycleMs,
-    setup: {
-      config: {
-        logLevel: config.logLevel,
-        defaultAccept: config.defaultAccept,
-        defaultContentType: config.defaultContentType,
-        onnx: config.onnx,
-        multipart: config.multipart,
-        batching: config.batching,
-      },
-      primeOnnxRuntime: config.multiModel,
-    },
+    setup: { config: runtimeConfig, primeOnnxRuntime: config.multiModel },
   });
   // Loads start once the server listens, after `metrics` below exists.
   const onModelLoad = (name: string, outcome: "success" | "failure"): void => metrics?.modelLoad(name, outcome);
-  const single = config.multiModel ? undefined : new SingleModel(pool, modelName, log, onModelLoad);
+  const single = config.multiModel
+    ? undefined
+    : new SingleModel(pool, modelName, log, {
+        onLoad: onModelLoad,
+        ...(config.inlineTinyModels ? { inlineLane: inlineLaneFactory(pool, runtimeConfig, log) } : {}),
+      });
   const registry = config.multiModel
     ? new ModelRegistry({
         pool,
@@ -165,6 +169,7 @@ export async function startServer(overrides: ConfigOverrides = {}, env: NodeJS.P
       log.info({ timeoutMs: config.shutdownTimeoutMs }, "shutting down: draining in-flight requests");
       await Promise.all([connections.drain(config.shutdownTimeoutMs), loaded, metricsListener?.close()]);
       await pool.close(1_000);
+      await single?.close();
       log.info("stopped");
       await flushLog(log);
     })();

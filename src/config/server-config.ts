@@ -178,6 +178,13 @@ export const serverSettings = defineSettings({
     default: 5_000,
     description: "how long a worker may keep running a timed-out request before it is probed, and replaced if a run blocks it",
   }),
+  inlineTinyModels: setting({
+    kind: boolean(),
+    env: "BYOC_INLINE_TINY_MODELS",
+    default: true,
+    description:
+      "run a model on the HTTP thread, skipping the hand-off to a worker, once its first requests show it tiny (built-in handlers, CPU, bodies up to 8 KiB, runs of at most 0.25 ms); it goes back to the workers if its runs grow (docs/inline-lane.md)",
+  }),
   onnx: {
     executionProviders: setting({
       kind: listOf(providers),

@@ -2,13 +2,21 @@ import type { Logger } from "pino";
 import type { ModelSource } from "../models/model-source.js";
 import type { InvocationRequest, InvocationResult } from "../pipeline/inference-pipeline.js";
 import type { DataPlane, ModelStatus } from "./data-plane.js";
+import type { InlineLane } from "./inline-lane.js";
 import { notReadyError, type Readiness } from "./readiness.js";
 import type { InvokeOptions, WorkerPool } from "./worker-pool.js";
 import type { LoadReport } from "./worker-protocol.js";
 
 /**
+ * Gives a freshly loaded model its inline lane (docs/inline-lane.md), or `undefined` when it may
+ * not run on the HTTP thread.
+ */
+export type InlineLaneFactory = (source: ModelSource, report: LoadReport) => InlineLane | undefined;
+
+/**
  * The data plane of an endpoint with one model (`/opt/ml/model`), loaded in every worker.
- * Ready once it loaded, and while a crashed worker's replacement reloads it.
+ * Ready once it loaded, and while a crashed worker's replacement reloads it. A tiny model's
+ * small requests may run on the HTTP thread instead (see {@link InlineLaneFactory}).
  *
  * @example
  * ```ts
@@ -21,15 +29,22 @@ export class SingleModel implements DataPlane {
   readonly #name: string;
   readonly #log: Logger;
   #failure: Error | undefined;
-
   readonly #onLoad: ((name: string, outcome: "success" | "failure") => void) | undefined;
+  readonly #inlineLane: InlineLaneFactory | undefined;
+  #lane: InlineLane | undefined;
 
-  /** `onLoad` is told whether the load succeeded (the metrics count loads). */
-  constructor(pool: WorkerPool, name: string, log: Logger, onLoad?: (name: string, outcome: "success" | "failure") => void) {
+  /** `onLoad` is told whether the load succeeded (the metrics count loads); `inlineLane` may give the model an inline lane. */
+  constructor(
+    pool: WorkerPool,
+    name: string,
+    log: Logger,
+    options: { readonly onLoad?: (name: string, outcome: "success" | "failure") => void; readonly inlineLane?: InlineLaneFactory } = {},
+  ) {
     this.#pool = pool;
     this.#name = name;
     this.#log = log;
-    this.#onLoad = onLoad;
+    this.#onLoad = options.onLoad;
+    this.#inlineLane = options.inlineLane;
     const failure = (): Error | undefined => this.#failure;
     this.readiness = {
       get ready() {
@@ -46,6 +61,11 @@ export class SingleModel implements DataPlane {
     return this.#name;
   }
 
+  /** True while the model's small requests run on the HTTP thread (docs/inline-lane.md). */
+  get runsInline(): boolean {
+    return this.#lane?.open === true;
+  }
+
   /** Read live by `/ping`: ready while a worker serves the model, with the load failure once there is one. */
   readonly readiness: Readiness;
 
@@ -58,7 +78,8 @@ export class SingleModel implements DataPlane {
       const source = await resolveSource();
       this.#log.info({ modelDir: source.modelDir, handlersFile: source.handlersFile ?? "(defaults: ONNX model, built-in codecs)" }, "loading model");
       await this.#pool.start();
-      await this.#pool.load(source, "all");
+      const report = await this.#pool.load(source, "all");
+      this.#lane = this.#inlineLane?.(source, report);
       this.#onLoad?.(this.#name, "success");
       this.#log.info("model loaded; /ping answers 200");
     } catch (error) {
@@ -78,7 +99,20 @@ export class SingleModel implements DataPlane {
 
   invoke(name: string, request: InvocationRequest, signal: AbortSignal, options?: InvokeOptions): Promise<InvocationResult> {
     if (!this.#pool.serves(name)) return Promise.reject(notReadyError(this.readiness));
-    return this.#pool.invoke(name, request, signal, options);
+    const lane = this.#lane;
+    if (lane?.takes(request) === true) return lane.invoke(request, signal);
+    const bodyBytes = request.body.byteLength;
+    const answer = this.#pool.invoke(name, request, signal, options);
+    if (lane?.observing !== true) return answer;
+    return answer.then((result) => {
+      lane.observe(bodyBytes, result.timings);
+      return result;
+    });
+  }
+
+  /** Releases what the model holds outside the workers (its inline lane's copy); the pool releases the rest. */
+  async close(): Promise<void> {
+    await this.#lane?.close();
   }
 
   report(name: string): LoadReport | undefined {
