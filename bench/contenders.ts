@@ -156,7 +156,7 @@ export function toolkitServeArgs(model: BenchModel, request: RequestSpec): strin
 export function describeToolkit(env: Readonly<Record<string, string>>): string {
   const config = loadConfig({ ...process.env, ...env });
   const extra = flatten(config)
-    .filter(([key]) => /batch|inline|spin|queue/i.test(key))
+    .filter(([key]) => /batching|inline|spin|queue/i.test(key))
     .map(([key, value]) => `${key} ${JSON.stringify(value)}`);
   const onnx = config.onnx;
   return [

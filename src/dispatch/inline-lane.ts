@@ -1,61 +1,67 @@
 import type { Logger } from "pino";
 import type { ModelSource } from "../models/model-source.js";
 import type { OnnxSessionConfig } from "../models/onnx/session-config.js";
-import type { InvocationRequest, InvocationResult, StageTimings } from "../pipeline/inference-pipeline.js";
+import type { InvocationRequest, InvocationResult } from "../pipeline/inference-pipeline.js";
 import type { ModelRuntime } from "./model-runtime.js";
 import { deserializeError, serializeError } from "./serialize-error.js";
 import type { LoadReport } from "./worker-protocol.js";
 
 /**
- * When a model counts as tiny, and when it stops counting: docs/inline-lane.md has the
- * measurements behind each figure.
+ * When a model counts as tiny, and when it stops counting: docs/inline-lane.md gives the
+ * reasons for each figure.
  */
 export const inlineThresholds = {
   /** Larger bodies always go to a worker: decoding them would hold the HTTP thread. */
   maxBodyBytes: 8 * 1024,
   /** Models that measured more at load stay on the workers. */
   maxModelBytes: 64 * 1024 * 1024,
-  /** Runs judged together, on the workers before the lane opens and in the lane after. */
+  /** The lane opens when the median `session.run` of its copy, timed on zero-filled inputs at load, is at most this. */
+  openAtRunMs: 0.1,
+  /** Requests judged together once it is open. */
   window: 64,
-  /** The lane opens when the median of a window of worker runs (decode, predict, encode, as the worker timed them) is at most this. */
-  openAtMedianMs: 0.25,
-  /** It closes for good when the median of a window of its own runs is above this... */
+  /** It closes for good when the median of a window of its requests (decode, run, encode) is above this... */
   closeAtMedianMs: 0.5,
-  /** ...or when one run holds the HTTP thread this long (`/ping` must answer within 50 ms). */
-  closeAtRunMs: 20,
+  /** ...or when {@link inlineThresholds.slowRequests} requests of one window each take longer than this. */
+  slowRequestMs: 20,
+  /** Not one: on a busy machine the operating system deschedules the HTTP thread for tens of milliseconds now and then. */
+  slowRequests: 3,
 } as const;
 
-/** Runs the request on a worker instead: where the lane sends what it can no longer take. */
+/**
+ * Runs the request on a worker instead: where the lane sends a request it cannot take after all
+ * (it was busy, or closed, by the time the request reached it).
+ */
 export type WorkerInvoke = (request: InvocationRequest, signal: AbortSignal) => Promise<InvocationResult>;
 
+/** The lane's own copy of the model, loaded on the HTTP thread, and how long its runs took there. */
+export interface InlineCopy {
+  readonly runtime: ModelRuntime;
+  /** Median `session.run` on zero-filled inputs, in milliseconds (the slowest session's, for several). */
+  readonly runMs: number;
+}
+
 /**
- * What the lane needs: how to load its own copy of the model on this thread, and where to send
- * requests it hands back.
+ * What the lane needs: how to load its own copy of the model on this thread, whether the workers
+ * are idle, and where to send requests it hands back.
  *
  * @example
  * ```ts
- * const options: InlineLaneOptions = { model: "model", loadRuntime, toWorkers, log, now: () => performance.now() };
+ * const options: InlineLaneOptions = { model: "model", loadCopy, workersIdle: () => pool.pendingFor("model") === 0, toWorkers, log };
  * ```
  */
 export interface InlineLaneOptions {
   readonly model: string;
-  /** Loads the model on the calling thread; called once, when the lane opens. */
-  readonly loadRuntime: () => Promise<ModelRuntime>;
+  /** Loads and times the model on the calling thread; called once, by {@link InlineLane.start}. */
+  readonly loadCopy: () => Promise<InlineCopy>;
+  /** True when no request of the model is queued or running on a worker. */
+  readonly workersIdle: () => boolean;
   readonly toWorkers: WorkerInvoke;
   readonly log: Logger;
-  /** Milliseconds, for the lane's own runs (`performance.now()` by default; tests inject one). */
+  /** Milliseconds, for the lane's own requests (`performance.now()` by default; tests inject one). */
   readonly now?: () => number;
 }
 
-interface Waiting {
-  readonly request: InvocationRequest;
-  readonly signal: AbortSignal;
-  readonly resolve: (result: InvocationResult) => void;
-  readonly reject: (error: Error) => void;
-  readonly onAbort: () => void;
-}
-
-type LaneState = "observing" | "loading" | "open" | "closed";
+type LaneState = "idle" | "loading" | "open" | "closed";
 
 /**
  * True when a model may ever run on the HTTP thread: no user code (the built-in handlers only,
@@ -75,30 +81,31 @@ export function inlineCandidate(source: ModelSource, report: LoadReport, onnx: P
 }
 
 /**
- * Runs a tiny model's requests on the HTTP thread, without the round trip to a worker thread,
- * which for such a model costs more than the model itself (docs/inline-lane.md).
+ * Runs a tiny model's request on the HTTP thread when it is the only request under way, without
+ * the round trip to a worker thread, which for such a model takes longer than the model itself
+ * (docs/inline-lane.md). Under concurrency the workers take the requests: the HTTP thread is then
+ * the busy one, and work moved onto it costs throughput.
  *
- * It starts by watching what the workers report for small requests; when a window of them
- * shows runs of at most {@link inlineThresholds.openAtMedianMs} (median), it loads its own copy of the model
- * and takes small requests, one at a time. If its own runs grow (a median above
- * {@link inlineThresholds.closeAtMedianMs} over a window, or one run above
- * {@link inlineThresholds.closeAtRunMs}), it closes for good, releases its copy and hands
- * everything back to the workers. Answers and errors are the workers' own, byte for byte.
+ * Once the workers have loaded the model, {@link InlineLane.start} loads a copy on this thread and
+ * times its runs; when the median is at most {@link inlineThresholds.openAtRunMs} the lane opens.
+ * If its requests grow (a median above {@link inlineThresholds.closeAtMedianMs} over a window, or
+ * a few above {@link inlineThresholds.slowRequestMs}), it closes for good and releases its copy.
+ * Answers and errors are the workers' own, byte for byte.
  *
  * @example
  * ```ts
- * if (lane.takes(request)) return lane.invoke(request, signal);
- * const result = await pool.invoke("model", request, signal);
- * lane.observe(bodyBytes, result.timings);
+ * await lane.start();
+ * if (lane.takes(request, requestsInFlight)) return lane.invoke(request, signal);
+ * return pool.invoke("model", request, signal);
  * ```
  */
 export class InlineLane {
   readonly #options: InlineLaneOptions;
   readonly #now: () => number;
-  #state: LaneState = "observing";
+  #state: LaneState = "idle";
   #window: number[] = [];
+  #slowInWindow = 0;
   #runtime: ModelRuntime | undefined;
-  readonly #queue: Waiting[] = [];
   #busy = false;
 
   constructor(options: InlineLaneOptions) {
@@ -106,130 +113,101 @@ export class InlineLane {
     this.#now = options.now ?? (() => performance.now());
   }
 
-  /** True while the lane learns from the workers' answers ({@link InlineLane.observe}). */
-  get observing(): boolean {
-    return this.#state === "observing";
-  }
-
-  /** True while the lane runs small requests itself. */
+  /** True while the lane may take requests. */
   get open(): boolean {
     return this.#state === "open";
   }
 
-  /** True when `request` runs here rather than on a worker. */
-  takes(request: InvocationRequest): boolean {
-    return this.#state === "open" && request.body.byteLength <= inlineThresholds.maxBodyBytes;
+  /**
+   * True when `request` runs here now: the lane is open, the body small, and the request alone
+   * (`requestsInFlight`, as the HTTP layer counts them, is 1 and the workers have none of the model).
+   */
+  takes(request: InvocationRequest, requestsInFlight: number): boolean {
+    return (
+      this.#state === "open" &&
+      !this.#busy &&
+      requestsInFlight <= 1 &&
+      request.body.byteLength <= inlineThresholds.maxBodyBytes &&
+      this.#options.workersIdle()
+    );
   }
 
-  /** Learns from a worker's answer to a request of `bodyBytes`: the evidence for opening. */
-  observe(bodyBytes: number, timings: StageTimings | undefined): void {
-    if (this.#state !== "observing" || timings === undefined || bodyBytes > inlineThresholds.maxBodyBytes) return;
-    this.#window.push(timings.decodeMs + timings.predictMs + timings.encodeMs);
-    if (this.#window.length < inlineThresholds.window) return;
-    const medianMs = quantile(this.#window, 0.5);
-    this.#window = [];
-    if (medianMs > inlineThresholds.openAtMedianMs) return;
+  /**
+   * Loads the lane's copy of the model and opens the lane when its runs are tiny; otherwise the
+   * copy is released and the lane stays closed. Never rejects: a failure is logged and leaves the
+   * model on the workers.
+   */
+  async start(): Promise<void> {
+    if (this.#state !== "idle") return;
     this.#state = "loading";
-    void this.#load(medianMs);
+    const { log, model } = this.#options;
+    try {
+      const copy = await this.#options.loadCopy();
+      this.#runtime = copy.runtime;
+      if (this.#state !== "loading") {
+        await this.#release();
+        return;
+      }
+      if (copy.runMs > inlineThresholds.openAtRunMs) {
+        this.#state = "closed";
+        log.info({ model, runMs: round(copy.runMs) }, "the model's runs are too long for the HTTP thread: requests stay on the workers");
+        await this.#release();
+        return;
+      }
+      this.#state = "open";
+      log.info({ model, runMs: round(copy.runMs) }, "the model's runs are tiny: requests that find it idle now run on the HTTP thread");
+    } catch (error) {
+      this.#state = "closed";
+      await this.#release();
+      log.warn({ err: error, model }, "loading the model on the HTTP thread failed; it stays on the workers");
+    }
   }
 
-  /** Runs `request` on this thread, after the ones already waiting; rejects as a worker would. */
-  invoke(request: InvocationRequest, signal: AbortSignal): Promise<InvocationResult> {
-    if (signal.aborted) return Promise.reject(signal.reason as Error);
-    return new Promise<InvocationResult>((resolve, reject) => {
-      const onAbort = (): void => {
-        const index = this.#queue.indexOf(waiting);
-        if (index >= 0) this.#queue.splice(index, 1);
-        reject(signal.reason as Error);
-      };
-      const waiting: Waiting = { request, signal, resolve, reject, onAbort };
-      signal.addEventListener("abort", onAbort, { once: true });
-      this.#queue.push(waiting);
-      this.#next();
-    });
+  /**
+   * Runs `request` on this thread, or on a worker when the lane has become busy or closed since
+   * {@link InlineLane.takes}; rejects as a worker would, or with the signal's reason when it fires
+   * first.
+   */
+  async invoke(request: InvocationRequest, signal: AbortSignal): Promise<InvocationResult> {
+    const runtime = this.#runtime;
+    if (this.#state !== "open" || this.#busy || runtime === undefined) return this.#options.toWorkers(request, signal);
+    this.#busy = true;
+    const started = this.#now();
+    try {
+      return await abortable(runtime.invoke(this.#options.model, request, { log: this.#options.log.child({ inferenceId: request.inferenceId }), signal }), signal);
+    } catch (error) {
+      // Through the same flattening as a worker's error, so both lanes answer alike.
+      throw error === signal.reason ? error : deserializeError(serializeError(error));
+    } finally {
+      this.#busy = false;
+      this.#record(this.#now() - started);
+      if (!this.open) await this.#release();
+    }
   }
 
   /** Closes the lane for good and releases its copy of the model (the server is stopping). */
   async close(): Promise<void> {
     this.#state = "closed";
-    this.#handBack();
     await this.#release();
   }
 
-  async #load(workerMedianMs: number): Promise<void> {
-    const { log, model } = this.#options;
-    try {
-      const runtime = await this.#options.loadRuntime();
-      this.#runtime = runtime;
-      if (this.#state !== "loading") {
-        await this.#release();
-        return;
-      }
-      this.#state = "open";
-      log.info({ model, workerMedianMs: round(workerMedianMs) }, "the model's runs are tiny: small requests now run on the HTTP thread");
-    } catch (error) {
-      this.#state = "closed";
-      log.warn({ err: error, model }, "loading the model on the HTTP thread failed; it stays on the workers");
-    }
-  }
-
-  #next(): void {
-    if (this.#busy) return;
-    const waiting = this.#queue.shift();
-    if (waiting === undefined) return;
-    if (this.#state !== "open" || this.#runtime === undefined) {
-      this.#toWorkers(waiting);
-      this.#next();
-      return;
-    }
-    this.#busy = true;
-    void this.#run(this.#runtime, waiting).finally(() => {
-      this.#busy = false;
-      if (this.#state === "closed") void this.#release();
-      this.#next();
-    });
-  }
-
-  async #run(runtime: ModelRuntime, waiting: Waiting): Promise<void> {
-    const { request, signal } = waiting;
-    const started = this.#now();
-    try {
-      const result = await runtime.invoke(this.#options.model, request, { log: this.#options.log.child({ inferenceId: request.inferenceId }), signal });
-      settle(waiting, () => waiting.resolve(result));
-    } catch (error) {
-      // Through the same flattening as a worker's error, so both lanes answer alike.
-      settle(waiting, () => waiting.reject(deserializeError(serializeError(error))));
-    } finally {
-      this.#record(this.#now() - started);
-    }
-  }
-
-  #record(runMs: number): void {
+  #record(ms: number): void {
     if (this.#state !== "open") return;
-    if (runMs > inlineThresholds.closeAtRunMs) {
-      this.#shut({ runMs: round(runMs) }, "a run held the HTTP thread too long");
+    if (ms > inlineThresholds.slowRequestMs && ++this.#slowInWindow >= inlineThresholds.slowRequests) {
+      this.#shut({ ms: round(ms), slowRequests: this.#slowInWindow }, "requests held the HTTP thread too long");
       return;
     }
-    this.#window.push(runMs);
+    this.#window.push(ms);
     if (this.#window.length < inlineThresholds.window) return;
     const medianMs = quantile(this.#window, 0.5);
     this.#window = [];
-    if (medianMs > inlineThresholds.closeAtMedianMs) this.#shut({ medianMs: round(medianMs) }, "the model's runs grew");
+    this.#slowInWindow = 0;
+    if (medianMs > inlineThresholds.closeAtMedianMs) this.#shut({ medianMs: round(medianMs) }, "the model's requests grew");
   }
 
   #shut(measured: Record<string, number>, why: string): void {
     this.#state = "closed";
     this.#options.log.warn({ model: this.#options.model, ...measured }, `${why}: requests go back to the workers for good`);
-    this.#handBack();
-  }
-
-  #handBack(): void {
-    for (const waiting of this.#queue.splice(0)) this.#toWorkers(waiting);
-  }
-
-  #toWorkers(waiting: Waiting): void {
-    waiting.signal.removeEventListener("abort", waiting.onAbort);
-    this.#options.toWorkers(waiting.request, waiting.signal).then(waiting.resolve, waiting.reject);
   }
 
   async #release(): Promise<void> {
@@ -240,9 +218,14 @@ export class InlineLane {
   }
 }
 
-function settle(waiting: Waiting, answer: () => void): void {
-  waiting.signal.removeEventListener("abort", waiting.onAbort);
-  answer();
+/** `work`, or the signal's reason as soon as it fires (the run itself goes on to its end). */
+function abortable<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason as Error);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason as Error);
+    signal.addEventListener("abort", onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
 }
 
 function quantile(values: number[], q: number): number {

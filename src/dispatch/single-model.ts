@@ -79,9 +79,10 @@ export class SingleModel implements DataPlane {
       this.#log.info({ modelDir: source.modelDir, handlersFile: source.handlersFile ?? "(defaults: ONNX model, built-in codecs)" }, "loading model");
       await this.#pool.start();
       const report = await this.#pool.load(source, "all");
-      this.#lane = this.#inlineLane?.(source, report);
       this.#onLoad?.(this.#name, "success");
       this.#log.info("model loaded; /ping answers 200");
+      this.#lane = this.#inlineLane?.(source, report);
+      await this.#lane?.start();
     } catch (error) {
       this.#onLoad?.(this.#name, "failure");
       this.#failure = error as Error;
@@ -100,14 +101,8 @@ export class SingleModel implements DataPlane {
   invoke(name: string, request: InvocationRequest, signal: AbortSignal, options?: InvokeOptions): Promise<InvocationResult> {
     if (!this.#pool.serves(name)) return Promise.reject(notReadyError(this.readiness));
     const lane = this.#lane;
-    if (lane?.takes(request) === true) return lane.invoke(request, signal);
-    const bodyBytes = request.body.byteLength;
-    const answer = this.#pool.invoke(name, request, signal, options);
-    if (lane?.observing !== true) return answer;
-    return answer.then((result) => {
-      lane.observe(bodyBytes, result.timings);
-      return result;
-    });
+    if (lane?.takes(request, options?.requestsInFlight ?? 1) === true) return lane.invoke(request, signal);
+    return this.#pool.invoke(name, request, signal, options);
   }
 
   /** Releases what the model holds outside the workers (its inline lane's copy); the pool releases the rest. */

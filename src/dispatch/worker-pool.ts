@@ -22,6 +22,11 @@ export interface WorkerPoolOptions {
 export interface InvokeOptions {
   /** Move a body that owns its whole ArrayBuffer to the worker without copying; it is detached afterwards. */
   readonly transferBody?: boolean;
+  /**
+   * Requests the HTTP layer has admitted, this one included: a single-model endpoint's inline
+   * lane runs a request on the HTTP thread only when it is alone (docs/inline-lane.md).
+   */
+  readonly requestsInFlight?: number;
 }
 
 /**

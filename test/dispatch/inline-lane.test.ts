@@ -1,16 +1,21 @@
 import assert from "node:assert/strict";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { pino } from "pino";
 import { defaultConfig } from "../../src/config/server-config.js";
-import { InlineLane, inlineCandidate, inlineThresholds, type WorkerInvoke } from "../../src/dispatch/inline-lane.js";
+import { InlineLane, inlineCandidate, inlineThresholds, type InlineCopy, type WorkerInvoke } from "../../src/dispatch/inline-lane.js";
+import { inlineLaneFactory } from "../../src/dispatch/inline-lane-factory.js";
 import { ModelRuntime } from "../../src/dispatch/model-runtime.js";
 import type { SingleModel } from "../../src/dispatch/single-model.js";
 import { WorkerPool } from "../../src/dispatch/worker-pool.js";
 import type { RuntimeConfig } from "../../src/dispatch/worker-protocol.js";
 import type { ModelSource } from "../../src/models/model-source.js";
-import type { InvocationRequest, InvocationResult, StageTimings } from "../../src/pipeline/inference-pipeline.js";
+import type { InvocationRequest, InvocationResult } from "../../src/pipeline/inference-pipeline.js";
 import type { RunningServer } from "../../src/server.js";
 import { captureLog } from "../helpers/capture-log.js";
+import { buildMatMulModel } from "../helpers/onnx-models.js";
 import { invoke, irisModelDir, setosaRow, startTestServer } from "../helpers/server.js";
 
 const silent = pino({ level: "silent" });
@@ -23,7 +28,6 @@ const runtimeConfig: RuntimeConfig = {
   batching: { maxBatchSize: 1, maxDelayMs: 0 },
 };
 const irisSource: ModelSource = { name: "model", modelDir: irisModelDir, handlersFile: undefined };
-const tinyTimings: StageTimings = { queueMs: 0.05, decodeMs: 0.005, predictMs: 0.02, encodeMs: 0.005 };
 
 function request(body: string | Buffer): InvocationRequest {
   return {
@@ -49,11 +53,6 @@ async function until(condition: () => boolean, what: string): Promise<void> {
     if (waited > 10_000) throw new Error(`gave up waiting until ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
-}
-
-/** Feeds the lane one window of worker runs that took `ms` each. */
-function observeWindow(lane: InlineLane, ms: number): void {
-  for (let i = 0; i < inlineThresholds.window; i++) lane.observe(64, { queueMs: 0, decodeMs: 0, predictMs: ms, encodeMs: 0 });
 }
 
 async function failure(answer: Promise<InvocationResult>): Promise<Error & { statusCode?: number; code?: string }> {
@@ -96,6 +95,14 @@ describe("InlineLane", () => {
     workerCalls++;
     return pool.invoke("model", req, signal);
   };
+  const workersIdle = (): boolean => pool.pendingFor("model") === 0;
+  /** The iris model loaded on this thread, reported as running in `runMs`. */
+  const irisCopy = (runMs = 0.01, loaded?: (runtime: ModelRuntime) => void) => async (): Promise<InlineCopy> => {
+    const runtime = await loadIris();
+    loaded?.(runtime);
+    return { runtime, runMs };
+  };
+  const body = JSON.stringify([setosaRow]);
 
   before(async () => {
     pool = new WorkerPool({ size: 1, log: silent, recycleMs: 5_000, setup: { config: runtimeConfig, primeOnnxRuntime: false } });
@@ -104,49 +111,50 @@ describe("InlineLane", () => {
   });
   after(() => pool.close(1_000));
 
-  it("stays closed while the median of a window of worker runs is above 0.25 ms", () => {
-    let loads = 0;
-    const lane = new InlineLane({ model: "model", log: silent, toWorkers, loadRuntime: () => (loads++, loadIris()) });
-    observeWindow(lane, inlineThresholds.openAtMedianMs * 1.5);
-    assert.equal(lane.observing, true);
-    assert.equal(loads, 0);
-    assert.equal(lane.takes(request(JSON.stringify([setosaRow]))), false);
-  });
-
-  it("ignores worker runs of bodies larger than it would take", () => {
-    let loads = 0;
-    const lane = new InlineLane({ model: "model", log: silent, toWorkers, loadRuntime: () => (loads++, loadIris()) });
-    for (let i = 0; i < inlineThresholds.window; i++) lane.observe(inlineThresholds.maxBodyBytes + 1, tinyTimings);
-    assert.equal(loads, 0);
-  });
-
-  it("opens after a window of tiny worker runs, taking bodies up to 8 KiB and leaving larger ones to the workers", async () => {
+  it("stays closed, and releases its copy, when the copy's runs took more than 0.1 ms", async () => {
+    let runtime: ModelRuntime | undefined;
     const { log, records } = captureLog();
-    const lane = new InlineLane({ model: "model", log, toWorkers, loadRuntime: loadIris });
-    observeWindow(lane, inlineThresholds.openAtMedianMs);
-    await until(() => lane.open, "the lane opened");
-    assert.equal(lane.takes(request(Buffer.alloc(inlineThresholds.maxBodyBytes))), true);
-    assert.equal(lane.takes(request(Buffer.alloc(inlineThresholds.maxBodyBytes + 1))), false);
+    const lane = new InlineLane({ model: "model", log, toWorkers, workersIdle, loadCopy: irisCopy(inlineThresholds.openAtRunMs * 1.5, (loaded) => (runtime = loaded)) });
+    await lane.start();
+    assert.equal(lane.open, false);
+    assert.equal(lane.takes(request(body), 1), false);
+    assert.equal(runtime?.valueOf("model"), undefined);
+    assert.ok(records.some((record) => record.level === "info" && record.msg.includes("too long for the HTTP thread")));
+  });
+
+  it("stays closed, and logs why, when its copy fails to load", async () => {
+    const { log, records } = captureLog();
+    const lane = new InlineLane({ model: "model", log, toWorkers, workersIdle, loadCopy: () => Promise.reject(new Error("no such file")) });
+    await lane.start();
+    assert.equal(lane.open, false);
+    assert.ok(records.some((record) => record.level === "warn" && record.msg.includes("stays on the workers")));
+  });
+
+  it("opens when the copy's runs took at most 0.1 ms, taking bodies up to 8 KiB and leaving larger ones to the workers", async () => {
+    const { log, records } = captureLog();
+    const lane = new InlineLane({ model: "model", log, toWorkers, workersIdle, loadCopy: irisCopy(inlineThresholds.openAtRunMs) });
+    await lane.start();
+    assert.equal(lane.open, true);
+    assert.equal(lane.takes(request(Buffer.alloc(inlineThresholds.maxBodyBytes)), 1), true);
+    assert.equal(lane.takes(request(Buffer.alloc(inlineThresholds.maxBodyBytes + 1)), 1), false);
     assert.ok(records.some((record) => record.level === "info" && record.msg.includes("now run on the HTTP thread")));
     await lane.close();
   });
 
   it("answers with the same bytes and content type as a worker", async () => {
-    const lane = new InlineLane({ model: "model", log: silent, toWorkers, loadRuntime: loadIris });
-    observeWindow(lane, 0.01);
-    await until(() => lane.open, "the lane opened");
-    const body = JSON.stringify([setosaRow, [6.7, 3.0, 5.2, 2.3]]);
-    const fromWorker = await pool.invoke("model", request(body), AbortSignal.timeout(5_000));
-    const inline = await lane.invoke(request(body), AbortSignal.timeout(5_000));
+    const lane = new InlineLane({ model: "model", log: silent, toWorkers, workersIdle, loadCopy: irisCopy() });
+    await lane.start();
+    const rows = JSON.stringify([setosaRow, [6.7, 3.0, 5.2, 2.3]]);
+    const fromWorker = await pool.invoke("model", request(rows), AbortSignal.timeout(5_000));
+    const inline = await lane.invoke(request(rows), AbortSignal.timeout(5_000));
     assert.equal(bodyText(inline), bodyText(fromWorker));
     assert.equal(inline.contentType, fromWorker.contentType);
     await lane.close();
   });
 
   it("rejects a bad request with the error a worker gives: same name, message, status and code", async () => {
-    const lane = new InlineLane({ model: "model", log: silent, toWorkers, loadRuntime: loadIris });
-    observeWindow(lane, 0.01);
-    await until(() => lane.open, "the lane opened");
+    const lane = new InlineLane({ model: "model", log: silent, toWorkers, workersIdle, loadCopy: irisCopy() });
+    await lane.start();
     const wrongShape = JSON.stringify([[1, 2]]);
     const fromWorker = await failure(pool.invoke("model", request(wrongShape), AbortSignal.timeout(5_000)));
     const inline = await failure(lane.invoke(request(wrongShape), AbortSignal.timeout(5_000)));
@@ -157,7 +165,7 @@ describe("InlineLane", () => {
     await lane.close();
   });
 
-  it("closes for good when one run holds the thread longer than 20 ms, releasing its copy and sending later requests to the workers", async () => {
+  it("closes for good at the third request of a window that holds the thread longer than 20 ms, releasing its copy and sending later requests to the workers", async () => {
     let clock = 0;
     let runtime: ModelRuntime | undefined;
     const { log, records } = captureLog();
@@ -165,67 +173,116 @@ describe("InlineLane", () => {
       model: "model",
       log,
       toWorkers,
-      now: () => (clock += inlineThresholds.closeAtRunMs + 1),
-      loadRuntime: async () => (runtime = await loadIris()),
+      workersIdle,
+      now: () => (clock += inlineThresholds.slowRequestMs + 1),
+      loadCopy: irisCopy(0.01, (loaded) => (runtime = loaded)),
     });
-    observeWindow(lane, 0.01);
-    await until(() => lane.open, "the lane opened");
-    const body = JSON.stringify([setosaRow]);
+    await lane.start();
     const first = await lane.invoke(request(body), AbortSignal.timeout(5_000));
+    await lane.invoke(request(body), AbortSignal.timeout(5_000));
+    assert.equal(lane.open, true);
+    await lane.invoke(request(body), AbortSignal.timeout(5_000));
     assert.equal(lane.open, false);
-    assert.equal(lane.takes(request(body)), false);
-    assert.ok(records.some((record) => record.level === "warn" && record.msg.includes("held the HTTP thread too long")));
+    assert.equal(lane.takes(request(body), 1), false);
+    assert.ok(records.some((record) => record.level === "warn" && record.msg.includes("held the HTTP thread too long") && record.slowRequests === 3));
     await until(() => runtime?.valueOf("model") === undefined, "the lane released its copy");
     const callsBefore = workerCalls;
-    const queuedAfterClose = await lane.invoke(request(body), AbortSignal.timeout(5_000));
+    const afterClosing = await lane.invoke(request(body), AbortSignal.timeout(5_000));
     assert.equal(workerCalls, callsBefore + 1);
-    assert.equal(bodyText(queuedAfterClose), bodyText(first));
+    assert.equal(bodyText(afterClosing), bodyText(first));
   });
 
-  it("closes for good when the median of a window of its runs is above 0.5 ms", async () => {
+  it("closes for good when the median of a window of its requests is above 0.5 ms", async () => {
     let clock = 0;
-    const lane = new InlineLane({ model: "model", log: silent, toWorkers, now: () => (clock += 0.4), loadRuntime: loadIris });
-    observeWindow(lane, 0.01);
-    await until(() => lane.open, "the lane opened");
-    const body = JSON.stringify([setosaRow]);
-    // Each run reads the clock twice, 0.4 ms apart, so every run measures 0.4 ms...
+    // Each request reads the clock twice, so it measures one step: 0.4 ms stays open...
+    const lane = new InlineLane({ model: "model", log: silent, toWorkers, workersIdle, now: () => (clock += 0.4), loadCopy: irisCopy() });
+    await lane.start();
     for (let i = 0; i < inlineThresholds.window; i++) await lane.invoke(request(body), AbortSignal.timeout(5_000));
     assert.equal(lane.open, true);
-    // ...and with a clock that steps 0.6 ms per read, 0.6 ms.
-    const slower = new InlineLane({ model: "model", log: silent, toWorkers, now: () => (clock += 0.6), loadRuntime: loadIris });
-    observeWindow(slower, 0.01);
-    await until(() => slower.open, "the second lane opened");
+    await lane.close();
+    // ...and 0.6 ms closes it at the end of the window.
+    const slower = new InlineLane({ model: "model", log: silent, toWorkers, workersIdle, now: () => (clock += 0.6), loadCopy: irisCopy() });
+    await slower.start();
     for (let i = 0; i < inlineThresholds.window - 1; i++) await slower.invoke(request(body), AbortSignal.timeout(5_000));
     assert.equal(slower.open, true);
     await slower.invoke(request(body), AbortSignal.timeout(5_000));
     assert.equal(slower.open, false);
+  });
+
+  it("takes no request while it runs one, while the HTTP layer has others, or while the workers have one of the model; one that reaches it busy goes to the workers", async () => {
+    let workersBusy = false;
+    const lane = new InlineLane({ model: "model", log: silent, toWorkers, workersIdle: () => !workersBusy, loadCopy: irisCopy() });
+    await lane.start();
+    assert.equal(lane.takes(request(body), 1), true);
+    const running = lane.invoke(request(body), AbortSignal.timeout(5_000));
+    assert.equal(lane.takes(request(body), 1), false);
+    const callsBefore = workerCalls;
+    const sentOn = lane.invoke(request(body), AbortSignal.timeout(5_000));
+    assert.equal(bodyText(await sentOn), bodyText(await running));
+    assert.equal(workerCalls, callsBefore + 1);
+    assert.equal(lane.takes(request(body), 1), true);
+    assert.equal(lane.takes(request(body), 2), false);
+    workersBusy = true;
+    assert.equal(lane.takes(request(body), 1), false);
     await lane.close();
   });
 
-  it("rejects a waiting request whose signal fires with the signal's reason, and still answers the one running", async () => {
-    const lane = new InlineLane({ model: "model", log: silent, toWorkers, loadRuntime: loadIris });
-    observeWindow(lane, 0.01);
-    await until(() => lane.open, "the lane opened");
-    const body = JSON.stringify([setosaRow]);
-    const running = lane.invoke(request(body), AbortSignal.timeout(5_000));
+  it("rejects with the signal's reason when it fires during a run, and takes the next request once the run ends", async () => {
+    const lane = new InlineLane({ model: "model", log: silent, toWorkers, workersIdle, loadCopy: irisCopy() });
+    await lane.start();
     const controller = new AbortController();
-    const waiting = lane.invoke(request(body), controller.signal);
+    const running = lane.invoke(request(body), controller.signal);
     const reason = new Error("client gone");
     controller.abort(reason);
-    await assert.rejects(waiting, (error) => error === reason);
-    assert.ok(bodyText(await running).length > 0);
+    await assert.rejects(running, (error) => error === reason);
+    await until(() => lane.takes(request(body), 1), "the run ended");
+    assert.ok(bodyText(await lane.invoke(request(body), AbortSignal.timeout(5_000))).length > 0);
     await lane.close();
   });
 
   it("releases its copy of the model when closed", async () => {
     let runtime: ModelRuntime | undefined;
-    const lane = new InlineLane({ model: "model", log: silent, toWorkers, loadRuntime: async () => (runtime = await loadIris()) });
-    observeWindow(lane, 0.01);
-    await until(() => lane.open, "the lane opened");
+    const lane = new InlineLane({ model: "model", log: silent, toWorkers, workersIdle, loadCopy: irisCopy(0.01, (loaded) => (runtime = loaded)) });
+    await lane.start();
     assert.notEqual(runtime?.valueOf("model"), undefined);
     await lane.close();
     assert.equal(runtime?.valueOf("model"), undefined);
     assert.equal(lane.open, false);
+  });
+});
+
+describe("inlineLaneFactory", () => {
+  const report = { loadMs: 3, memoryBytes: 1_000_000, signature: undefined, batchSize: 1 };
+  let dir: string;
+  let pool: WorkerPool;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), "inline-lane-"));
+    await writeFile(join(dir, "matmul.onnx"), buildMatMulModel(2048));
+    pool = new WorkerPool({ size: 1, log: silent, recycleMs: 5_000, setup: { config: runtimeConfig, primeOnnxRuntime: false } });
+    await pool.start();
+  });
+  after(async () => {
+    await pool.close(1_000);
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("opens a lane for the iris model, whose runs it times at well under 0.1 ms", async () => {
+    const lane = inlineLaneFactory(pool, runtimeConfig, silent)(irisSource, report);
+    assert.ok(lane !== undefined);
+    await lane.start();
+    assert.equal(lane.open, true);
+    await lane.close();
+  });
+
+  it("keeps a 2048×2048 matrix product on the workers: its runs take milliseconds", async () => {
+    const lane = inlineLaneFactory(pool, runtimeConfig, silent)({ name: "model", modelDir: dir, handlersFile: undefined }, report);
+    assert.ok(lane !== undefined);
+    await lane.start();
+    assert.equal(lane.open, false);
+  });
+
+  it("gives no lane to a model with a handlers file", () => {
+    assert.equal(inlineLaneFactory(pool, runtimeConfig, silent)({ ...irisSource, handlersFile: "/opt/ml/model/code/inference.js" }, report), undefined);
   });
 });
 
@@ -236,37 +293,25 @@ describe("a served tiny model", () => {
   });
   after(() => server.close());
 
-  async function answer(body: string): Promise<{ status: number; contentType: string | null; text: string }> {
-    const response = await invoke(server, body, { "Content-Type": "application/json", Accept: "application/json" });
-    return { status: response.status, contentType: response.headers.get("content-type"), text: await response.text() };
+  async function answer(target: RunningServer, body: string): Promise<{ status: number; contentType: string | null; text: string }> {
+    const response = await invoke(target, body, { "Content-Type": "application/json", Accept: "application/json" });
+    const text = await response.text();
+    // Error bodies name the request's own inference id; the rest must match.
+    return { status: response.status, contentType: response.headers.get("content-type"), text: text.replace(/"inferenceId":"[^"]*"/, '"inferenceId":"…"') };
   }
 
-  it("moves to the HTTP thread after its first requests, with the same answers and error bodies as from its worker", async () => {
-    const plane = server.plane as SingleModel;
-    const good = JSON.stringify([setosaRow]);
-    const bad = JSON.stringify([[1, 2]]);
-    assert.equal(plane.runsInline, false);
-    const goodFromWorker = await answer(good);
-    const badFromWorker = await answer(bad);
-    assert.equal(badFromWorker.status, 400);
-    for (let sent = 0; !plane.runsInline; sent++) {
-      if (sent > 50 * inlineThresholds.window) assert.fail("the lane never opened");
-      await answer(good);
-    }
-    assert.deepEqual(await answer(good), goodFromWorker);
-    assert.deepEqual(await answer(bad), badFromWorker);
-  });
-});
-
-describe("BYOC_INLINE_TINY_MODELS=false", () => {
-  it("keeps every request on the workers", async () => {
-    const server = await startTestServer({ inlineTinyModels: false });
+  it("opens its inline lane once loaded, and answers (inline when idle) with the same bodies and errors as the same server without the lane", async () => {
+    const plain = await startTestServer({ inlineTinyModels: false });
     try {
-      for (let i = 0; i < 2 * inlineThresholds.window; i++) await invoke(server, JSON.stringify([setosaRow]), { "Content-Type": "application/json" });
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      assert.equal((server.plane as SingleModel).runsInline, false);
+      assert.equal((server.plane as SingleModel).runsInline, true);
+      assert.equal((plain.plane as SingleModel).runsInline, false);
+      for (const body of [JSON.stringify([setosaRow]), JSON.stringify([[1, 2]]), "not json"]) {
+        const inline = await answer(server, body);
+        assert.deepEqual(inline, await answer(plain, body));
+        assert.ok(inline.status === 200 || inline.status === 400, `${body} answered ${inline.status}`);
+      }
     } finally {
-      await server.close();
+      await plain.close();
     }
   });
 });

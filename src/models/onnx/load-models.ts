@@ -1,7 +1,7 @@
 import type { Dirent } from "node:fs";
 import { readdir, stat } from "node:fs/promises";
 import { basename, join } from "node:path";
-import type { InferenceSession } from "onnxruntime-node";
+import type { InferenceSession, Tensor } from "onnxruntime-node";
 import type { Logger } from "pino";
 import { ConfigurationError } from "../../errors.js";
 import { castElements, isDType } from "../../tensor/dtype-cast.js";
@@ -155,21 +155,34 @@ function describeEntries(entries: readonly Dirent[]): string {
   return `it holds ${listed}${more}`;
 }
 
+/**
+ * Zero-filled inputs for every input of `session`, symbolic dimensions set to 1: what the warm-up
+ * runs, and what the inline lane times a model with (docs/inline-lane.md). Throws when an input is
+ * not a tensor of a known type.
+ *
+ * @example
+ * ```ts
+ * await session.run(zeroFeeds(session));
+ * ```
+ */
+export function zeroFeeds(session: InferenceSession): Record<string, Tensor> {
+  return Object.fromEntries(
+    session.inputMetadata.map((input) => {
+      if (!input.isTensor) throw new TypeError(`input "${input.name}" is not a tensor`);
+      const dtype = input.type;
+      if (!isDType(dtype)) throw new TypeError(`input "${input.name}" has type ${dtype}`);
+      const shape = input.shape.map((dim) => (typeof dim === "string" ? 1 : dim));
+      const count = shape.reduce((product, dim) => product * dim, 1);
+      const zeros = new Array<number | string>(count).fill(dtype === "string" ? "" : 0);
+      return [input.name, toTensor({ dtype, shape, data: castElements(zeros, dtype, shape, `input "${input.name}"`) })];
+    }),
+  );
+}
+
 async function warmUp(session: InferenceSession, model: string, log: Logger): Promise<void> {
   const started = performance.now();
   try {
-    const feeds = Object.fromEntries(
-      session.inputMetadata.map((input) => {
-        if (!input.isTensor) throw new TypeError(`input "${input.name}" is not a tensor`);
-        const dtype = input.type;
-        if (!isDType(dtype)) throw new TypeError(`input "${input.name}" has type ${dtype}`);
-        const shape = input.shape.map((dim) => (typeof dim === "string" ? 1 : dim));
-        const count = shape.reduce((product, dim) => product * dim, 1);
-        const zeros = new Array<number | string>(count).fill(dtype === "string" ? "" : 0);
-        return [input.name, toTensor({ dtype, shape, data: castElements(zeros, dtype, shape, `input "${input.name}"`) })];
-      }),
-    );
-    await session.run(feeds);
+    await session.run(zeroFeeds(session));
     log.debug({ file: model, ms: Math.round(performance.now() - started) }, `Warmed up ONNX model ${model}`);
   } catch (error) {
     const reason = (error instanceof Error ? error.message : String(error)).replace(/\s+/g, " ").trim();

@@ -111,7 +111,8 @@ export function createRequestListener(options: AppOptions): RequestListener {
   metrics?.trackInFlight(() => admission.requests);
   const ping = createPingHandler(plane.readiness, log);
   const pingRequests = metrics?.route("/ping");
-  const invokeModel = (model: string, request: InvocationRequest, signal: AbortSignal) => plane.invoke(model, request, signal, { transferBody: true });
+  const invokeModel = (model: string, request: InvocationRequest, signal: AbortSignal) =>
+    plane.invoke(model, request, signal, { transferBody: true, requestsInFlight: admission.requests });
   const invocationsFor = (route: string, invoke: Invoke = invokeModel) =>
     createInvocationsHandler({
       ...options,
