@@ -183,7 +183,7 @@ export const serverSettings = defineSettings({
     env: "BYOC_INLINE_TINY_MODELS",
     default: true,
     description:
-      "run a model on the HTTP thread, skipping the hand-off to a worker, when timing it at load shows it tiny (built-in handlers, CPU, bodies up to 8 KiB, runs of at most 0.1 ms); it goes back to the workers for good if its requests grow (docs/inline-lane.md)",
+      "run a tiny model's lone request on the HTTP thread, skipping the hand-off to a worker: built-in handlers, CPU, runs timed at load at most 0.1 ms, bodies up to 8 KiB, no other request under way; it goes back to the workers for good if its requests grow (docs/inline-lane.md)",
   }),
   onnx: {
     executionProviders: setting({
