@@ -22,7 +22,8 @@ async function predict(server: ServeChild, row: number[]): Promise<string> {
 
 test("concurrent single-row requests are merged into batched runs (logged at debug), and each answer is byte for byte the one it gets alone", async () => {
   // The iris model runs in microseconds, so requests rarely find it busy; a delay lets them meet.
-  const server = await spawnServe(["--workers", "1", "--log-level", "debug"], { BYOC_BATCH_MAX_DELAY_MS: "200" });
+  // Without the inline lane, which would run a request that happens to arrive alone on the HTTP thread.
+  const server = await spawnServe(["--workers", "1", "--log-level", "debug"], { BYOC_BATCH_MAX_DELAY_MS: "200", BYOC_INLINE_TINY_MODELS: "false" });
   servers.push(server);
   const alone: string[] = [];
   for (const row of rows) alone.push(await predict(server, row));
