@@ -51,6 +51,10 @@ export const errorCodes = {
   INVALID_PREDICTION: { status: 500, when: "the prediction cannot be encoded (a circular reference, not a valid NDArray)" },
   INVALID_HANDLER_OUTPUT: { status: 500, when: "`outputFn` or `transformFn` returned something other than a string, bytes or `{ body, contentType }`" },
   INVALID_CUSTOM_ATTRIBUTES: { status: 500, when: "`ctx.responseCustomAttributes` is not at most 1024 visible ASCII characters" },
+  STAGE_VALUE_NOT_CLONEABLE: {
+    status: 500,
+    when: "a pipeline stage with `workers` of its own took or gave a value that cannot cross threads (a function, a class with private fields); the message names the stage",
+  },
   NO_PREDICT_STEP: { status: 500, when: "a model served by `transformFn` was asked for a separate predict step (it decodes, predicts and encodes in one call)" },
   MODEL_NOT_FOUND: { status: 404, when: "multi-model mode: the model named in `/models/{name}` is not loaded (SageMaker then loads it); KServe V2: a path naming a model the server does not serve, or a model version (models are not versioned)" },
   MODEL_ALREADY_LOADED: { status: 409, when: "multi-model mode: `POST /models` for a model that is already loaded" },
