@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
+import { closeSync, openSync } from "node:fs";
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 
@@ -66,15 +67,18 @@ export function freePort(): Promise<number> {
 
 /**
  * Starts `command args` in the repository root with `env` added to this process's environment,
- * stdout discarded (servers log a line per request there) and stderr kept.
+ * stdout discarded (servers log a line per request there) or written to `stdoutPath`, and
+ * stderr kept.
  *
  * @example
  * ```ts
  * const gunicorn = spawnChild("/usr/bin/gunicorn", ["app:app"], { BENCH_MODEL_DIR: dir });
  * ```
  */
-export function spawnChild(command: string, args: readonly string[], env: Readonly<Record<string, string>>): RunningChild {
-  const child = spawn(command, args, { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ["ignore", "ignore", "pipe"] });
+export function spawnChild(command: string, args: readonly string[], env: Readonly<Record<string, string>>, stdoutPath?: string): RunningChild {
+  const stdoutFd = stdoutPath === undefined ? undefined : openSync(stdoutPath, "w");
+  const child = spawn(command, args, { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ["ignore", stdoutFd ?? "ignore", "pipe"] });
+  if (stdoutFd !== undefined) closeSync(stdoutFd);
   const stderr = tail(child);
   let code: number | undefined;
   const exited = new Promise<void>((resolve) =>
@@ -133,8 +137,9 @@ export async function startNodeServer(
   port: number,
   env: Readonly<Record<string, string>> = {},
   readyMs = 60_000,
+  stdoutPath?: string,
 ): Promise<ChildServer> {
-  const child = spawnChild(process.execPath, args, env);
+  const child = spawnChild(process.execPath, args, env, stdoutPath);
   const url = `http://127.0.0.1:${port}`;
   try {
     await waitUntilReady(url, [child], readyMs);

@@ -16,6 +16,8 @@ need curl curl
 # Fonts: the OCR example's test renders text into an image.
 need fc-list fontconfig
 need /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf fonts-dejavu-core
+# boto3 (Debian's python3-boto3, for /usr/bin/python3): the multi-model gateway test calls it unmodified.
+need /usr/lib/python3/dist-packages/boto3 python3-boto3
 # docker-compose (v1): validates docker-compose.yml without a container engine.
 need docker-compose docker-compose
 # Container tests (test/container): buildah builds, runs and pushes images without a Docker

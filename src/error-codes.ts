@@ -114,9 +114,14 @@ export function catalogued<Code extends AnsweredErrorCode>(code: Code): { readon
  * ```
  */
 export const runtimeApiErrors = {
-  ValidationError: { status: 400, when: "a request SageMaker would refuse: unknown endpoint name, bad header, inference id reused with other parameters, body over 6 MiB" },
+  ValidationError: {
+    status: 400,
+    when: "a request SageMaker would refuse: unknown endpoint name, bad header, inference id reused with other parameters, body over 6 MiB; multi-model: TargetModel missing, not in S3 or not a model archive",
+  },
   UnknownOperationException: { status: 404, when: "a path or method the SageMaker Runtime API does not have" },
   ModelError: { status: 424, when: "the container answered 4xx/5xx (`OriginalStatusCode`, `OriginalMessage`, `LogStreamArn`), or did not answer within 60 s (`OriginalStatusCode` 0)" },
+  ModelNotReadyException: { status: 429, when: "multi-model: the target model is still downloading or loading after 60 s; it goes on loading, and the AWS SDKs retry" },
   InternalFailure: { status: 500, when: "anything unexpected, such as a failed write to the queue; the message names the request id in the gateway's log" },
   ServiceUnavailable: { status: 503, when: "the container cannot be reached or its model is not ready" },
+  InternalDependencyException: { status: 530, when: "multi-model: S3 failed while the gateway fetched the target model" },
 } as const satisfies Record<string, ErrorCodeEntry>;

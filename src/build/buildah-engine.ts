@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ContainerError, failureOutput, plainHttpHint, pushFailure, RegistryLoginError } from "./errors.js";
 import type { CommandRunner } from "./command-runner.js";
-import { imagePlatform, modelDirInImage } from "./dockerfile.js";
+import { imagePlatform, modelDirInImage, modelsDirInImage } from "./dockerfile.js";
 import type { BuildSpec, ContainerEngine, RunningContainer, RunSpec } from "./engine.js";
 import { interruptCleanup } from "./interrupt-cleanup.js";
 import { descendantProcesses, type ProcessEntry } from "./process-tree.js";
@@ -112,6 +112,7 @@ export class BuildahEngine implements ContainerEngine {
       const args = ["run", "--isolation", "chroot", "--network", "host", "--env", `SAGEMAKER_BIND_TO_PORT=${spec.hostPort}`];
       for (const [name, value] of Object.entries(spec.env)) if (name !== "SAGEMAKER_BIND_TO_PORT") args.push("--env", `${name}=${value}`);
       if (spec.modelDir !== undefined) args.push("--volume", `${spec.modelDir}:${modelDirInImage}:ro`);
+      if (spec.modelsDir !== undefined) args.push("--volume", `${spec.modelsDir}:${modelsDirInImage}:ro`);
       command = this.#runner.start("buildah", [...args, spec.name, "--", ...entrypoint, "serve"]);
     } finally {
       releaseOnInterrupt();

@@ -291,6 +291,43 @@ export function renderPipelineDeployHints(input: DeployHintsInput, pipeline: Pip
 }
 
 /**
+ * For a multi-model image: how models are added and called once the endpoint runs. Models are
+ * archives under the `ModelDataUrl` prefix; adding one is copying its archive there, and the first
+ * `InvokeEndpoint` naming it in `TargetModel` loads it (docs/multi-model.md). Empty for a
+ * single-model image.
+ *
+ * @example
+ * ```ts
+ * console.log(renderDeployHints(input) + renderMultiModelHints(input));
+ * ```
+ */
+export function renderMultiModelHints(input: DeployHintsInput): string {
+  if (!input.multiModel) return "";
+  const name = input.settings.name ?? input.defaultName;
+  const region = input.region ?? "<region>";
+  const prefix = modelDataUrl(input).replace(/\/*$/, "/");
+  const q = shellQuote;
+  const lines = [
+    "",
+    "  # Then add models: copy each archive (a model.tar.gz with the model's files, and code/ for handlers of",
+    "  # its own, at its root) under the ModelDataUrl prefix, and name it in TargetModel. The first call for a",
+    "  # model loads it (slow); later calls are fast while it stays loaded. To change a model, upload it under a",
+    "  # new name (iris-v2.tar.gz) rather than over the old one, which an instance may have cached.",
+    `  aws s3 cp model.tar.gz ${q(`${prefix}iris-v1.tar.gz`)}`,
+    `  aws sagemaker-runtime invoke-endpoint --region ${q(region)} --endpoint-name ${q(name)} \\`,
+    "    --target-model iris-v1.tar.gz --content-type application/json --body fileb://payload.json answer.json",
+    "",
+    '  // With the AWS SDK for JavaScript (npm install @aws-sdk/client-sagemaker-runtime):',
+    '  import { InvokeEndpointCommand, SageMakerRuntimeClient } from "@aws-sdk/client-sagemaker-runtime";',
+    `  const runtime = new SageMakerRuntimeClient({ region: ${JSON.stringify(region)} });`,
+    `  await runtime.send(new InvokeEndpointCommand({ EndpointName: ${JSON.stringify(name)}, TargetModel: "iris-v1.tar.gz", ContentType: "application/json", Body: payload }));`,
+    "",
+    "  # The same flow locally, S3 included: sagemaker-byoc gateway --model-data-url <prefix> (docs/multi-model.md).",
+  ];
+  return `${lines.join("\n")}\n`;
+}
+
+/**
  * A SageMaker resource name from a repository and tag: letters, digits and hyphens, at most 63.
  *
  * @example

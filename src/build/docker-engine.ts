@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import type { CommandRunner } from "./command-runner.js";
-import { imagePlatform, modelDirInImage } from "./dockerfile.js";
+import { imagePlatform, modelDirInImage, modelsDirInImage } from "./dockerfile.js";
 import type { BuildSpec, ContainerEngine, RunningContainer, RunSpec } from "./engine.js";
 import { ContainerError, failureOutput, plainHttpHint, pushFailure, RegistryLoginError } from "./errors.js";
 import type { RegistryCredentials } from "./options.js";
@@ -74,6 +74,7 @@ export class DockerEngine implements ContainerEngine {
     const args = ["run", "--rm", "--name", spec.name, "--platform", imagePlatform, "-p", `${spec.hostPort}:${containerPort}`];
     for (const [name, value] of Object.entries(spec.env)) args.push("--env", `${name}=${value}`);
     if (spec.modelDir !== undefined) args.push("--volume", `${spec.modelDir}:${modelDirInImage}:ro`);
+    if (spec.modelsDir !== undefined) args.push("--volume", `${spec.modelsDir}:${modelsDirInImage}:ro`);
     const command = this.#runner.start("docker", [...args, spec.image, "serve"]);
     return {
       exited: command.exited,

@@ -10,6 +10,8 @@ export const programDirInImage = "/opt/program";
 
 /** Where SageMaker places the model in the container, read-only. */
 export const modelDirInImage = "/opt/ml/model";
+/** Where a multi-model endpoint's models are: SageMaker places each in `/opt/ml/models/<name>/model` (docs/multi-model.md). */
+export const modelsDirInImage = "/opt/ml/models";
 
 /** The platform images are built for: the dependencies are installed for linux/x64. */
 export const imagePlatform = "linux/amd64";

@@ -25,7 +25,7 @@ export interface BuildSpec {
  *
  * @example
  * ```ts
- * const spec: RunSpec = { image: "iris-endpoint:1.2.3", name: "iris-endpoint-run-5f3a", hostPort: 8080, env: { SAGEMAKER_CONTAINER_LOG_LEVEL: "20" }, modelDir: "/work/app/model" };
+ * const spec: RunSpec = { image: "iris-endpoint:1.2.3", name: "iris-endpoint-run-5f3a", hostPort: 8080, env: { SAGEMAKER_CONTAINER_LOG_LEVEL: "20" }, modelDir: "/work/app/model", modelsDir: undefined };
  * ```
  */
 export interface RunSpec {
@@ -38,6 +38,8 @@ export interface RunSpec {
   readonly env: Readonly<Record<string, string>>;
   /** A folder of this machine mounted read-only at /opt/ml/model; none when the model is in the image. */
   readonly modelDir: string | undefined;
+  /** Multi-model: a folder of this machine mounted read-only at `/opt/ml/models`; none to leave it empty. */
+  readonly modelsDir: string | undefined;
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { CommandRunner } from "./command-runner.js";
-import { deployWarnings, deploymentName, renderDeployHints, renderPipelineDeployHints, type DeployHintsInput } from "./deploy-hints.js";
+import { deployWarnings, deploymentName, renderDeployHints, renderMultiModelHints, renderPipelineDeployHints, type DeployHintsInput } from "./deploy-hints.js";
 import { importCliDependency } from "./cli-only-dependencies.js";
 import { detectEngine, type ContainerEngine } from "./engine.js";
 import { ContainerError } from "./errors.js";
@@ -86,7 +86,7 @@ export async function pushImage(options: PushOptions, runner: CommandRunner): Pr
     };
     for (const warning of deployWarnings(deployment)) report(`warning: ${warning}`);
     const { pipeline } = options.deploy;
-    const hints = pipeline === undefined ? renderDeployHints(deployment) : renderPipelineDeployHints(deployment, pipeline);
+    const hints = pipeline === undefined ? renderDeployHints(deployment) + renderMultiModelHints(deployment) : renderPipelineDeployHints(deployment, pipeline);
     return { imageUris, digest, repositoryCreated: destination.created, hints };
   } finally {
     await engine.dispose();

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { extractModelArchive } from "../models/artifacts/model-archive.js";
 import type { CommandRunner } from "./command-runner.js";
-import { modelDirInImage } from "./dockerfile.js";
+import { modelDirInImage, modelsDirInImage } from "./dockerfile.js";
 import { detectEngine, type RunningContainer } from "./engine.js";
 import { ProjectError } from "./errors.js";
 import { imageLabels } from "./image-labels.js";
@@ -24,7 +24,7 @@ export const stopGraceMs = 30_000;
  *
  * @example
  * ```ts
- * const options: RunImageOptions = { projectDir: "/work/app", image: undefined, model: undefined, port: 8080, env: {}, engine: "auto" };
+ * const options: RunImageOptions = { projectDir: "/work/app", image: undefined, model: undefined, models: undefined, port: 8080, env: {}, engine: "auto" };
  * ```
  */
 export interface RunImageOptions {
@@ -33,6 +33,11 @@ export interface RunImageOptions {
   readonly image: string | undefined;
   /** A model folder or `model.tar.gz` for /opt/ml/model; by default the image's own, else `<project>/model`. */
   readonly model: string | undefined;
+  /**
+   * Multi-model image: a folder of models (`<name>/model` each) for /opt/ml/models; by default
+   * `<project>/models` when it exists, else none (the container starts with no model to load).
+   */
+  readonly models: string | undefined;
   /** The port on this machine that reaches the server. */
   readonly port: number;
   /** Set in the container, as CreateModel's `Environment` is. */
@@ -48,9 +53,13 @@ export interface RunImageOptions {
  * second one kills it at once. Whatever way it ends, the container and any extracted model are
  * removed. Resolves to the server's exit code.
  *
+ * An image built with `--multi-model` (its label says so) runs as SageMaker runs it for a
+ * multi-model endpoint: `SAGEMAKER_MULTI_MODEL=true` set (unless `env` sets it), a models folder
+ * read-only at /opt/ml/models, and no /opt/ml/model unless `model` names one.
+ *
  * @example
  * ```ts
- * const code = await runImage({ projectDir: process.cwd(), image: undefined, model: undefined, port: 8080, env: {}, engine: "auto" }, runner, process);
+ * const code = await runImage({ projectDir: process.cwd(), image: undefined, model: undefined, models: undefined, port: 8080, env: {}, engine: "auto" }, runner, process);
  * ```
  */
 export async function runImage(options: RunImageOptions, runner: CommandRunner, signals: SignalSource): Promise<number> {
@@ -59,18 +68,35 @@ export async function runImage(options: RunImageOptions, runner: CommandRunner, 
   const cleanUp: (() => Promise<void>)[] = [() => engine.dispose()];
   try {
     const labels = await engine.labels(image);
-    const model = await modelToMount(options, labels[imageLabels.model] === "baked");
+    const multiModel = labels[imageLabels.multiModels] === "true";
+    const model = multiModel && options.model === undefined ? undefined : await modelToMount(options, labels[imageLabels.model] === "baked");
     const temporary = model?.temporary;
     if (temporary !== undefined) cleanUp.push(() => rm(temporary, { recursive: true, force: true }));
-    runner.report(
-      model === undefined
-        ? `model: the image's own, in ${modelDirInImage}`
-        : `model: ${model.source}${model.temporary === undefined ? "" : ` (extracted into ${model.dir})`}, mounted read-only at ${modelDirInImage}`,
-    );
+    if (model !== undefined || !multiModel) {
+      runner.report(
+        model === undefined
+          ? `model: the image's own, in ${modelDirInImage}`
+          : `model: ${model.source}${model.temporary === undefined ? "" : ` (extracted into ${model.dir})`}, mounted read-only at ${modelDirInImage}`,
+      );
+    }
+    const modelsDir = multiModel ? await modelsToMount(options) : undefined;
+    if (multiModel) {
+      runner.report(
+        modelsDir === undefined
+          ? `multi-model image: no models folder (--models, or <project>/models), so ${modelsDirInImage} is empty`
+          : `multi-model image: models ${modelsDir}, mounted read-only at ${modelsDirInImage}`,
+      );
+    }
+    // SageMaker sets it for an image labelled for multi-model endpoints; so does run.
+    const env = multiModel ? { SAGEMAKER_MULTI_MODEL: "true", ...options.env } : options.env;
     const name = `${containerBaseName(image)}-run-${randomBytes(4).toString("hex")}`;
-    const container = await engine.run({ image, name, hostPort: options.port, env: options.env, modelDir: model?.dir });
+    const container = await engine.run({ image, name, hostPort: options.port, env, modelDir: model?.dir, modelsDir });
     cleanUp.push(() => container.remove());
-    runner.report(`serving on http://localhost:${options.port} (POST /invocations, GET /ping); Ctrl-C stops the server and removes the container`);
+    runner.report(
+      multiModel
+        ? `serving on http://localhost:${options.port} (POST /models with {"model_name": "<name>", "url": "${modelsDirInImage}/<name>/model"}, POST /models/<name>/invoke, GET /ping); Ctrl-C stops the server and removes the container`
+        : `serving on http://localhost:${options.port} (POST /invocations, GET /ping); Ctrl-C stops the server and removes the container`,
+    );
     return await untilExited(container, runner, signals);
   } finally {
     for (const action of cleanUp.reverse()) await action();
@@ -139,6 +165,17 @@ async function modelToMount(options: RunImageOptions, baked: boolean): Promise<M
     throw error;
   }
   return { source: path, dir: join(dir, "model"), temporary: dir };
+}
+
+/** The models folder of a multi-model run: `--models`, else `<project>/models` when it exists. */
+async function modelsToMount(options: RunImageOptions): Promise<string | undefined> {
+  if (options.models === undefined) {
+    const conventional = join(options.projectDir, "models");
+    return (await isDirectory(conventional)) ? conventional : undefined;
+  }
+  const path = resolve(options.models);
+  if (!(await isDirectory(path))) throw new ProjectError(`Models folder ${path} (--models) does not exist or is not a folder`);
+  return path;
 }
 
 async function isDirectory(path: string): Promise<boolean> {

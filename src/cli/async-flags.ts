@@ -2,6 +2,8 @@ import { asyncModeSettings, asyncSettings, requireOutputPath, type AsyncConfig }
 import { resolveSettings, type Env, type FlagValues } from "../config/resolve.js";
 import { startAsyncGateway } from "../gateway/index.js";
 import { InProcessInvoker } from "../gateway/invoker.js";
+import { InProcessModelHost } from "../gateway/multi-model/model-host.js";
+import { ConfigurationError } from "../errors.js";
 import type { RunningServer } from "../server.js";
 
 /**
@@ -34,12 +36,31 @@ export function asyncConfigForServe(values: FlagValues, env: Env): AsyncConfig |
  */
 export async function startAsyncForServe(config: AsyncConfig | undefined, server: RunningServer): Promise<() => Promise<void>> {
   if (config === undefined) return () => server.close();
-  const gateway = await startAsyncGateway({ config, invoker: new InProcessInvoker(server), log: server.log }).catch(async (error: unknown) => {
-    await server.close();
-    throw error;
-  });
+  const gateway = await Promise.resolve()
+    .then(() => startAsyncGateway(gatewayOptionsForServe(config, server)))
+    .catch(async (error: unknown) => {
+      await server.close();
+      throw error;
+    });
   return async () => {
     await gateway.close();
     await server.close();
   };
+}
+
+/**
+ * The gateway beside this process's server. A multi-model server (`--multi-model`) needs the
+ * models' S3 prefix (`--model-data-url`), and the gateway then fetches models into the server's
+ * own models root, where `POST /models` may load them from.
+ */
+function gatewayOptionsForServe(config: AsyncConfig, server: RunningServer): Parameters<typeof startAsyncGateway>[0] {
+  const base = { config, invoker: new InProcessInvoker(server), log: server.log };
+  const { modelDataUrl } = config.multiModel;
+  if (server.registry === undefined) {
+    if (modelDataUrl !== undefined) throw new ConfigurationError(`--model-data-url ${modelDataUrl} needs a multi-model server: add --multi-model (or SAGEMAKER_MULTI_MODEL=true)`);
+    return base;
+  }
+  if (modelDataUrl === undefined) throw new ConfigurationError("--async on a multi-model server needs the models' S3 prefix: set --model-data-url (or BYOC_MME_MODEL_DATA_URL)");
+  const root = server.config.modelsRoot;
+  return { ...base, config: { ...config, multiModel: { ...config.multiModel, cacheDir: root, containerModelsDir: root } }, multiModel: { host: new InProcessModelHost(server) } };
 }

@@ -3,6 +3,7 @@ import { asyncSettings } from "../config/async-config.js";
 import { resolveSettings } from "../config/resolve.js";
 import { startAsyncGateway, type RunningAsyncGateway } from "../gateway/index.js";
 import { HttpInvoker } from "../gateway/invoker.js";
+import { HttpModelHost } from "../gateway/multi-model/model-host.js";
 import { ConfigurationError } from "../errors.js";
 import type { CliCommand } from "./command.js";
 import { settingFlagOptions, settingFlagUsage } from "./setting-flags.js";
@@ -11,7 +12,10 @@ const usage = `Usage: sagemaker-byoc gateway --invocations-url <url> [options]
 
 A local SageMaker asynchronous endpoint in front of any SageMaker-compatible container: speaks
 the SageMaker Runtime API (InvokeEndpoint, InvokeEndpointAsync) and forwards each inference to the
-container's /invocations, with S3 payloads, SNS notifications and a durable queue.
+container's /invocations, with S3 payloads, SNS notifications and a durable queue. With
+--model-data-url it is the front end of a multi-model endpoint: InvokeEndpoint with TargetModel
+fetches the model from S3 into --model-cache-dir and loads it through the container's /models API
+(docs/multi-model.md, "Local gateway").
 
 Options (docs/async.md lists every setting and its variable):
 ${settingFlagUsage([asyncSettings], "gateway")}
@@ -35,7 +39,8 @@ export async function startGatewayFromFlags(argv: string[], env: NodeJS.ProcessE
   }
   const config = resolveSettings(asyncSettings, { env, flags: { command: "gateway", values } });
   if (config.invocationsUrl === undefined) throw new ConfigurationError("gateway needs --invocations-url (or BYOC_ASYNC_INVOCATIONS_URL): the container's /invocations URL");
-  return startAsyncGateway({ config, invoker: new HttpInvoker(config.invocationsUrl) });
+  const multiModel = config.multiModel.modelDataUrl === undefined ? undefined : { host: new HttpModelHost(config.invocationsUrl) };
+  return startAsyncGateway({ config, invoker: new HttpInvoker(config.invocationsUrl), ...(multiModel === undefined ? {} : { multiModel }) });
 }
 
 /** `gateway`: the async gateway beside a container, which may not be built with this toolkit. */

@@ -14,12 +14,17 @@ read-only at /opt/ml/model, the server on a port of this machine, your environme
 its logs followed. Ctrl-C stops the server as SageMaker stops a container (SIGTERM, then SIGKILL
 30 s later; a second Ctrl-C kills it at once), then removes the container. Uses docker when its
 engine answers, else buildah (sharing this machine's network). See docs/container.md.
+An image built with --multi-model runs as a multi-model endpoint: SAGEMAKER_MULTI_MODEL=true and
+a models folder at /opt/ml/models (docs/multi-model.md).
 
 Options:
   --image <name:tag>           local image (default <package>:<version>, as build tagged it)
   --model <dir|model.tar.gz>   mounted read-only at /opt/ml/model; an archive is extracted first,
                                as SageMaker extracts ModelDataUrl (default: the image's own model
-                               when build baked one in, else <project>/model)
+                               when build baked one in, else <project>/model; none for a
+                               multi-model image)
+  --models <dir>               multi-model image: mounted read-only at /opt/ml/models, one
+                               <name>/model folder per model (default <project>/models if any)
   --port <n>                   port on this machine (default 8080)
   --env <NAME=value>           set in the container, repeatable (as CreateModel's Environment)
   --engine <auto|docker|buildah>  (default auto: docker when its engine answers, else buildah)
@@ -28,6 +33,7 @@ Options:
 const options = {
   image: { type: "string" },
   model: { type: "string" },
+  models: { type: "string" },
   port: { type: "string" },
   env: { type: "string", multiple: true },
   engine: { type: "string" },
@@ -53,6 +59,7 @@ export const runCommand: CliCommand = {
         projectDir: positionals[0] ?? process.cwd(),
         image: values.image,
         model: values.model,
+        models: values.models,
         port,
         env: containerEnv(values.env ?? []),
         engine,

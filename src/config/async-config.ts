@@ -86,6 +86,45 @@ const retryMaxMs = setting({
   description: "longest retry delay",
 });
 
+const modelCacheDir = setting({
+  kind: text("a directory", { placeholder: "<dir>" }),
+  env: "BYOC_MME_CACHE_DIR",
+  flag: flag("--model-cache-dir", ["gateway"]),
+  default: "/opt/ml/models",
+  description:
+    "multi-model: where the gateway keeps the models it fetched, one `<model name>/model` folder each, as SageMaker lays them out; the container's models root must be this directory (`serve --async` uses the server's `--models-root`)",
+});
+
+/**
+ * The gateway as SageMaker's front end of a multi-model endpoint (docs/multi-model.md, "Local
+ * gateway"): on with a ModelDataUrl prefix.
+ */
+export const multiModelGatewaySettings = {
+  modelDataUrl: setting({
+    kind: s3Uri(),
+    env: "BYOC_MME_MODEL_DATA_URL",
+    flag: flag("--model-data-url", ["serve", "gateway"]),
+    unset: "none: a single-model endpoint",
+    description:
+      "multi-model: CreateModel's `ModelDataUrl` prefix; `InvokeEndpoint` with `TargetModel` fetches `<prefix>/<TargetModel>` from S3, loads it into the container (`POST /models`) and invokes it",
+  }),
+  cacheDir: modelCacheDir,
+  cacheMaxBytes: setting({
+    kind: integer({ min: 1, unit: "bytes" }),
+    env: "BYOC_MME_CACHE_MAX_BYTES",
+    flag: flag("--model-cache-max-bytes", ["serve", "gateway"]),
+    default: 20 * 1024 ** 3,
+    description: "multi-model: disk the fetched models may use together, extracted; past it, the least recently used are removed, those the container does not hold first",
+  }),
+  containerModelsDir: setting({
+    kind: text("a directory", { placeholder: "<dir>" }),
+    env: "BYOC_MME_CONTAINER_MODELS_DIR",
+    flag: flag("--container-models-dir", ["gateway"]),
+    derive: { text: "the cache directory", from: (read) => read(modelCacheDir) },
+    description: "multi-model: the cache directory as the container sees it (a volume mounted elsewhere); `POST /models` gets `<it>/<model name>/model`",
+  }),
+};
+
 /** Turns the async gateway on beside `serve`; not part of {@link AsyncConfig}, which is read only when it is on. */
 export const asyncModeSettings = defineSettings({
   enabled: setting({
@@ -193,6 +232,7 @@ export const asyncSettings = defineSettings(
       unset: "none; gateway requires it",
       description: "the container's `/invocations`, such as `http://localhost:8080/invocations`",
     }),
+    multiModel: multiModelGatewaySettings,
     ...awsEndpointSettings.tree,
     accountId: setting({
       kind: matching(/^[0-9]{12}$/, "12 digits", { placeholder: "<id>" }),
@@ -286,15 +326,17 @@ export function defaultQueueDir(endpointName: string): string {
 
 /**
  * The output path, or a {@link ConfigurationError} saying how to set it: nothing can be
- * accepted without somewhere to put the result.
+ * accepted without somewhere to put the result. A multi-model gateway (a ModelDataUrl set) needs
+ * none: SageMaker's asynchronous inference does not serve multi-model endpoints, so it answers
+ * InvokeEndpointAsync with a ValidationError unless an output path is set anyway.
  *
  * @example
  * ```ts
  * const outputPath = requireOutputPath(config); // "s3://bucket/out"
  * ```
  */
-export function requireOutputPath(config: AsyncConfig): string {
-  if (config.s3OutputPath === undefined) {
+export function requireOutputPath(config: AsyncConfig): string | undefined {
+  if (config.s3OutputPath === undefined && config.multiModel.modelDataUrl === undefined) {
     throw new ConfigurationError("Async inference needs an output path: set BYOC_ASYNC_S3_OUTPUT_PATH (or --s3-output-path) to s3://bucket/prefix");
   }
   return config.s3OutputPath;

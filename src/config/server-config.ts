@@ -227,6 +227,12 @@ export const serverSettings = defineSettings({
       default: defaultOnnxSessionConfig.enableMemPattern,
       description: "memory pattern optimisation",
     }),
+    allowSpinning: setting({
+      kind: boolean(),
+      env: "BYOC_ONNX_ALLOW_SPINNING",
+      default: defaultOnnxSessionConfig.allowSpinning,
+      description: "let ONNX Runtime's thread pools spin between runs (a core busy while idle, which the HTTP thread and other workers then lack)",
+    }),
     warmUp: setting({
       kind: boolean(),
       env: "BYOC_ONNX_WARM_UP",

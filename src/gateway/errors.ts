@@ -151,3 +151,66 @@ function describeBody(body: Buffer): string {
 function truncate(text: string): string {
   return text.length > maxMessageChars ? `${text.slice(0, maxMessageChars)}...` : text;
 }
+
+/**
+ * Multi-model: the TargetModel's archive is not in S3 under the ModelDataUrl prefix (or the
+ * gateway may not read it). The gateway answers SageMaker's ValidationError (docs/multi-model.md,
+ * "Local gateway").
+ *
+ * @example
+ * ```ts
+ * throw new ModelDataNotFoundError({ bucket: "models", key: "mme/missing.tar.gz" }, "NoSuchKey");
+ * ```
+ */
+export class ModelDataNotFoundError extends Error {
+  override name = "ModelDataNotFoundError";
+  readonly location: { readonly bucket: string; readonly key: string };
+
+  constructor(location: { readonly bucket: string; readonly key: string }, reason: string, options?: ErrorOptions) {
+    super(`No model data at s3://${location.bucket}/${location.key} (${reason})`, options);
+    this.location = location;
+  }
+}
+
+/**
+ * Multi-model: the TargetModel's object is there but cannot serve as a model: not a safe
+ * `.tar.gz`, or larger than the gateway's model cache. Answered as a ValidationError.
+ *
+ * @example
+ * ```ts
+ * throw new ModelDataInvalidError("s3://models/mme/x.tar.gz is not a gzip-compressed tar archive");
+ * ```
+ */
+export class ModelDataInvalidError extends Error {
+  override name = "ModelDataInvalidError";
+}
+
+/**
+ * Multi-model: S3 failed (unreachable, 5xx) while the gateway fetched a model. Answered as
+ * SageMaker's InternalDependencyException (530).
+ *
+ * @example
+ * ```ts
+ * throw new ModelDataUnavailableError("S3 did not answer: connect ECONNREFUSED 127.0.0.1:4566");
+ * ```
+ */
+export class ModelDataUnavailableError extends Error {
+  override name = "ModelDataUnavailableError";
+}
+
+/**
+ * Multi-model: the target model was still downloading or loading when the invocation's wait ran
+ * out; the load goes on. Answered as SageMaker's ModelNotReadyException (429), which the AWS SDKs
+ * retry.
+ *
+ * @example
+ * ```ts
+ * throw new ModelStillLoadingError("iris.tar.gz", 60_000);
+ * ```
+ */
+export class ModelStillLoadingError extends Error {
+  override name = "ModelStillLoadingError";
+  constructor(targetModel: string, waitedMs: number) {
+    super(`Model ${targetModel} is still being downloaded or loaded after ${Math.round(waitedMs / 1000)} s; it keeps loading: retry the request`);
+  }
+}

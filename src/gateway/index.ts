@@ -9,6 +9,10 @@ import { createSnsClient, Notifier } from "./async/notifications.js";
 import { DurableQueue, type AsyncRequestRecord, type AsyncRequestStatus } from "./async/queue.js";
 import { createS3Client, type AwsCredentials } from "./async/s3-transfer.js";
 import { listen, type ListeningAddress } from "../http/listen.js";
+import { ConfigurationError } from "../errors.js";
+import { ModelCache } from "./multi-model/model-cache.js";
+import type { ModelHost } from "./multi-model/model-host.js";
+import { MultiModelEndpoint } from "./multi-model/multi-model-endpoint.js";
 
 /**
  * How to start async inference.
@@ -28,6 +32,12 @@ export interface AsyncGatewayOptions {
   readonly credentials?: AwsCredentials;
   /** Milliseconds since the epoch; defaults to `Date.now` (tests move it to expire requests). */
   readonly now?: () => number;
+  /**
+   * The multi-model container behind a gateway with a ModelDataUrl (`config.multiModel`):
+   * {@link HttpModelHost} beside a container, {@link InProcessModelHost} in `serve`. `loadWaitMs`
+   * is how long an invocation waits for its model's load (SageMaker's 60 s by default).
+   */
+  readonly multiModel?: { readonly host: ModelHost; readonly loadWaitMs?: number };
 }
 
 /**
@@ -79,10 +89,18 @@ export async function startAsyncGateway(options: AsyncGatewayOptions): Promise<R
   const now = options.now ?? Date.now;
   const queue = await DurableQueue.open(config.queueDir, log, config.endpointName);
   const s3 = createS3Client(config, options.credentials);
+  let multiModel: MultiModelEndpoint | undefined;
+  try {
+    multiModel = await startMultiModel(options, s3, log, now);
+  } catch (error) {
+    s3.destroy();
+    await queue.close();
+    throw error;
+  }
   const backoff = { baseMs: config.retryBaseMs, maxMs: config.retryMaxMs };
   const notifier = new Notifier({ sns: createSnsClient(config, options.credentials), queue, config, log, backoff });
   const worker = new AsyncWorker({ queue, invoker, s3, notifier, config, log, now });
-  const app = createGatewayApp({ config: { ...config, s3OutputPath }, queue, invoker, log, onQueued: () => worker.wake(), now });
+  const app = createGatewayApp({ config: { ...config, s3OutputPath }, queue, invoker, multiModel, log, onQueued: () => worker.wake(), now });
   const server = createServer(app);
   let address: ListeningAddress;
   try {
@@ -100,7 +118,15 @@ export async function startAsyncGateway(options: AsyncGatewayOptions): Promise<R
   const pruning = setInterval(prune, pruneIntervalMs).unref();
   const { port, url } = address;
   log.info(
-    { port, host: config.host, endpointName: config.endpointName, invoker: invoker.target, queueDir: config.queueDir, maxConcurrentInvocations: config.maxConcurrentInvocations },
+    {
+      port,
+      host: config.host,
+      endpointName: config.endpointName,
+      invoker: invoker.target,
+      queueDir: config.queueDir,
+      maxConcurrentInvocations: config.maxConcurrentInvocations,
+      ...(multiModel === undefined ? {} : { modelDataUrl: config.multiModel.modelDataUrl, modelCacheDir: config.multiModel.cacheDir, modelHost: options.multiModel?.host.target }),
+    },
     "async gateway listening",
   );
 
@@ -144,6 +170,22 @@ export async function startAsyncGateway(options: AsyncGatewayOptions): Promise<R
   };
 }
 
+/** The multi-model front end a ModelDataUrl asks for (docs/multi-model.md, "Local gateway"), or none. */
+async function startMultiModel(options: AsyncGatewayOptions, s3: ReturnType<typeof createS3Client>, log: Logger, now: () => number): Promise<MultiModelEndpoint | undefined> {
+  const { modelDataUrl, cacheDir, cacheMaxBytes, containerModelsDir } = options.config.multiModel;
+  if (modelDataUrl === undefined) {
+    if (options.multiModel !== undefined) throw new ConfigurationError("A multi-model gateway needs the models' S3 prefix: set BYOC_MME_MODEL_DATA_URL (or --model-data-url)");
+    return undefined;
+  }
+  if (options.multiModel === undefined) throw new ConfigurationError(`--model-data-url ${modelDataUrl} makes a multi-model gateway, which needs a multi-model container behind it`);
+  const { host, loadWaitMs } = options.multiModel;
+  // The cache asks the endpoint which models the container holds; the endpoint needs the cache.
+  const created: { endpoint?: MultiModelEndpoint } = {};
+  const cache = await ModelCache.open({ root: cacheDir, maxBytes: cacheMaxBytes, s3, archiveLimits: {}, isLoaded: (name) => created.endpoint?.isLoaded(name) ?? false, log, now });
+  created.endpoint = new MultiModelEndpoint({ modelDataUrl, containerModelsDir, cache, host, log, now, ...(loadWaitMs === undefined ? {} : { loadWaitMs }) });
+  return created.endpoint;
+}
+
 function isSettled(record: AsyncRequestRecord): boolean {
   return (record.status === "completed" || record.status === "failed") && record.notification?.status !== "pending";
 }
@@ -151,6 +193,7 @@ function isSettled(record: AsyncRequestRecord): boolean {
 export { asyncModeEnabled, defaultAsyncConfig, loadAsyncConfig, loadAwsEndpoints, type AsyncConfig, type AsyncConfigOverrides, type AwsEndpoints, type InferenceResponseTopic } from "../config/async-config.js";
 export { InvocationDroppedError, InvokerUnavailableError, ModelInvocationError, RuntimeApiError } from "./errors.js";
 export { HttpInvoker, InProcessInvoker, type Invoker } from "./invoker.js";
+export { HttpModelHost, InProcessModelHost, type ModelHost } from "./multi-model/model-host.js";
 export { buildNotification, type InferenceResultNotification } from "./async/notifications.js";
 export type { AsyncRequestRecord, AsyncRequestStatus, NotificationStatus } from "./async/queue.js";
 export type { AwsCredentials } from "./async/s3-transfer.js";

@@ -109,49 +109,7 @@ export class HttpInvoker implements Invoker {
   }
 
   invoke(request: InvocationRequest, signal: AbortSignal, options: { readonly stream?: boolean } = {}): Promise<InvocationResult> {
-    const headers = { ...invocationHeaders(request), "content-length": request.body.byteLength };
-    const send = this.#url.protocol === "https:" ? httpsRequest : httpRequest;
-    return new Promise<InvocationResult>((resolve, reject) => {
-      if (signal.aborted) {
-        reject(signal.reason as Error);
-        return;
-      }
-      let sent = false;
-      let answered = false;
-      const dropped = (error: Error): InvocationDroppedError =>
-        new InvocationDroppedError(`The model at ${this.target} closed the connection without answering: ${error.message}`, { cause: error });
-      const outgoing = send(this.#url, { method: "POST", headers, signal }, (response) => {
-        answered = true;
-        const status = response.statusCode ?? 500;
-        if (options.stream === true && status >= 200 && status <= 299) {
-          resolve({
-            body: streamedAnswer(response, dropped),
-            contentType: headerValue(response.headers, "content-type") ?? "application/octet-stream",
-            customAttributes: headerValue(response.headers, "x-amzn-sagemaker-custom-attributes"),
-          });
-          return;
-        }
-        readAnswer(response, dropped).then(
-          (body) => {
-            const status = response.statusCode ?? 500;
-            const contentType = headerValue(response.headers, "content-type") ?? "application/octet-stream";
-            if (status < 200 || status > 299) reject(new ModelInvocationError(status, body, contentType));
-            else resolve({ body, contentType, customAttributes: headerValue(response.headers, "x-amzn-sagemaker-custom-attributes") });
-          },
-          (error: Error) => reject(signal.aborted ? (signal.reason as Error) : error),
-        );
-      });
-      outgoing.on("finish", () => (sent = true));
-      outgoing.on("error", (error) => {
-        // Once an answer has begun, its own end, error or close settles the promise.
-        if (answered) return;
-        if (signal.aborted) reject(signal.reason as Error);
-        // Closed once it had the whole request: it may have crashed on this payload.
-        else if (sent) reject(dropped(error));
-        else reject(new InvokerUnavailableError(`Could not reach the model at ${this.target}: ${error.message}`, { cause: error }));
-      });
-      outgoing.end(request.body);
-    });
+    return postInvocation(this.#url, request, signal, options);
   }
 }
 
@@ -163,6 +121,71 @@ async function* streamedAnswer(response: IncomingMessage, dropped: (cause: Error
     throw dropped(error as Error);
   }
   if (!response.complete) throw dropped(new Error("the connection closed in the middle of the answer"));
+}
+
+/**
+ * POSTs one invocation to a container route (`/invocations`, or a multi-model endpoint's
+ * `/models/{name}/invoke`) with the headers SageMaker forwards, and reads the answer into one
+ * buffer, or with `stream` hands a successful answer's body on chunk by chunk as it arrives.
+ * Rejects as {@link Invoker.invoke} does: {@link ModelInvocationError} for a 4xx/5xx,
+ * {@link InvokerUnavailableError} when the container cannot be reached,
+ * {@link InvocationDroppedError} when it took the request and closed without answering, and the
+ * signal's reason when it fires first.
+ *
+ * @example
+ * ```ts
+ * const result = await postInvocation(new URL("http://model:8080/models/m1/invoke"), request, AbortSignal.timeout(60_000));
+ * ```
+ */
+export function postInvocation(
+  url: URL,
+  request: InvocationRequest,
+  signal: AbortSignal,
+  options: { readonly stream?: boolean } = {},
+): Promise<InvocationResult> {
+  const headers = { ...invocationHeaders(request), "content-length": request.body.byteLength };
+  const send = url.protocol === "https:" ? httpsRequest : httpRequest;
+  const target = url.href;
+  return new Promise<InvocationResult>((resolve, reject) => {
+    if (signal.aborted) {
+      reject(signal.reason as Error);
+      return;
+    }
+    let sent = false;
+    let answered = false;
+    const dropped = (error: Error): InvocationDroppedError =>
+      new InvocationDroppedError(`The model at ${target} closed the connection without answering: ${error.message}`, { cause: error });
+    const outgoing = send(url, { method: "POST", headers, signal }, (response) => {
+      answered = true;
+      const status = response.statusCode ?? 500;
+      if (options.stream === true && status >= 200 && status <= 299) {
+        resolve({
+          body: streamedAnswer(response, dropped),
+          contentType: headerValue(response.headers, "content-type") ?? "application/octet-stream",
+          customAttributes: headerValue(response.headers, "x-amzn-sagemaker-custom-attributes"),
+        });
+        return;
+      }
+      readAnswer(response, dropped).then(
+        (body) => {
+          const contentType = headerValue(response.headers, "content-type") ?? "application/octet-stream";
+          if (status < 200 || status > 299) reject(new ModelInvocationError(status, body, contentType));
+          else resolve({ body, contentType, customAttributes: headerValue(response.headers, "x-amzn-sagemaker-custom-attributes") });
+        },
+        (error: Error) => reject(signal.aborted ? (signal.reason as Error) : error),
+      );
+    });
+    outgoing.on("finish", () => (sent = true));
+    outgoing.on("error", (error) => {
+      // Once an answer has begun, its own end, error or close settles the promise.
+      if (answered) return;
+      if (signal.aborted) reject(signal.reason as Error);
+      // Closed once it had the whole request: it may have crashed on this payload.
+      else if (sent) reject(dropped(error));
+      else reject(new InvokerUnavailableError(`Could not reach the model at ${target}: ${error.message}`, { cause: error }));
+    });
+    outgoing.end(request.body);
+  });
 }
 
 /**

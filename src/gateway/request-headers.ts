@@ -34,11 +34,15 @@ export interface AsyncInvocationInput {
 export interface RealtimeInvocationHeaders {
   readonly inferenceId: string | undefined;
   readonly customAttributes: string | undefined;
+  /** `X-Amzn-SageMaker-Target-Model`: the model of a multi-model endpoint, relative to its ModelDataUrl. */
+  readonly targetModel: string | undefined;
 }
 
 // botocore's shapes: InferenceId "\A\S[\p{Print}]*\z" (1-64), Header "\p{ASCII}*" (≤ 1024),
 // CustomAttributesHeader ≤ 1024, InputLocationHeader "^(https|s3)://([^/]+)/?(.*)$" (1-1024).
 const inferenceIdPattern = /^[\x21-\x7e][\x20-\x7e]{0,63}$/;
+// TargetModelHeader: "\A\S[\p{Print}]*\z", 1-1024.
+const targetModelPattern = /^[\x21-\x7e][\x20-\x7e]{0,1023}$/;
 // The inference id names the output and failure objects (`<id>.out`): without a separator it is
 // one key segment under the configured path, never a path (docs/async.md, "Safe locations").
 const keySeparators = /[/\\]/;
@@ -111,7 +115,15 @@ export function parseAsyncInvocation(
 export function parseRealtimeHeaders(headers: IncomingHttpHeaders): RealtimeInvocationHeaders {
   const inferenceId = headerValue(headers, "x-amzn-sagemaker-inference-id");
   checkInferenceId(inferenceId);
-  return { inferenceId, customAttributes: asciiHeader(headers, "x-amzn-sagemaker-custom-attributes", "customAttributes") };
+  const targetModel = headerValue(headers, "x-amzn-sagemaker-target-model");
+  if (targetModel !== undefined) {
+    if (!targetModelPattern.test(targetModel)) {
+      throw validationError("targetModel", targetModel, "Member must have length between 1 and 1024 and satisfy regular expression pattern: \\A\\S[\\p{Print}]*\\z");
+    }
+    // It names an S3 key under the ModelDataUrl prefix: a `..` segment could leave it (docs/async.md, "Safe locations").
+    if (hasDotSegment(targetModel)) throw validationError("targetModel", targetModel, "Member must not have '.' or '..' path segments (this gateway refuses them)");
+  }
+  return { inferenceId, customAttributes: asciiHeader(headers, "x-amzn-sagemaker-custom-attributes", "customAttributes"), targetModel };
 }
 
 

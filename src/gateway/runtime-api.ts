@@ -7,12 +7,23 @@ import { serveInvocation, type InvocationRoute } from "../http/invocation.js";
 import { lingerAfterAnswer } from "../http/lingering-close.js";
 import { readBody } from "../http/read-body.js";
 import type { AsyncConfig } from "../config/async-config.js";
-import { inlineBodyRefused, InvokerUnavailableError, ModelInvocationError, RuntimeApiError, validationError } from "./errors.js";
+import {
+  inlineBodyRefused,
+  InvokerUnavailableError,
+  ModelDataInvalidError,
+  ModelDataNotFoundError,
+  ModelDataUnavailableError,
+  ModelInvocationError,
+  ModelStillLoadingError,
+  RuntimeApiError,
+  validationError,
+} from "./errors.js";
 import type { Invoker } from "./invoker.js";
 import { asyncRequestStatuses, publicView, type AsyncRequestRecord, type AsyncRequestStatus, type DurableQueue } from "./async/queue.js";
 import { parseAsyncInvocation, parseRealtimeHeaders, type AsyncInvocationInput } from "./request-headers.js";
 import { streamInvocation } from "./response-stream.js";
 import { joinS3Path } from "./async/s3-location.js";
+import type { MultiModelEndpoint } from "./multi-model/multi-model-endpoint.js";
 
 /**
  * What the gateway needs.
@@ -34,9 +45,14 @@ export interface GatewayOptions {
     | "defaultRequestTtlSeconds"
     | "defaultInvocationTimeoutSeconds"
     | "maxQueuedRequests"
-  > & { readonly s3OutputPath: string };
+  >;
   readonly queue: DurableQueue;
   readonly invoker: Invoker;
+  /**
+   * The multi-model front end, when the endpoint is one: InvokeEndpoint then requires a
+   * TargetModel and goes through it (docs/multi-model.md, "Local gateway").
+   */
+  readonly multiModel?: MultiModelEndpoint | undefined;
   readonly log: Logger;
   /** Called after a request was queued durably. */
   readonly onQueued: () => void;
@@ -73,11 +89,15 @@ export function createGatewayApp(options: GatewayOptions): Express {
     if (name !== config.endpointName) throw new RuntimeApiError("ValidationError", 400, `Endpoint ${name} of account ${config.accountId} not found.`);
   };
 
+  const { multiModel } = options;
   const realtime: InvocationRoute = {
     timeoutMs: realtimeTimeoutMs,
     streamIdleMs: realtimeTimeoutMs,
     maxPayloadBytes: realtimeMaxBodyBytes,
-    invoke: (request, signal) => options.invoker.invoke(request, signal),
+    invoke: (request, signal) =>
+      multiModel !== undefined && request.targetModel !== undefined
+        ? multiModel.invoke({ ...request, targetModel: request.targetModel }, signal)
+        : options.invoker.invoke(request, signal),
     sendError: (response, error) => sendApiError(response, toRealtimeError(error, config), log),
     resultHeaders: () => ({ "x-amzn-invoked-production-variant": config.variantName, "x-amzn-requestid": randomUUID() }),
   };
@@ -85,7 +105,15 @@ export function createGatewayApp(options: GatewayOptions): Express {
   app.post("/endpoints/:endpointName/invocations", async (request, response) => {
     endpoint(request);
     const headers = parseRealtimeHeaders(request.headers);
-    await serveInvocation(realtime, request, response, headers.inferenceId ?? randomUUID());
+    const inferenceId = headers.inferenceId ?? randomUUID();
+    // The service's own wording for these two (docs/multi-model.md, "Local gateway").
+    if (multiModel === undefined && headers.targetModel !== undefined) {
+      throw new RuntimeApiError("ValidationError", 400, `Endpoint ${config.endpointName} is not a multi-model endpoint and does not support target model header.`);
+    }
+    if (multiModel !== undefined && headers.targetModel === undefined) {
+      throw new RuntimeApiError("ValidationError", 400, `Request ${inferenceId} is missing a target model header: ${config.endpointName} is a multi-model endpoint; pass TargetModel.`);
+    }
+    await serveInvocation(realtime, request, response, inferenceId);
   });
 
   app.post("/endpoints/:endpointName/invocations-response-stream", async (request, response) => {
@@ -98,6 +126,14 @@ export function createGatewayApp(options: GatewayOptions): Express {
 
   app.post("/endpoints/:endpointName/async-invocations", async (request, response) => {
     endpoint(request);
+    const { s3OutputPath } = config;
+    if (s3OutputPath === undefined) {
+      throw new RuntimeApiError(
+        "ValidationError",
+        400,
+        `Endpoint ${config.endpointName} is a multi-model endpoint: InvokeEndpointAsync takes no TargetModel, and this gateway has no S3OutputPath; use InvokeEndpoint.`,
+      );
+    }
     const body = await readBody(request, asyncMaxBodyBytes).catch((error: unknown) => {
       if (!(error instanceof PayloadTooLargeError)) throw error;
       lingerAfterAnswer(request, response);
@@ -108,7 +144,7 @@ export function createGatewayApp(options: GatewayOptions): Express {
       { requestTtlSeconds: config.defaultRequestTtlSeconds, invocationTimeoutSeconds: config.defaultInvocationTimeoutSeconds },
       body.byteLength,
     );
-    const record = await accept(options, input, accepting);
+    const record = await accept(options, s3OutputPath, input, accepting);
     response.status(202);
     response.setHeader("x-amzn-requestid", randomUUID());
     response.setHeader("x-amzn-sagemaker-outputlocation", record.outputLocation);
@@ -158,7 +194,12 @@ export function createGatewayApp(options: GatewayOptions): Express {
  * nothing is queued, so a retry of the client starts afresh. A new request beyond
  * `maxQueuedRequests` queued or running is a ServiceUnavailable (503); a repeat is still answered.
  */
-async function accept(options: GatewayOptions, input: AsyncInvocationInput, accepting: Map<string, Promise<AsyncRequestRecord>>): Promise<AsyncRequestRecord> {
+async function accept(
+  options: GatewayOptions,
+  s3OutputPath: string,
+  input: AsyncInvocationInput,
+  accepting: Map<string, Promise<AsyncRequestRecord>>,
+): Promise<AsyncRequestRecord> {
   const { config, queue } = options;
   const first = accepting.get(input.inferenceId) ?? queue.get(input.inferenceId);
   if (first !== undefined) return answerRepeat(options, input, await first);
@@ -177,7 +218,7 @@ async function accept(options: GatewayOptions, input: AsyncInvocationInput, acce
     status: "queued",
     receivedTime: new Date(options.now()).toISOString(),
     inputLocation: input.inputLocation,
-    outputLocation: joinS3Path(config.s3OutputPath, `${input.inferenceId}.out`),
+    outputLocation: joinS3Path(s3OutputPath, `${input.inferenceId}.out`),
     failureLocation: config.s3FailurePath === undefined ? undefined : joinS3Path(config.s3FailurePath, `${input.inferenceId}-error.out`),
     contentType: input.contentType,
     accept: input.accept,
@@ -248,6 +289,17 @@ export function toRealtimeError(error: unknown, config: Pick<AsyncConfig, "regio
     });
   }
   if (error instanceof InvokerUnavailableError) return new RuntimeApiError("ServiceUnavailable", 503, error.message);
+  if (error instanceof ModelDataNotFoundError) {
+    const { bucket, key } = error.location;
+    return new RuntimeApiError(
+      "ValidationError",
+      400,
+      `Failed to download model data (bucket: ${bucket}, key: ${key}). Ensure that there is an object at this location and that the endpoint's role may read it.`,
+    );
+  }
+  if (error instanceof ModelDataInvalidError) return new RuntimeApiError("ValidationError", 400, error.message);
+  if (error instanceof ModelDataUnavailableError) return new RuntimeApiError("InternalDependencyException", 530, error.message);
+  if (error instanceof ModelStillLoadingError) return new RuntimeApiError("ModelNotReadyException", 429, error.message);
   return error;
 }
 

@@ -1,15 +1,18 @@
 /**
  * `sagemaker-byoc-node/gateway`: the local SageMaker Runtime (InvokeEndpoint, InvokeEndpointAsync)
  * with S3 payloads, SNS notifications and a durable queue, in the model server's process or
- * beside any container (docs/async.md); and multi-container endpoints, serial inference
- * pipelines or direct invocation, over 2 to 15 containers (docs/pipelines.md).
+ * beside any container (docs/async.md); with a ModelDataUrl, the front end of a multi-model
+ * endpoint (docs/multi-model.md, "Local gateway"); and multi-container endpoints, serial
+ * inference pipelines or direct invocation, over 2 to 15 containers (docs/pipelines.md).
  */
 export {
   asyncModeEnabled,
   buildNotification,
   defaultAsyncConfig,
   HttpInvoker,
+  HttpModelHost,
   InProcessInvoker,
+  InProcessModelHost,
   InvocationDroppedError,
   InvokerUnavailableError,
   loadAsyncConfig,
@@ -27,6 +30,7 @@ export {
   type InferenceResponseTopic,
   type InferenceResultNotification,
   type Invoker,
+  type ModelHost,
   type NotificationStatus,
   type RunningAsyncGateway,
 } from "../gateway/index.js";

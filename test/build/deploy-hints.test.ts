@@ -1,7 +1,15 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { test } from "node:test";
-import { deployWarnings, deploymentName, executionRolePolicy, executionRoleTrustPolicy, renderDeployHints, type DeployHintsInput } from "../../src/build/deploy-hints.js";
+import {
+  deployWarnings,
+  deploymentName,
+  executionRolePolicy,
+  executionRoleTrustPolicy,
+  renderDeployHints,
+  renderMultiModelHints,
+  type DeployHintsInput,
+} from "../../src/build/deploy-hints.js";
 
 const input: DeployHintsInput = {
   imageUri: "123456789012.dkr.ecr.eu-west-1.amazonaws.com/iris-endpoint:1.2.3-4f2c9e1",
@@ -140,6 +148,20 @@ test("a multi-model GPU image: MultiModel mode, a models prefix it may list, a G
   const policy = executionRolePolicy(multi) as { Statement: { Sid: string; Resource: string }[] };
   assert.equal(policy.Statement.find((statement) => statement.Sid === "ReadModel")?.Resource, "arn:aws:s3:::<bucket>/<models-prefix>/*");
   assert.equal(policy.Statement.find((statement) => statement.Sid === "ListModels")?.Resource, "arn:aws:s3:::<bucket>");
+});
+
+test("a multi-model image: how to add a model (an archive copied under the prefix) and call it with TargetModel; nothing for a single-model image", () => {
+  const multi = { ...input, multiModel: true, settings: { ...input.settings, modelDataUrl: "s3://models/mme" } };
+  const hints = renderMultiModelHints(multi);
+  const script = `aws() { printf '%s\\0' "$@"; printf '\\n'; }\n${hints.slice(0, hints.indexOf("// With the AWS SDK"))}`;
+  const calls = execFileSync("sh", ["-c", script], { encoding: "utf8" })
+    .split("\n")
+    .filter((line) => line !== "")
+    .map((line) => line.split("\0").slice(0, -1));
+  assert.deepEqual(calls[0], ["s3", "cp", "model.tar.gz", "s3://models/mme/iris-v1.tar.gz"], "under the prefix, with one slash");
+  assert.deepEqual(calls[1]?.slice(0, 8), ["sagemaker-runtime", "invoke-endpoint", "--region", "eu-west-1", "--endpoint-name", "iris-endpoint-1-2-3-4f2c9e1", "--target-model", "iris-v1.tar.gz"]);
+  assert.match(hints, /TargetModel: "iris-v1\.tar\.gz"/);
+  assert.equal(renderMultiModelHints(input), "");
 });
 
 test("unknowns are marked <...>; names, instance type and partition follow the settings and region", () => {

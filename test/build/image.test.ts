@@ -11,7 +11,7 @@
 import assert from "node:assert/strict";
 import { execFile, spawn } from "node:child_process";
 import { once } from "node:events";
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test, type TestContext } from "node:test";
@@ -36,6 +36,8 @@ const version = "1.0.0";
 const image = `${projectName}:${version}`;
 /** The same image under a name of the user's choosing (build --tag). */
 const customImage = `${projectName}-custom:dev`;
+/** The project built with --multi-model. */
+const multiModelImage = `${projectName}-mme:dev`;
 const figures: Record<string, string> = {};
 let danglingBefore = new Set<string>();
 let projectDir = "";
@@ -204,7 +206,7 @@ before(async () => {
 });
 
 after(async () => {
-  await removeImages([image, `${image}-${revision}`, customImage], danglingBefore);
+  await removeImages([image, `${image}-${revision}`, customImage, multiModelImage], danglingBefore);
   await rm(root, { recursive: true, force: true });
 });
 
@@ -370,4 +372,40 @@ test("build, run as SageMaker does, SIGTERM, push: the iris image end to end", {
     for (const flag of flags) assert.ok(runs.some((args) => args.includes(flag)), `README: ${command} ${flag}`);
   }
   for (const [name, value] of Object.entries(figures)) t.diagnostic(`${name}: ${value}`);
+});
+
+test("build --multi-model, then run: the image starts as a multi-model endpoint, /ping 200 with no model, a model loads from /opt/ml/models and answers", { timeout: 600_000 }, async () => {
+  const built = await sagemakerByoc(["build", projectDir, "--multi-model", "--base-image", baseImage, "--engine", "buildah", "--tag", multiModelImage]);
+  assert.equal(built.code, 0, built.stderr);
+  const inspected = JSON.parse((await run("buildah", ["inspect", "--type", "image", multiModelImage], { env: toolEnv })).stdout) as { OCIv1: { config: { Labels: Record<string, string> } } };
+  assert.equal(inspected.OCIv1.config.Labels["com.amazonaws.sagemaker.capabilities.multi-models"], "true");
+
+  // The models folder, as SageMaker lays models out on an instance: /opt/ml/models/<name>/model.
+  const models = join(root, "models");
+  await mkdir(join(models, "iris", "model"), { recursive: true });
+  await copyFile(join(irisModelDir, "iris.onnx"), join(models, "iris", "model", "iris.onnx"));
+  const running = await startRun(["run", projectDir, "--image", multiModelImage, "--models", models, "--engine", "buildah"]);
+  try {
+    assert.match(running.log, new RegExp(`^multi-model image: models ${models}, mounted read-only at /opt/ml/models$`, "m"));
+    assert.deepEqual(await (await fetch(`${running.url}/models`, { signal: AbortSignal.timeout(10_000) })).json(), { models: [] }, "/ping was 200 with no model loaded");
+    const loaded = await fetch(`${running.url}/models`, {
+      method: "POST",
+      body: JSON.stringify({ model_name: "iris", url: "/opt/ml/models/iris/model" }),
+      signal: AbortSignal.timeout(30_000),
+    });
+    assert.equal(loaded.status, 200, await loaded.clone().text());
+    const invoked = await fetch(`${running.url}/models/iris/invoke`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ instances: [setosaRow] }),
+      signal: AbortSignal.timeout(30_000),
+    });
+    assert.equal(invoked.status, 200, await invoked.clone().text());
+    assert.equal(((await invoked.json()) as { predictions: number[][] }).predictions[0]?.length, 3);
+    const single = await fetch(`${running.url}/invocations`, { method: "POST", body: "{}", signal: AbortSignal.timeout(10_000) });
+    assert.equal(single.status, 404, "a multi-model endpoint serves /models/{name}/invoke, not /invocations");
+  } finally {
+    await running.stop("SIGINT");
+  }
+  assert.equal(running.code, 0, running.log);
 });

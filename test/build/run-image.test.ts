@@ -39,7 +39,7 @@ await writeFile(
     'echo "$*" >> "$state/calls"',
     'case "$1" in',
     "  info) echo 28.2.2 ;;",
-    '  image) case "$5" in missing:*) echo "Error: No such image: $5" >&2; exit 1 ;; baked:*) echo \'{"sagemaker-byoc-node.model":"baked"}\' ;; *) echo \'{"sagemaker-byoc-node.model":"sagemaker"}\' ;; esac ;;',
+    '  image) case "$5" in missing:*) echo "Error: No such image: $5" >&2; exit 1 ;; baked:*) echo \'{"sagemaker-byoc-node.model":"baked"}\' ;; multi*) echo \'{"sagemaker-byoc-node.model":"sagemaker","com.amazonaws.sagemaker.capabilities.multi-models":"true"}\' ;; *) echo \'{"sagemaker-byoc-node.model":"sagemaker"}\' ;; esac ;;',
     "  run)",
     '    name=""; model=""',
     '    while [ $# -gt 0 ]; do case "$1" in --name) name="$2"; shift ;; --volume) model="${2%%:*}"; shift ;; esac; shift; done',
@@ -78,7 +78,7 @@ async function runUntilSignal(options: Partial<RunImageOptions> & { projectDir: 
   for (const file of ["calls", "mounted", ...(await pidFiles())]) await rm(join(state, file), { force: true });
   const signals = new EventEmitter();
   const { runner, lines } = collectingRunner(env);
-  const running = runImage({ image: undefined, model: undefined, port: 9123, env: {}, engine: "auto", ...options }, runner, signals);
+  const running = runImage({ image: undefined, model: undefined, models: undefined, port: 9123, env: {}, engine: "auto", ...options }, runner, signals);
   const deadline = Date.now() + 20_000;
   while (!(await calls()).some((call) => call.startsWith("run ")) || (await pidFiles()).length === 0) {
     if (Date.now() > deadline) assert.fail(`docker run never started:\n${lines.join("\n")}`);
@@ -132,10 +132,36 @@ test("a model.tar.gz is extracted, as SageMaker extracts ModelDataUrl, mounted, 
   await assert.rejects(access(join(mount, "..")), "the extraction is gone");
 });
 
+test("a multi-model image runs with SAGEMAKER_MULTI_MODEL=true and ./models read-only at /opt/ml/models, and needs no /opt/ml/model", async () => {
+  const dir = await project("multi-endpoint", false);
+  await mkdir(join(dir, "models", "iris", "model"), { recursive: true });
+  await writeFile(join(dir, "models", "iris", "model", "iris.onnx"), "onnx");
+  const result = await runUntilSignal({ projectDir: dir });
+  assert.equal(result.code, 0);
+  const run = result.calls.find((call) => call.startsWith("run ")) ?? "";
+  const name = /--name (\S+)/.exec(run)?.[1] ?? "";
+  assert.equal(run, `run --rm --name ${name} --platform linux/amd64 -p 9123:8080 --env SAGEMAKER_MULTI_MODEL=true --volume ${join(dir, "models")}:/opt/ml/models:ro multi-endpoint:1.0.0 serve`);
+  assert.equal(result.mounted, "iris\n");
+  assert.ok(result.lines.includes(`multi-model image: models ${join(dir, "models")}, mounted read-only at /opt/ml/models`));
+});
+
+test("a multi-model image without a models folder starts with /opt/ml/models empty; --env may turn the mode off; --models must exist", async () => {
+  const dir = await project("multi-bare", false);
+  const result = await runUntilSignal({ projectDir: dir, env: { SAGEMAKER_MULTI_MODEL: "false" } });
+  const run = result.calls.find((call) => call.startsWith("run ")) ?? "";
+  assert.doesNotMatch(run, /--volume/);
+  assert.match(run, / --env SAGEMAKER_MULTI_MODEL=false /);
+  assert.ok(result.lines.includes("multi-model image: no models folder (--models, or <project>/models), so /opt/ml/models is empty"));
+  await assert.rejects(
+    runImage({ projectDir: dir, image: undefined, model: undefined, models: join(dir, "nope"), port: 8080, env: {}, engine: "auto" }, collectingRunner(env).runner, new EventEmitter()),
+    (error: Error) => error instanceof ProjectError && /Models folder .*nope \(--models\) does not exist/.test(error.message),
+  );
+});
+
 test("no model anywhere, a missing model path or image: clear errors, and no container started", async () => {
   await rm(join(state, "calls"), { force: true });
   const dir = await project("no-model", false);
-  const options = { projectDir: dir, image: undefined, model: undefined, port: 8080, env: {}, engine: "auto" } as const;
+  const options = { projectDir: dir, image: undefined, model: undefined, models: undefined, port: 8080, env: {}, engine: "auto" } as const;
   const signals = new EventEmitter();
   await assert.rejects(
     runImage(options, collectingRunner(env).runner, signals),

@@ -88,7 +88,7 @@ test("the subpath entries export the codecs, the server and the gateway", () => 
     expectTypeOf(codec).toEqualTypeOf<Codec>();
     assert.ok(codec.mediaTypes.length > 0);
   }
-  for (const name of ["startAsyncGateway", "loadAsyncConfig", "HttpInvoker", "InProcessInvoker"]) {
+  for (const name of ["startAsyncGateway", "loadAsyncConfig", "HttpInvoker", "InProcessInvoker", "HttpModelHost", "InProcessModelHost"]) {
     assert.equal(typeof (gateway as Record<string, unknown>)[name], "function", name);
   }
 });

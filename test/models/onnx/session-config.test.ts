@@ -26,7 +26,13 @@ describe("toSessionOptions", () => {
       executionMode: "parallel",
       enableCpuMemArena: false,
       enableMemPattern: false,
+      extra: { session: { intra_op: { allow_spinning: "0" }, inter_op: { allow_spinning: "0" } } },
     });
+  });
+
+  it("lets the intra-op and inter-op thread pools spin only when allowSpinning is set", () => {
+    const spinning = toSessionOptions({ ...config, allowSpinning: true }, "cpu");
+    assert.deepEqual(spinning.extra, { session: { intra_op: { allow_spinning: "1" }, inter_op: { allow_spinning: "1" } } });
   });
 
   it("sets thread counts only when configured, leaving onnxruntime's defaults otherwise", () => {
@@ -40,7 +46,7 @@ describe("toSessionOptions", () => {
 });
 
 describe("defaultOnnxSessionConfig", () => {
-  it("runs on the CPU with every optimisation and warm-up", () => {
+  it("runs on the CPU with every optimisation, warm-up, and thread pools that do not spin", () => {
     assert.deepEqual(defaultOnnxSessionConfig, {
       executionProviders: ["cpu"],
       deviceId: 0,
@@ -48,6 +54,7 @@ describe("defaultOnnxSessionConfig", () => {
       executionMode: "sequential",
       enableCpuMemArena: true,
       enableMemPattern: true,
+      allowSpinning: false,
       warmUp: true,
     });
   });
