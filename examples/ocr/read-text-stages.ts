@@ -1,5 +1,5 @@
 /**
- * OCR in one container as a pipeline of typed stages (docs/stages.md): detect → crop → recognize
+ * OCR in one container as a pipeline of typed stages (docs/pipelines.md): detect → crop → recognize
  * → answer, each stage with its own model and handlers, each stage's output handed to the next
  * in memory. The same steps as read-text.ts, which runs them in one `predictFn`: both answer
  * byte for byte the same. The request log line gives each stage's time; a page without text

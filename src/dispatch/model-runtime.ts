@@ -9,6 +9,7 @@ import type { ModelSource } from "../models/model-source.js";
 import { InferencePipeline, type InvocationRequest, type InvocationResult } from "../pipeline/inference-pipeline.js";
 import { ComposedModel } from "../pipeline/stages/composed-model.js";
 import type { StageCall, StageReturn } from "../pipeline/stages/hand-over.js";
+import { namingStage } from "../pipeline/stages/stage-errors.js";
 import { StageHost, stageHostName } from "../pipeline/stages/stage-host.js";
 import type { ComposedStages } from "../pipeline/stages/stage-pipeline.js";
 import { protocolFronts, type HostedModel } from "./protocol-fronts.js";
@@ -58,7 +59,7 @@ export class ModelRuntime {
   /**
    * {@link ModelRuntime.load} with the handlers given as a module (checked already), as the test
    * helper has them. A module exporting a `pipeline` of stages loads as one model whose stages
-   * run in order (docs/stages.md).
+   * run in order (docs/pipelines.md).
    */
   async loadWith(name: string, handlers: Handlers, modelDir: string): Promise<LoadReport> {
     const composition = handlers.pipeline;
@@ -163,9 +164,23 @@ export class ModelRuntime {
  */
 export type StageCalls = (host: string, call: StageCall, signal: AbortSignal) => Promise<StageReturn>;
 
-/** A pipeline's request handlers: its first stage decodes, its `encodeWith` encodes; the module's codecs serve both defaults. */
+/**
+ * A pipeline's request handlers: its first stage decodes (a failure names that stage), its
+ * `encodeWith` encodes; the module's codecs serve both defaults.
+ */
 function compositionHandlers(composition: ComposedStages<never, unknown, unknown>, handlers: Handlers): Handlers {
-  const inputFn = composition.definitions[0]?.inputFn;
+  const first = composition.definitions[0];
+  const decode = first?.inputFn;
+  const inputFn: Handlers["inputFn"] =
+    first === undefined || decode === undefined
+      ? undefined
+      : async (body, contentType, ctx) => {
+          try {
+            return await decode(body, contentType, ctx);
+          } catch (error) {
+            throw namingStage(error, first.name);
+          }
+        };
   return {
     ...(inputFn === undefined ? {} : { inputFn }),
     ...(composition.outputFn === undefined ? {} : { outputFn: composition.outputFn }),

@@ -24,6 +24,8 @@ export interface SerializedError {
   readonly code: string | undefined;
   readonly statusCode: number | undefined;
   readonly stack: string | undefined;
+  /** The stage of a pipeline of stages it happened in (docs/pipelines.md, "When a stage fails"). */
+  readonly stage: string | undefined;
 }
 
 /** What a load cost, as the worker measured it. */

@@ -158,10 +158,10 @@ function validateBatching(source: string, batching: unknown): Handlers["batching
   return batching;
 }
 
-/** A pipeline of stages (docs/stages.md) brings its own handlers: only `codecs` may sit beside it. */
+/** A pipeline of stages (docs/pipelines.md) brings its own handlers: only `codecs` may sit beside it. */
 function validatePipeline(source: string, pipeline: unknown, others: readonly string[]): Handlers["pipeline"] {
   if (!isComposedStages(pipeline)) {
-    throw new ConfigurationError(`${source}: pipeline must be built with stages(first).then(next)... (docs/stages.md), got ${typeof pipeline}`);
+    throw new ConfigurationError(`${source}: pipeline must be built with stages(first).then(next)... (docs/pipelines.md), got ${typeof pipeline}`);
   }
   const combined = others.filter((name) => name !== "codecs");
   if (combined.length > 0) {

@@ -144,7 +144,7 @@ export interface Handlers<Model = unknown, Input = unknown, Prediction = unknown
   /** Extra codecs; one registered for a media type replaces the built-in one. */
   codecs?: readonly Codec[];
   /**
-   * A pipeline of typed stages, built with `stages(first).then(next)...` (docs/stages.md), served
+   * A pipeline of typed stages, built with `stages(first).then(next)...` (docs/pipelines.md), served
    * in place of the handlers above: each stage has its own model, handlers and settings. May be
    * combined with `codecs` only.
    */

@@ -18,7 +18,7 @@ export interface ModelSource {
   readonly handlersFile: string | undefined;
   /**
    * Load only this stage of the handlers file's pipeline, to run it for the workers that serve
-   * the pipeline (a stage with `workers` of its own, docs/stages.md).
+   * the pipeline (a stage with `workers` of its own, docs/pipelines.md).
    */
   readonly stage?: string;
 }

@@ -46,7 +46,7 @@ export interface StageTimings {
   readonly decodeMs: number;
   readonly predictMs: number;
   readonly encodeMs: number;
-  /** A pipeline of stages' own stages, in the order they ran (docs/stages.md); absent for other models. */
+  /** A pipeline of stages' own stages, in the order they ran (docs/pipelines.md); absent for other models. */
   readonly stages?: Readonly<Record<string, number>>;
 }
 

@@ -141,7 +141,7 @@ function remoteStage(definition: StageDefinition, caller: StageCaller): Runnable
 }
 
 async function releaseStages(stages: readonly RunnableStage[], log?: Logger): Promise<unknown[]> {
-  const results = await Promise.allSettled(stages.map((stage) => stage.loaded?.model.release()));
+  const results = await Promise.allSettled(stages.map((stage) => stage.loaded?.model.release() ?? Promise.resolve()));
   const failures = results.flatMap((result, index) => (result.status === "rejected" ? [namingStage(result.reason, stages[index]?.definition.name ?? "?")] : []));
   for (const failure of failures) log?.error({ err: failure }, "releasing a stage failed");
   return failures;

@@ -1,10 +1,11 @@
 /**
  * How a value crosses from one thread to another between stages: by structured clone, with the
- * ArrayBuffers it owns moved (transferred) rather than copied (docs/stages.md, "Where stages run").
+ * ArrayBuffers it owns moved (transferred) rather than copied (docs/pipelines.md, "Where stages run").
  */
 import { isMarkedAsUntransferable } from "node:worker_threads";
 import { InferenceError } from "../../errors.js";
 import type { RequestContext } from "../../handlers/types.js";
+import { markFailedStage } from "./stage-errors.js";
 
 /**
  * The facts of a request a stage on another thread needs to build its `RequestContext`.
@@ -128,8 +129,11 @@ export function requestFacts(ctx: RequestContext): RequestFacts {
  */
 export function uncloneable(error: unknown, stage: string, what: "input" | "output"): InferenceError {
   const reason = error instanceof Error ? error.message : String(error);
-  return new InferenceError(
-    `Stage "${stage}": its ${what} cannot cross to another thread (${reason}); a stage on workers of its own takes and gives plain data: objects, arrays, strings, numbers, typed arrays`,
-    { code: "STAGE_VALUE_NOT_CLONEABLE", cause: error },
+  return markFailedStage(
+    new InferenceError(
+      `Stage "${stage}": its ${what} cannot cross to another thread (${reason}); a stage on workers of its own takes and gives plain data: objects, arrays, strings, numbers, typed arrays`,
+      { code: "STAGE_VALUE_NOT_CLONEABLE", cause: error },
+    ),
+    stage,
   );
 }

@@ -1,5 +1,5 @@
 /**
- * The typed composition of stages (docs/stages.md): `stages(first).then(second).then(third)`,
+ * The typed composition of stages (docs/pipelines.md): `stages(first).then(second).then(third)`,
  * whose type parameters chain, so a stage that does not take what the one before gives does not
  * compile. A handlers file exports the result as `pipeline`.
  */
@@ -63,7 +63,7 @@ export interface StagePipeline<In, Out, Early> extends ComposedStages<In, Out, E
 }
 
 /**
- * Starts a pipeline of stages served in one container (docs/stages.md). Each request is decoded
+ * Starts a pipeline of stages served in one container (docs/pipelines.md). Each request is decoded
  * by the first stage's `inputFn` (or the codec for its Content-Type), runs through the stages in
  * order, each stage's output handed to the next in memory, and its answer is encoded by the
  * pipeline's `encodeWith` (or the codec Accept chooses). Export it as `pipeline` from the

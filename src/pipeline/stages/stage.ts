@@ -1,5 +1,5 @@
 /**
- * One stage of a pipeline served in one container (docs/stages.md): its name, its model, its
+ * One stage of a pipeline served in one container (docs/pipelines.md): its name, its model, its
  * handlers and its settings. Stages are composed with `stages()` (stage-pipeline.ts).
  */
 import { ConfigurationError } from "../../errors.js";
@@ -75,7 +75,7 @@ export interface StageSettings {
   /**
    * Runs this stage on this many workers of its own rather than in the worker that took the
    * request: its model is loaded that many times (not once per worker), and its input and output
-   * cross threads, their buffers moved rather than copied (docs/stages.md, "Where stages run").
+   * cross threads, their buffers moved rather than copied (docs/pipelines.md, "Where stages run").
    * Without it, the stage runs in the request's worker.
    */
   readonly workers?: number;
@@ -182,7 +182,7 @@ export interface StageDefinition extends StageSettings {
 }
 
 /**
- * Declares one stage of a pipeline (docs/stages.md): a name, a model (ONNX by default: `model`
+ * Declares one stage of a pipeline (docs/pipelines.md): a name, a model (ONNX by default: `model`
  * names a file or directory; or its own `modelFn`), a predict step and its settings. Its types
  * come from its handlers: `stages(a).then(b)` compiles only when `b` takes what `a` gives.
  * Settings are checked here: a wrong name, worker count or batching setting throws a

@@ -34,9 +34,7 @@ export class RouteObserver {
 }
 
 /**
- * Times the stages of one model's requests (queue, decode, predict, encode), series created once,
- * and, for a pipeline of stages (docs/stages.md), each of its own stages, series created at a
- * stage's first request.
+ * Times the stages of one model's requests (queue, decode, predict, encode), series created once.
  *
  * @example
  * ```ts
@@ -48,17 +46,12 @@ export class StageObserver {
   readonly #decode: HistogramSeries;
   readonly #predict: HistogramSeries;
   readonly #encode: HistogramSeries;
-  readonly #pipelineFamily: HistogramFamily;
-  readonly #pipelineStages = new Map<string, HistogramSeries>();
-  readonly #model: string;
 
-  constructor(family: HistogramFamily, pipelineFamily: HistogramFamily, model: string) {
+  constructor(family: HistogramFamily, model: string) {
     this.#queue = family.series({ model, stage: "queue" });
     this.#decode = family.series({ model, stage: "decode" });
     this.#predict = family.series({ model, stage: "predict" });
     this.#encode = family.series({ model, stage: "encode" });
-    this.#pipelineFamily = pipelineFamily;
-    this.#model = model;
   }
 
   /** One request's timings, in milliseconds as the pipeline measures them. */
@@ -67,13 +60,6 @@ export class StageObserver {
     this.#decode.observe(timings.decodeMs / 1000);
     this.#predict.observe(timings.predictMs / 1000);
     this.#encode.observe(timings.encodeMs / 1000);
-    if (timings.stages === undefined) return;
-    for (const stage in timings.stages) {
-      let series = this.#pipelineStages.get(stage);
-      // Stage names come from the handlers file (a fixed set), never from requests.
-      if (series === undefined) this.#pipelineStages.set(stage, (series = this.#pipelineFamily.series({ model: this.#model, stage })));
-      series.observe((timings.stages[stage] as number) / 1000);
-    }
   }
 }
 
@@ -84,7 +70,8 @@ export class StageObserver {
  * process metrics) is read when `/metrics` is scraped.
  *
  * New families belong here, one field each, named after Prometheus's conventions (a `byoc_`
- * prefix, base units, `_total` for counters): dynamic batching's batch sizes are the next one.
+ * prefix, base units, `_total` for counters): dynamic batching's batch sizes and a pipeline's
+ * per-step timings are the next ones.
  *
  * @example
  * ```ts
@@ -104,11 +91,6 @@ export class ServerMetrics {
   readonly #stages = new HistogramFamily(
     "byoc_inference_stage_duration_seconds",
     "Time a request spent in each stage: waiting for a worker (queue), decode, predict and encode, by model",
-    latencyBuckets,
-  );
-  readonly #pipelineStages = new HistogramFamily(
-    "byoc_pipeline_stage_duration_seconds",
-    "Time each stage of a pipeline of stages took (within the predict stage), by model and stage name; a stage on workers of its own includes the hand-over both ways",
     latencyBuckets,
   );
   readonly #stageObservers = new Map<string, StageObserver>();
@@ -186,7 +168,6 @@ export class ServerMetrics {
     reportGauge("byoc_model_memory_bytes", "Resident memory the model's last load added to the process (ONNX Runtime allocates natively)", (report) => report.memoryBytes);
     this.registry.registerMetric(this.#durations.asMetric());
     this.registry.registerMetric(this.#stages.asMetric());
-    this.registry.registerMetric(this.#pipelineStages.asMetric());
     if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry });
   }
 
@@ -200,7 +181,7 @@ export class ServerMetrics {
   /** The stage observer of `model`, created on first use. */
   stages(model: string): StageObserver {
     let observer = this.#stageObservers.get(model);
-    if (observer === undefined) this.#stageObservers.set(model, (observer = new StageObserver(this.#stages, this.#pipelineStages, model)));
+    if (observer === undefined) this.#stageObservers.set(model, (observer = new StageObserver(this.#stages, model)));
     return observer;
   }
 
