@@ -11,7 +11,7 @@ import type { StageDefinition } from "./stage.js";
  * stage's `predictFn` (or, without one, the default ONNX predict step with the stage's batching)
  * becomes the model's predict step, and every ONNX session loaded through the context is released
  * with the model. `options.modelDir` is the pipeline's model directory; `model` paths are relative
- * to it.
+ * to it. Errors do not name the stage: the caller does (`namingStage`).
  *
  * @example
  * ```ts
@@ -36,6 +36,6 @@ async function modelLoader(definition: StageDefinition, location: string): Promi
   if (modelFn !== undefined) return (dir, ctx) => modelFn(dir, ctx);
   if (model === undefined) return () => undefined;
   const found = await stat(location).catch(() => undefined);
-  if (found === undefined) throw new ConfigurationError(`Stage "${definition.name}": its model ${location} does not exist`);
+  if (found === undefined) throw new ConfigurationError(`its model ${location} does not exist`);
   return found.isDirectory() ? (dir, ctx) => ctx.loadOnnxModels(dir) : (file, ctx) => ctx.loadOnnxModel(file);
 }
