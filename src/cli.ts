@@ -13,9 +13,10 @@ import { gatewayCommand } from "./cli/gateway.js";
 import { invokeAsyncCommand } from "./cli/invoke-async.js";
 import { invokeCommand } from "./cli/invoke.js";
 import { pipelineCommand } from "./cli/pipeline.js";
+import { transformCommand } from "./cli/transform.js";
 import { ConfigurationError } from "./errors.js";
 
-const commands: readonly CliCommand[] = [initCommand, serveCommand, buildCommand, runCommand, pushCommand, gatewayCommand, pipelineCommand, invokeCommand, invokeAsyncCommand, asyncRequestsCommand];
+const commands: readonly CliCommand[] = [initCommand, serveCommand, buildCommand, runCommand, pushCommand, gatewayCommand, pipelineCommand, invokeCommand, invokeAsyncCommand, asyncRequestsCommand, transformCommand];
 
 const usage = `Usage: sagemaker-byoc <command> [options]
 

@@ -34,6 +34,7 @@ export const errorCodes = {
   INVALID_JSON: { status: 400, when: "a JSON or JSON Lines body that does not parse; the message gives the position" },
   INVALID_CONTENT_ENCODING: { status: 400, when: "a gzip, deflate or br body that does not decompress" },
   INVALID_NPY: { status: 400, when: "a corrupt or unsupported .npy body" },
+  INVALID_RECORDIO: { status: 400, when: "an `application/x-recordio` body whose RecordIO framing does not parse" },
   MALFORMED_CONTENT_TYPE: { status: 400, when: "a Content-Type header that does not parse" },
   MULTIPART_NO_BOUNDARY: { status: 400, when: "`multipart/form-data` without a valid boundary parameter" },
   MULTIPART_LIMIT: { status: 400, when: "a multipart body over `BYOC_MULTIPART_MAX_*`" },
@@ -54,6 +55,10 @@ export const errorCodes = {
   STAGE_VALUE_NOT_CLONEABLE: {
     status: 500,
     when: "a pipeline stage with `workers` of its own took or gave a value that cannot cross threads (a function, a class with private fields); the message names the stage",
+  },
+  RECORD_COUNT_MISMATCH: {
+    status: 500,
+    when: "batch transform (`SAGEMAKER_BATCH=true`): the answer holds another number of records than the request (lines of CSV or JSON Lines, RecordIO records); docs/batch.md",
   },
   NO_PREDICT_STEP: { status: 500, when: "a model served by `transformFn` was asked for a separate predict step (it decodes, predicts and encodes in one call)" },
   MODEL_NOT_FOUND: { status: 404, when: "multi-model mode: the model named in `/models/{name}` is not loaded (SageMaker then loads it); KServe V2: a path naming a model the server does not serve, or a model version (models are not versioned)" },

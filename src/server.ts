@@ -123,6 +123,7 @@ export async function startServer(overrides: ConfigOverrides = {}, env: NodeJS.P
     maxConcurrentRequests: config.maxConcurrentRequests,
     maxInFlightBytes: config.maxInFlightBytes,
     frontDoors,
+    batch: { config: config.batch, workers: config.workers },
   });
   server.on("request", listener);
   const { port, url } = await listen(server, config.port, config.host);

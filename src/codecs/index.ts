@@ -1,5 +1,5 @@
 /**
- * The built-in codecs: JSON, JSON Lines, CSV, NumPy .npy and raw bytes both ways, and
+ * The built-in codecs: JSON, JSON Lines, CSV, NumPy .npy, RecordIO and raw bytes both ways, and
  * multipart/form-data in.
  */
 import type { Codec } from "./codec.js";
@@ -10,6 +10,7 @@ import { createMultipartCodec } from "./multipart.js";
 import type { MultipartLimits } from "./multipart.js";
 import { npyCodec } from "./npy.js";
 import { octetStreamCodec } from "./octet-stream.js";
+import { recordIOCodec } from "./recordio.js";
 
 export type { Codec, DecodeOptions, EncodeOptions, EncodedBody } from "./codec.js";
 export { csvCodec } from "./csv.js";
@@ -19,11 +20,12 @@ export { createMultipartCodec, defaultMultipartLimits } from "./multipart.js";
 export type { MultipartForm, MultipartLimits, UploadedFile } from "./multipart.js";
 export { decodeNpy, encodeNpy, npyCodec } from "./npy.js";
 export { octetStreamCodec } from "./octet-stream.js";
+export { recordIOCodec } from "./recordio.js";
 
 /**
  * Every built-in codec, JSON first (the first type answers an Accept that ranks several
  * equally): `application/json`, `application/jsonlines` (and `x-jsonlines`, `jsonl`), `text/csv`,
- * `application/x-npy`, `application/octet-stream`, and `multipart/form-data` (decode only)
+ * `application/x-npy`, `application/x-recordio`, `application/octet-stream`, and `multipart/form-data` (decode only)
  * with `options.multipart` over {@link defaultMultipartLimits}.
  *
  * @throws ConfigurationError when a multipart limit is invalid.
@@ -33,5 +35,5 @@ export { octetStreamCodec } from "./octet-stream.js";
  * ```
  */
 export function builtinCodecs(options: { readonly multipart?: Partial<MultipartLimits> } = {}): Codec[] {
-  return [jsonCodec, jsonLinesCodec, csvCodec, npyCodec, octetStreamCodec, createMultipartCodec(options.multipart)];
+  return [jsonCodec, jsonLinesCodec, csvCodec, npyCodec, recordIOCodec, octetStreamCodec, createMultipartCodec(options.multipart)];
 }

@@ -5,6 +5,7 @@ import { defaultMultipartLimits } from "../codecs/multipart.js";
 import { defaultArchiveLimits } from "../models/artifacts/model-archive.js";
 import { defaultModelMemoryBudget } from "../models/memory-budget.js";
 import { defaultOnnxSessionConfig, type ExecutionProviderName } from "../models/onnx/session-config.js";
+import { batchSettingsTree, executionParametersRule, withJobPayloadLimit } from "./batch-settings.js";
 import { boolean, integer, listOf, matching, maxTimerSeconds, mediaType, oneOf, portRange, seconds, text } from "./kinds.js";
 import { resolveSettings, type Env } from "./resolve.js";
 import { defineSettings, flag, setting, type SettingsOverrides, type SettingsRule, type SettingsValues } from "./setting.js";
@@ -137,7 +138,7 @@ export const serverSettings = defineSettings({
     env: "BYOC_MAX_PAYLOAD_BYTES",
     flag: flag("--max-payload-bytes", ["serve"]),
     default: 6 * 1024 * 1024,
-    description: "largest request body",
+    description: "largest request body (a batch job's `SAGEMAKER_MAX_PAYLOAD_IN_MB` raises it)",
   }),
   maxConcurrentRequests: setting({
     kind: integer({ min: 1, max: 1_000_000 }),
@@ -342,7 +343,7 @@ export const serverSettings = defineSettings({
       kind: integer({ min: 1, unit: "bytes" }),
       env: "BYOC_MULTIPART_MAX_FILE_BYTES",
       default: defaultMultipartLimits.maxFileBytes,
-      description: "size of one uploaded file",
+      description: "size of one uploaded file (a batch job's `SAGEMAKER_MAX_PAYLOAD_IN_MB` raises it)",
     }),
     maxFields: setting({
       kind: integer({ min: 0, max: 1_000_000 }),
@@ -351,7 +352,8 @@ export const serverSettings = defineSettings({
       description: "non-file fields in one multipart body",
     }),
   },
-}, [storageUriRule()]);
+  batch: batchSettingsTree,
+}, [storageUriRule(), executionParametersRule]);
 
 /**
  * Every setting of the server. {@link loadConfig} fills it from defaults, the environment and
@@ -380,7 +382,8 @@ export type ConfigOverrides = SettingsOverrides<typeof serverSettings.tree>;
 /**
  * Reads the environment, applies `overrides` on top and validates everything, throwing one
  * {@link ConfigurationError} that names each invalid setting (the variable, or the option for an
- * override) and what it accepts.
+ * override) and what it accepts. A batch job's payload limit then raises the body limits
+ * (`withJobPayloadLimit`, docs/batch.md).
  *
  * @example
  * ```ts
@@ -388,7 +391,7 @@ export type ConfigOverrides = SettingsOverrides<typeof serverSettings.tree>;
  * ```
  */
 export function loadConfig(env: Env = process.env, overrides: ConfigOverrides = {}): ServerConfig {
-  return resolveSettings(serverSettings, { env, overrides });
+  return withJobPayloadLimit(resolveSettings(serverSettings, { env, overrides }));
 }
 
 /**

@@ -32,7 +32,7 @@ describe("choosing a decoder by Content-Type", () => {
       () => registry.decode(Buffer.from("x"), "image/png"),
       UnsupportedMediaTypeError,
       415,
-      "Content-Type image/png is not supported; send one of: application/json, application/jsonlines, application/x-jsonlines, application/jsonl, text/csv, application/x-npy, application/octet-stream, multipart/form-data",
+      "Content-Type image/png is not supported; send one of: application/json, application/jsonlines, application/x-jsonlines, application/jsonl, text/csv, application/x-npy, application/x-recordio, application/octet-stream, multipart/form-data",
     );
   });
 
@@ -80,7 +80,7 @@ describe("choosing the response type from Accept", () => {
       () => registry.negotiate("image/png", JSON_TYPE),
       NotAcceptableError,
       406,
-      'Accept "image/png" matches no supported response type; accept one of: application/json, application/jsonlines, application/x-jsonlines, application/jsonl, text/csv, application/x-npy, application/octet-stream',
+      'Accept "image/png" matches no supported response type; accept one of: application/json, application/jsonlines, application/x-jsonlines, application/jsonl, text/csv, application/x-npy, application/x-recordio, application/octet-stream',
     );
     await assertFails(() => registry.negotiate("application/json;q=0", JSON_TYPE), NotAcceptableError, 406, 'Accept "application/json;q=0"');
     await assertFails(() => registry.negotiate("multipart/form-data", JSON_TYPE), NotAcceptableError, 406, "matches no supported response type");

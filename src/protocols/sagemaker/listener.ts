@@ -1,11 +1,14 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
 import express, { type Express, type NextFunction, type Request, type Response } from "express";
 import type { Logger } from "pino";
+import { checkingRecordCounts } from "../../batch/record-check.js";
+import type { ServerConfig } from "../../config/server-config.js";
 import type { DataPlane } from "../../dispatch/data-plane.js";
 import type { ModelRegistry } from "../../dispatch/model-registry.js";
 import { BadRequestError, InferenceError, NotFoundError } from "../../errors.js";
 import { Admission } from "../../http/admission.js";
-import { createInvocationsHandler } from "./invocations.js";
+import { addExecutionParametersRoute } from "./execution-parameters.js";
+import { createInvocationsHandler, type Invoke } from "./invocations.js";
 import { createModelsRouter } from "./models-api.js";
 import { createPingHandler } from "./ping.js";
 import type { Connections } from "../../http/connections.js";
@@ -34,6 +37,22 @@ export interface AppOptions {
   readonly connections: Pick<Connections, "prepare">;
   /** The front doors beyond SageMaker's; without them the server speaks SageMaker's contract alone. */
   readonly frontDoors?: FrontDoorOptions | undefined;
+  /** Batch transform (docs/batch.md): `GET /execution-parameters`, and the record checks of a job. */
+  readonly batch?: BatchOptions | undefined;
+}
+
+/**
+ * What the batch transform side of the server needs.
+ *
+ * @example
+ * ```ts
+ * const batch: BatchOptions = { config: config.batch, workers: config.workers };
+ * ```
+ */
+export interface BatchOptions {
+  readonly config: ServerConfig["batch"];
+  /** Worker threads, for the concurrency `/execution-parameters` suggests. */
+  readonly workers: number;
 }
 
 /**
@@ -93,14 +112,17 @@ export function createRequestListener(options: AppOptions): RequestListener {
   const ping = createPingHandler(plane.readiness, log);
   const pingRequests = metrics?.route("/ping");
   const invokeModel = (model: string, request: InvocationRequest, signal: AbortSignal) => plane.invoke(model, request, signal, { transferBody: true });
-  const invocationsFor = (route: string) =>
+  const invocationsFor = (route: string, invoke: Invoke = invokeModel) =>
     createInvocationsHandler({
       ...options,
-      invoke: invokeModel,
+      invoke,
       admission,
       observe: metrics === undefined ? undefined : (model) => invocationObserver(metrics, route, model),
     });
-  const invocations = invocationsFor("/invocations");
+  const batchJob = options.batch?.config.enabled === true;
+  if (batchJob) logBatchJob(options);
+  // Record counting costs a scan of each body: only a batch job pays for it.
+  const invocations = invocationsFor("/invocations", batchJob ? checkingRecordCounts(invokeModel) : invokeModel);
   const modelInvocations = registry === undefined ? undefined : invocationsFor("/models/{name}/invoke");
   const vertex = frontDoors?.vertex;
   const vertexModel = frontDoors?.defaultModel;
@@ -210,6 +232,18 @@ export function createApp(options: AppOptions, admission: Admission): Express {
       }),
     );
   }
+  if (options.batch !== undefined) {
+    const { plane, defaultModel } = options;
+    const { config, workers } = options.batch;
+    addExecutionParametersRoute(app, {
+      readiness: plane.readiness,
+      log: options.log,
+      overrides: config.executionParameters,
+      workers,
+      maxPayloadBytes: options.maxPayloadBytes,
+      signature: () => (defaultModel === undefined ? undefined : plane.model(defaultModel)?.signature),
+    });
+  }
   app.use((request, response) => {
     sendError(response, new NotFoundError(`No route for ${request.method} ${request.path}`), "-", options.log);
   });
@@ -221,6 +255,19 @@ export function createApp(options: AppOptions, admission: Admission): Express {
 }
 
 const modelInvokePath = /^\/models\/([^/]+)\/invoke$/;
+
+function logBatchJob(options: AppOptions): void {
+  const config = options.batch?.config;
+  options.log.info(
+    {
+      maxPayloadInMb: config?.maxPayloadInMb,
+      batchStrategy: config?.strategy,
+      maxConcurrentTransforms: config?.maxConcurrentTransforms,
+      maxPayloadBytes: options.maxPayloadBytes,
+    },
+    "batch transform job: answers must hold one record per request record",
+  );
+}
 
 /** A model name from its URL segment: percent-decoded, or as written when the escapes are broken. */
 function decodeModelName(segment: string): string {
