@@ -2,7 +2,9 @@
  * How a value crosses from one thread to another between stages: by structured clone, with the
  * ArrayBuffers it owns moved (transferred) rather than copied (docs/pipelines.md, "Where stages run").
  */
-import { isMarkedAsUntransferable } from "node:worker_threads";
+// A namespace import: Node 20 lacks isMarkedAsUntransferable (21+), and a named import would keep
+// the CLI from loading there to say that it needs Node 22.
+import * as workerThreads from "node:worker_threads";
 import { InferenceError } from "../../errors.js";
 import type { RequestContext } from "../../handlers/types.js";
 import { markFailedStage } from "./stage-errors.js";
@@ -92,7 +94,7 @@ export function transferablesOf(value: unknown): ArrayBuffer[] {
 }
 
 function movable(buffer: ArrayBuffer): boolean {
-  return buffer.byteLength > 0 && !isMarkedAsUntransferable(buffer);
+  return buffer.byteLength > 0 && !workerThreads.isMarkedAsUntransferable(buffer);
 }
 
 /**
