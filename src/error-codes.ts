@@ -52,6 +52,10 @@ export const errorCodes = {
   INVALID_PREDICTION: { status: 500, when: "the prediction cannot be encoded (a circular reference, not a valid NDArray)" },
   INVALID_HANDLER_OUTPUT: { status: 500, when: "`outputFn` or `transformFn` returned something other than a string, bytes or `{ body, contentType }`" },
   INVALID_CUSTOM_ATTRIBUTES: { status: 500, when: "`ctx.responseCustomAttributes` is not at most 1024 visible ASCII characters" },
+  STAGE_VALUE_NOT_CLONEABLE: {
+    status: 500,
+    when: "a pipeline stage with `workers` of its own took or gave a value that cannot cross threads (a function, a class with private fields); the message names the stage",
+  },
   RECORD_COUNT_MISMATCH: {
     status: 500,
     when: "batch transform (`SAGEMAKER_BATCH=true`): the answer holds another number of records than the request (lines of CSV or JSON Lines, RecordIO records); docs/batch.md",

@@ -27,3 +27,14 @@ export { negotiateAccept, parseMediaType, type MediaType } from "./codecs/media-
 export { predictOnnx, type PredictOnnxOptions } from "./models/onnx/predict.js";
 export type { OnnxSessions } from "./models/onnx/load-models.js";
 export type { ModelSignature, TensorSpec } from "./models/model.js";
+export {
+  answerEarly,
+  defineStage,
+  type EarlyAnswer,
+  type OnnxOutput,
+  type OnnxStageSpec,
+  type Stage,
+  type StageSettings,
+  type StageSpec,
+} from "./pipeline/stages/stage.js";
+export { stages, type ComposedStages, type StageOutputFn, type StagePipeline } from "./pipeline/stages/stage-pipeline.js";

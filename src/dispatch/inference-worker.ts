@@ -8,16 +8,20 @@ import { createLogger, flushLog } from "../logger.js";
 import { primeOnnxRuntime } from "../models/onnx/prime-runtime.js";
 import type { ResponseStream } from "../handlers/types.js";
 import { isStream, type InvocationResult } from "../pipeline/inference-pipeline.js";
+import { uncloneable, type StageCall, type StageReturn } from "../pipeline/stages/hand-over.js";
 import { ModelRuntime } from "./model-runtime.js";
 import type { FromWorker, ToWorker, WorkerSetup } from "./worker-protocol.js";
-import { serializeError } from "./serialize-error.js";
+import { deserializeError, serializeError } from "./serialize-error.js";
 
 const port = parentPort;
 if (port === null) throw new Error("inference-worker must run as a worker thread");
 const setup = workerData as WorkerSetup;
 const log = createLogger(setup.config.logLevel, { worker: setup.workerId });
-const runtime = new ModelRuntime({ workerId: setup.workerId, config: setup.config, log });
+const runtime = new ModelRuntime({ workerId: setup.workerId, config: setup.config, log, callStage });
 const inFlight = new Map<number, AbortController>();
+/** This worker's calls to stages hosted elsewhere, by their own ids, until the main thread settles them. */
+const stageCalls = new Map<number, { readonly resolve: (output: StageReturn) => void; readonly reject: (error: Error) => void }>();
+let nextStageCallId = 1;
 const maxStringResultLength = 64 * 1024;
 /** Chunks of one response stream in flight between this worker and the client's socket. */
 const streamWindow = 8;
@@ -66,6 +70,64 @@ async function invoke(message: Extract<ToWorker, { type: "invoke" }>): Promise<v
   } finally {
     inFlight.delete(message.id);
   }
+}
+
+/**
+ * Runs a stage this worker hosts on a value another worker handed over, and hands its output
+ * back with its buffers moved (transferred, not copied).
+ */
+async function runStage(message: Extract<ToWorker, { type: "run-stage" }>): Promise<void> {
+  const controller = new AbortController();
+  inFlight.set(message.id, controller);
+  try {
+    const output = await runtime.runStage(message.model, message.call, {
+      log: log.child({ inferenceId: message.call.request.inferenceId }),
+      signal: controller.signal,
+    });
+    try {
+      send({ type: "stage-output", id: message.id, output }, [...output.transfer]);
+    } catch (error) {
+      throw uncloneable(error, message.call.stage, "output");
+    }
+  } catch (error) {
+    send({ type: "error", id: message.id, error: serializeError(error) });
+  } finally {
+    inFlight.delete(message.id);
+  }
+}
+
+/**
+ * Asks the main thread to run a stage on a worker that hosts it (`host`), handing `call` over
+ * with its buffers moved; settles with the stage's answer. When `signal` fires the call is
+ * cancelled and the promise rejects with the signal's reason.
+ */
+function callStage(host: string, call: StageCall, signal: AbortSignal): Promise<StageReturn> {
+  if (signal.aborted) return Promise.reject(signal.reason as Error);
+  const id = nextStageCallId++;
+  return new Promise<StageReturn>((resolve, reject) => {
+    const onAbort = (): void => {
+      stageCalls.delete(id);
+      send({ type: "cancel-stage", id });
+      reject(signal.reason as Error);
+    };
+    try {
+      send({ type: "call-stage", id, model: host, call }, [...call.transfer]);
+    } catch (error) {
+      reject(uncloneable(error, call.stage, "input"));
+      return;
+    }
+    signal.addEventListener("abort", onAbort, { once: true });
+    stageCalls.set(id, {
+      resolve: (output) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(output);
+      },
+      reject: (error) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(error);
+      },
+    });
+  });
 }
 
 /**
@@ -146,6 +208,16 @@ port.on("message", (message: ToWorker) => {
     case "probe":
       send({ type: "alive", id: message.id });
       break;
+    case "run-stage":
+      void runStage(message);
+      break;
+    case "stage-settled": {
+      const call = stageCalls.get(message.id);
+      stageCalls.delete(message.id);
+      if (message.output !== undefined) call?.resolve(message.output);
+      else if (message.error !== undefined) call?.reject(deserializeError(message.error));
+      break;
+    }
     case "abort":
       inFlight.get(message.id)?.abort(new DOMException(`Request ${message.reason}`, "AbortError"));
       streamCredits.get(message.id)?.wake?.();

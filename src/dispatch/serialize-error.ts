@@ -1,4 +1,5 @@
 import { InferenceError, InferenceTimeoutError, isInferenceError, type ErrorStatusCode } from "../errors.js";
+import { failedStage, markFailedStage } from "../pipeline/stages/stage-errors.js";
 import type { SerializedError } from "./worker-protocol.js";
 
 /** Flattens an error for postMessage, keeping what the HTTP layer needs. */
@@ -11,14 +12,16 @@ export function serializeError(error: unknown): SerializedError {
       code: known ? error.code : undefined,
       statusCode: known ? error.statusCode : undefined,
       stack: error.stack,
+      stage: failedStage(error),
     };
   }
-  return { name: "Error", message: String(error), code: undefined, statusCode: undefined, stack: undefined };
+  return { name: "Error", message: String(error), code: undefined, statusCode: undefined, stack: undefined, stage: undefined };
 }
 
 /**
  * Rebuilds an error on the main thread: {@link InferenceError}s keep their status and code;
- * anything else stays a plain Error (answered as a generic 500) with the worker's stack.
+ * anything else stays a plain Error (answered as a generic 500) with the worker's stack. Both
+ * keep the pipeline stage they happened in.
  */
 export function deserializeError(serialized: SerializedError): Error {
   if (serialized.name === "AbortError" || serialized.name === "TimeoutError") {
@@ -35,5 +38,5 @@ export function deserializeError(serialized: SerializedError): Error {
         });
   error.name = serialized.name;
   if (serialized.stack !== undefined) error.stack = serialized.stack;
-  return error;
+  return serialized.stage === undefined ? error : markFailedStage(error, serialized.stage);
 }

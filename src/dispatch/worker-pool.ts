@@ -3,9 +3,11 @@ import type { Logger } from "pino";
 import { InferenceError, ModelNotReadyError } from "../errors.js";
 import type { ModelSource } from "../models/model-source.js";
 import type { InvocationRequest, InvocationResult, StageTimings } from "../pipeline/inference-pipeline.js";
+import type { StageCall, StageReturn } from "../pipeline/stages/hand-over.js";
+import { stageHostName } from "../pipeline/stages/stage-host.js";
 import type { FromWorker, LoadReport, ToWorker, WorkerSetup } from "./worker-protocol.js";
 import { ChunkStream } from "./chunk-stream.js";
-import { deserializeError } from "./serialize-error.js";
+import { deserializeError, serializeError } from "./serialize-error.js";
 
 /** How the pool is sized and supervised. */
 export interface WorkerPoolOptions {
@@ -35,8 +37,26 @@ export interface InvokeOptions {
  */
 export type Replicas = "all" | number;
 
-interface Pending {
+interface PendingInvocation extends PendingBase {
+  readonly kind: "invocation";
   readonly resolve: (result: InvocationResult) => void;
+}
+
+/** A stage of a pipeline run for a worker serving the pipeline ({@link WorkerPool.runStage}). */
+interface PendingStage extends PendingBase {
+  readonly kind: "stage";
+  readonly resolve: (output: StageReturn) => void;
+}
+
+type Pending = PendingInvocation | PendingStage;
+
+/** How a queued request is answered: its kind, and what settles it. */
+type Answer = Pick<PendingInvocation, "kind" | "resolve" | "reject"> | Pick<PendingStage, "kind" | "resolve" | "reject">;
+
+/** Wraps a settling function so that it first stops listening to the request's abort signal. */
+type Unlistening = <T>(settle: (value: T) => void) => (value: T) => void;
+
+interface PendingBase {
   readonly reject: (error: Error) => void;
   readonly model: string;
   /** When the request entered the pool (`performance.now()`), for its queue time. */
@@ -53,7 +73,9 @@ interface Command {
 
 interface Queued {
   readonly id: number;
-  readonly message: Extract<ToWorker, { type: "invoke" }>;
+  readonly message: Extract<ToWorker, { type: "invoke" | "run-stage" }>;
+  /** Buffers the message moves to the worker rather than copies. */
+  readonly transfer: readonly ArrayBuffer[];
   readonly pending: Pending;
 }
 
@@ -72,6 +94,8 @@ interface Slot {
   probe: { readonly id: number; readonly timer: NodeJS.Timeout } | undefined;
   /** Set while this worker replaces a crashed one and loads its models. */
   replacing: Replacement | undefined;
+  /** Stage runs this worker asked for (`call-stage`), by its own ids, until answered or cancelled. */
+  readonly stageCalls: Map<number, AbortController>;
 }
 
 /** The models a replacement worker is still to load. */
@@ -83,6 +107,8 @@ interface HostedModel {
   readonly source: ModelSource;
   readonly replicas: Replicas;
   report: LoadReport | undefined;
+  /** The hosts of its pipeline's stages that run on workers of their own (see {@link WorkerPool.runStage}). */
+  readonly stageHosts: readonly string[];
 }
 
 /**
@@ -166,10 +192,12 @@ export class WorkerPool {
 
   /**
    * True while `model` can take requests: loaded in a live worker, or being reloaded in the
-   * replacement of one that crashed (its requests wait meanwhile).
+   * replacement of one that crashed (its requests wait meanwhile), and so are the stages of its
+   * pipeline that run on workers of their own.
    */
   serves(model: string): boolean {
-    if (!this.#models.has(model)) return false;
+    const hosted = this.#models.get(model);
+    if (hosted === undefined || !hosted.stageHosts.every((host) => this.serves(host))) return false;
     if (this.hosts(model)) return true;
     if (this.#failedReplacements >= maxFailedReplacements) return false;
     for (const replacement of this.#replacements) if (replacement.models.has(model)) return true;
@@ -200,6 +228,9 @@ export class WorkerPool {
    * Loads `source` in `replicas` workers (the least loaded ones): the first alone, so its memory
    * figure is its own, then the others together. Rejects with the load's error, leaving the
    * model nowhere; a model already hosted under the name is replaced once the new copies loaded.
+   * When the first copy reports stages of a pipeline that run on workers of their own, each is
+   * loaded, before the other copies, as its own model ({@link stageHostName}) on as many workers
+   * as it asks for; its load time and memory count in the pipeline's report.
    */
   load(source: ModelSource, replicas: Replicas): Promise<LoadReport> {
     const run = this.#loading.then(() => this.#load(source, replicas));
@@ -212,6 +243,7 @@ export class WorkerPool {
    * unloads it from every worker. Resolves at once when it is not loaded.
    */
   async unload(model: string, drainMs: number): Promise<void> {
+    const stageHosts = this.#models.get(model)?.stageHosts ?? [];
     if (!this.#models.delete(model)) return;
     const deadline = Date.now() + drainMs;
     while (this.pendingFor(model) > 0 && Date.now() < deadline) await sleep(10);
@@ -220,6 +252,7 @@ export class WorkerPool {
     const hosting = [...this.#slots.values()].filter((slot) => slot.assigned.delete(model));
     for (const slot of hosting) slot.models.delete(model);
     await Promise.all(hosting.map((slot) => this.#command(slot, { type: "unload", id: this.#nextId++, model })));
+    for (const host of stageHosts) await this.unload(host, 0);
   }
 
   /**
@@ -236,28 +269,49 @@ export class WorkerPool {
       const id = this.#nextId++;
       const { body, ...headers } = request;
       const transferable = toTransferable(body, options.transferBody === true);
-      const onAbort = (): void => this.#abandon(queued, signal.reason as Error);
-      const pending: Pending = {
-        resolve: (result) => {
-          signal.removeEventListener("abort", onAbort);
-          resolve(result);
-        },
-        reject: (error) => {
-          signal.removeEventListener("abort", onAbort);
-          reject(error);
-        },
-        model,
-        enqueuedAt: performance.now(),
-        abandoned: false,
-        stream: undefined,
-      };
-      const queued: Queued = { id, message: { type: "invoke", id, model, request: headers, body: transferable }, pending };
-      signal.addEventListener("abort", onAbort, { once: true });
-      let queue = this.#queues.get(model);
-      if (queue === undefined) this.#queues.set(model, (queue = []));
-      queue.push(queued);
-      this.#dispatch(model);
+      const message: Queued["message"] = { type: "invoke", id, model, request: headers, body: transferable };
+      this.#enqueue(id, message, typeof transferable === "string" ? [] : [transferable.buffer as ArrayBuffer], signal, (unlistening) => ({
+        kind: "invocation",
+        resolve: unlistening(resolve),
+        reject: unlistening(reject),
+      }));
     });
+  }
+
+  /**
+   * Runs one stage of a pipeline on a worker hosting it (`model`, a {@link stageHostName}), for a
+   * worker serving the pipeline: `call`'s buffers move to it and the output's move back, without
+   * copies. Stage runs are not held back by the limit of requests per worker: each comes from a
+   * request that holds a place already, and waiting for one could deadlock.
+   */
+  runStage(model: string, call: StageCall, signal: AbortSignal): Promise<StageReturn> {
+    if (this.#state !== "running") return Promise.reject(new ModelNotReadyError("Server is shutting down"));
+    if (!this.serves(model)) return Promise.reject(new ModelNotReadyError(`Stage "${call.stage}" has no worker to run it`));
+    if (signal.aborted) return Promise.reject(signal.reason as Error);
+    return new Promise<StageReturn>((resolve, reject) => {
+      const id = this.#nextId++;
+      this.#enqueue(id, { type: "run-stage", id, model, call }, call.transfer, signal, (unlistening) => ({
+        kind: "stage",
+        resolve: unlistening(resolve),
+        reject: unlistening(reject),
+      }));
+    });
+  }
+
+  /** Queues a request for its model's workers; it leaves the queue when dispatched, or when `signal` fires first. */
+  #enqueue(id: number, message: Queued["message"], transfer: readonly ArrayBuffer[], signal: AbortSignal, answer: (unlistening: Unlistening) => Answer): void {
+    const onAbort = (): void => this.#abandon(queued, signal.reason as Error);
+    const unlistening: Unlistening = (settle) => (value) => {
+      signal.removeEventListener("abort", onAbort);
+      settle(value);
+    };
+    const pending: Pending = { ...answer(unlistening), model: message.model, enqueuedAt: performance.now(), abandoned: false, stream: undefined };
+    const queued: Queued = { id, message, transfer, pending };
+    signal.addEventListener("abort", onAbort, { once: true });
+    let queue = this.#queues.get(message.model);
+    if (queue === undefined) this.#queues.set(message.model, (queue = []));
+    queue.push(queued);
+    this.#dispatch(message.model);
   }
 
   /** Waits up to `timeoutMs` for running requests, then stops the workers, which release their models. */
@@ -277,15 +331,21 @@ export class WorkerPool {
     const [first, ...rest] = targets;
     if (first === undefined) throw new ModelNotReadyError("No inference worker is running");
     const loaded: Slot[] = [];
+    let stageHosts: string[] = [];
     try {
-      const report = await this.#loadOn(first, source);
+      const firstReport = await this.#loadOn(first, source);
       loaded.push(first);
+      const hosted = await this.#loadStageHosts(source, firstReport.remoteStages ?? []);
+      stageHosts = hosted.names;
+      const report = { ...firstReport, loadMs: firstReport.loadMs + hosted.loadMs, memoryBytes: firstReport.memoryBytes + hosted.memoryBytes };
       await Promise.all(rest.map(async (slot) => {
         await this.#loadOn(slot, source);
         loaded.push(slot);
       }));
       const previous = [...this.#slots.values()].filter((slot) => slot.models.has(source.name) && !targets.includes(slot));
-      this.#models.set(source.name, { source, replicas, report });
+      const previousHosts = this.#models.get(source.name)?.stageHosts ?? [];
+      this.#models.set(source.name, { source, replicas, report, stageHosts });
+      for (const host of previousHosts) if (!stageHosts.includes(host)) void this.unload(host, 0);
       for (const slot of targets) {
         slot.models.add(source.name);
         slot.assigned.add(source.name);
@@ -303,8 +363,27 @@ export class WorkerPool {
       return report;
     } catch (error) {
       await Promise.allSettled(loaded.map((slot) => this.#command(slot, { type: "unload", id: this.#nextId++, model: source.name })));
+      for (const host of stageHosts) await this.unload(host, 0);
       throw error;
     }
+  }
+
+  /** Loads each remote stage as its own model, one after another; a failure unloads those loaded. */
+  async #loadStageHosts(source: ModelSource, remoteStages: NonNullable<LoadReport["remoteStages"]>): Promise<{ names: string[]; loadMs: number; memoryBytes: number }> {
+    const loaded = { names: [] as string[], loadMs: 0, memoryBytes: 0 };
+    try {
+      for (const { stage, workers } of remoteStages) {
+        const name = stageHostName(source.name, stage);
+        const report = await this.#load({ ...source, name, stage }, workers);
+        loaded.names.push(name);
+        loaded.loadMs += report.loadMs;
+        loaded.memoryBytes += report.memoryBytes;
+      }
+    } catch (error) {
+      for (const name of loaded.names) await this.unload(name, 0);
+      throw error;
+    }
+    return loaded;
   }
 
   async #loadOn(slot: Slot, source: ModelSource): Promise<LoadReport> {
@@ -327,8 +406,7 @@ export class WorkerPool {
       if (slot === undefined) return;
       const queued = queue.shift() as Queued;
       slot.inFlight.set(queued.id, queued.pending);
-      const body = queued.message.body;
-      slot.worker.postMessage(queued.message, typeof body === "string" ? [] : [body.buffer as ArrayBuffer]);
+      slot.worker.postMessage(queued.message, [...queued.transfer]);
     }
   }
 
@@ -337,8 +415,10 @@ export class WorkerPool {
   }
 
   #leastBusySlot(model: string): Slot | undefined {
-    // A batched model needs a batch's worth of requests in its worker to merge them.
-    const limit = Math.max(maxInFlightPerWorker, this.#models.get(model)?.report?.batchSize ?? 1);
+    // A batched model needs a batch's worth of requests in its worker to merge them. A stage
+    // host's runs come from requests that are in flight already (see runStage): no limit.
+    const hosted = this.#models.get(model);
+    const limit = hosted?.source.stage !== undefined ? Infinity : Math.max(maxInFlightPerWorker, hosted?.report?.batchSize ?? 1);
     let best: Slot | undefined;
     for (const slot of this.#slots.values()) {
       if (!slot.started || !slot.models.has(model) || slot.inFlight.size >= limit) continue;
@@ -382,6 +462,7 @@ export class WorkerPool {
       recycleTimer: undefined,
       probe: undefined,
       replacing: undefined,
+      stageCalls: new Map(),
     };
     this.#slots.set(workerId, slot);
     return new Promise<Slot>((resolve, reject) => {
@@ -409,6 +490,10 @@ export class WorkerPool {
       this.#onAlive(slot, message.id);
       return;
     }
+    if (message.type === "call-stage" || message.type === "cancel-stage") {
+      this.#relayStageCall(slot, message);
+      return;
+    }
     const command = slot.commands.get(message.id);
     if (command !== undefined) {
       slot.commands.delete(message.id);
@@ -420,7 +505,7 @@ export class WorkerPool {
       this.#onStream(slot, message);
       return;
     }
-    if (message.type !== "result" && message.type !== "error") return;
+    if (message.type !== "result" && message.type !== "error" && message.type !== "stage-output") return;
     const pending = slot.inFlight.get(message.id);
     if (pending === undefined) return;
     if (pending.stream !== undefined) {
@@ -435,7 +520,9 @@ export class WorkerPool {
       slot.recycleTimer = undefined;
     }
     if (!pending.abandoned) {
-      if (message.type === "result") {
+      if (message.type === "stage-output" && pending.kind === "stage") {
+        pending.resolve(message.output);
+      } else if (message.type === "result" && pending.kind === "invocation") {
         pending.resolve({
           body: message.body,
           contentType: message.contentType,
@@ -443,11 +530,36 @@ export class WorkerPool {
           ...(message.timings === undefined ? {} : { timings: withQueueTime(message.timings, performance.now() - pending.enqueuedAt) }),
           ...(message.protocolHeaders === undefined ? {} : { protocolHeaders: message.protocolHeaders }),
         });
-      } else {
+      } else if (message.type === "error") {
         pending.reject(deserializeError(message.error));
       }
     }
     this.#dispatch(pending.model);
+  }
+
+  /**
+   * A worker serving a pipeline asks for one of its stages (`call-stage`): run it on a worker
+   * hosting the stage and answer with its output, the buffers moved on; or it gives up on the
+   * call (`cancel-stage`), which abandons the run.
+   */
+  #relayStageCall(slot: Slot, message: Extract<FromWorker, { type: "call-stage" | "cancel-stage" }>): void {
+    const { id } = message;
+    if (message.type === "cancel-stage") {
+      const call = slot.stageCalls.get(id);
+      slot.stageCalls.delete(id);
+      call?.abort(new DOMException("The request behind the stage call ended", "AbortError"));
+      return;
+    }
+    const controller = new AbortController();
+    slot.stageCalls.set(id, controller);
+    this.runStage(message.model, message.call, controller.signal).then(
+      (output) => {
+        if (slot.stageCalls.delete(id)) slot.worker.postMessage({ type: "stage-settled", id, output, error: undefined } satisfies ToWorker, [...output.transfer]);
+      },
+      (error: unknown) => {
+        if (slot.stageCalls.delete(id)) slot.worker.postMessage({ type: "stage-settled", id, output: undefined, error: serializeError(error) } satisfies ToWorker);
+      },
+    );
   }
 
   /** The abandoned requests outlived `recycleMs`: probe the worker before deciding its fate. */
@@ -462,7 +574,7 @@ export class WorkerPool {
         () => this.#cancelStream(slot, id, pending),
       );
       pending.stream = stream;
-      if (!pending.abandoned) {
+      if (!pending.abandoned && pending.kind === "invocation") {
         pending.resolve({
           body: stream,
           contentType: message.contentType,
@@ -532,6 +644,8 @@ export class WorkerPool {
       if (pending.stream !== undefined) pending.stream.fail(stopped);
       else if (!pending.abandoned) pending.reject(stopped);
     }
+    for (const call of slot.stageCalls.values()) call.abort(new DOMException("The worker that asked for the stage stopped", "AbortError"));
+    slot.stageCalls.clear();
     for (const command of slot.commands.values()) command.reject(new Error(`Inference worker ${slot.workerId} stopped (exit code ${code})`));
     if (this.#state !== "running" || !slot.started) return;
     const lostModels = [...slot.assigned].filter((model) => this.#models.has(model));

@@ -3,6 +3,8 @@ import type { ServerConfig } from "../config/server-config.js";
 import type { ModelSignature } from "../models/model.js";
 import type { ModelSource } from "../models/model-source.js";
 import type { InvocationRequest, StageTimings } from "../pipeline/inference-pipeline.js";
+import type { RemoteStage } from "../pipeline/stages/composed-model.js";
+import type { StageCall, StageReturn } from "../pipeline/stages/hand-over.js";
 
 /** The settings a thread that runs models needs. */
 export type RuntimeConfig = Pick<ServerConfig, "logLevel" | "defaultAccept" | "defaultContentType" | "onnx" | "multipart" | "batching">;
@@ -22,6 +24,8 @@ export interface SerializedError {
   readonly code: string | undefined;
   readonly statusCode: number | undefined;
   readonly stack: string | undefined;
+  /** The stage of a pipeline of stages it happened in (docs/pipelines.md, "When a stage fails"). */
+  readonly stage: string | undefined;
 }
 
 /** What a load cost, as the worker measured it. */
@@ -31,6 +35,8 @@ export interface LoadReport {
   readonly signature: ModelSignature | undefined;
   /** Most rows a merged run takes (1: the model is not batched); the pool sends that many requests to a worker at once. */
   readonly batchSize: number;
+  /** A pipeline's stages that run on workers of their own: the pool loads each where it says. */
+  readonly remoteStages?: readonly RemoteStage[];
 }
 
 /** Main thread → worker. `id`s pair each command with its answer. */
@@ -50,6 +56,10 @@ export type ToWorker =
   | { readonly type: "stream-ack"; readonly id: number }
   /** Asks whether the worker's event loop is free: it answers `alive` unless a run blocks it. */
   | { readonly type: "probe"; readonly id: number }
+  /** Runs one stage (the worker hosts `model`, a stage of a pipeline) on a value another worker handed over; answered by `stage-output` or `error`. */
+  | { readonly type: "run-stage"; readonly id: number; readonly model: string; readonly call: StageCall }
+  /** The answer to this worker's `call-stage` `id`: the stage's output, or its error. */
+  | { readonly type: "stage-settled"; readonly id: number; readonly output: StageReturn | undefined; readonly error: SerializedError | undefined }
   | { readonly type: "shutdown" };
 
 /** Worker → main thread. */
@@ -77,4 +87,10 @@ export type FromWorker =
     }
   | { readonly type: "stream-chunk"; readonly id: number; readonly chunk: Uint8Array | string }
   | { readonly type: "stream-end"; readonly id: number }
-  | { readonly type: "error"; readonly id: number; readonly error: SerializedError };
+  | { readonly type: "error"; readonly id: number; readonly error: SerializedError }
+  /** What a stage hosted here gave for `run-stage` `id`. */
+  | { readonly type: "stage-output"; readonly id: number; readonly output: StageReturn }
+  /** A pipeline running here asks for one of its stages on the workers hosting it (`model`); `id` is this worker's own. */
+  | { readonly type: "call-stage"; readonly id: number; readonly model: string; readonly call: StageCall }
+  /** The request behind `call-stage` `id` ended (time limit, client gone): abandon the call. */
+  | { readonly type: "cancel-stage"; readonly id: number };

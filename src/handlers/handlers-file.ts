@@ -3,6 +3,8 @@ import { dirname, isAbsolute, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { Codec } from "../codecs/codec.js";
 import { ConfigurationError } from "../errors.js";
+import { isBatching } from "../pipeline/stages/stage.js";
+import { isComposedStages } from "../pipeline/stages/stage-pipeline.js";
 import type { Handlers } from "./types.js";
 
 const handlerNames = ["modelFn", "inputFn", "predictFn", "outputFn", "transformFn", "warmUpFn", "unloadFn"] as const;
@@ -104,7 +106,7 @@ export async function importHandlers(path: string): Promise<Handlers> {
 }
 
 function exportsOf(namespace: Record<string, unknown>): Record<string, unknown> {
-  const hasNamed = handlerNames.some((name) => name in namespace) || "codecs" in namespace || "batching" in namespace;
+  const hasNamed = handlerNames.some((name) => name in namespace) || "codecs" in namespace || "batching" in namespace || "pipeline" in namespace;
   const fallback = namespace["default"];
   if (!hasNamed && typeof fallback === "object" && fallback !== null) return fallback as Record<string, unknown>;
   return namespace;
@@ -144,21 +146,28 @@ export function validateHandlers(source: string, exported: Record<string, unknow
   if (codecs !== undefined) handlers["codecs"] = validateCodecs(source, codecs);
   const batching = exported["batching"];
   if (batching !== undefined) handlers["batching"] = validateBatching(source, batching);
+  const pipeline = exported["pipeline"];
+  if (pipeline !== undefined) handlers["pipeline"] = validatePipeline(source, pipeline, Object.keys(handlers));
   return handlers;
 }
 
 function validateBatching(source: string, batching: unknown): Handlers["batching"] {
-  if (batching === false) return false;
-  const fields = typeof batching === "object" && batching !== null ? (batching as Record<string, unknown>) : undefined;
-  const valid =
-    fields !== undefined &&
-    Object.keys(fields).every((key) => key === "maxBatchSize" || key === "maxDelayMs") &&
-    (fields["maxBatchSize"] === undefined || (Number.isInteger(fields["maxBatchSize"]) && (fields["maxBatchSize"] as number) >= 1)) &&
-    (fields["maxDelayMs"] === undefined || (Number.isInteger(fields["maxDelayMs"]) && (fields["maxDelayMs"] as number) >= 0));
-  if (!valid) {
+  if (!isBatching(batching)) {
     throw new ConfigurationError(`${source}: batching must be false or { maxBatchSize?: whole number >= 1, maxDelayMs?: whole number >= 0 }`);
   }
-  return batching as Handlers["batching"];
+  return batching;
+}
+
+/** A pipeline of stages (docs/pipelines.md) brings its own handlers: only `codecs` may sit beside it. */
+function validatePipeline(source: string, pipeline: unknown, others: readonly string[]): Handlers["pipeline"] {
+  if (!isComposedStages(pipeline)) {
+    throw new ConfigurationError(`${source}: pipeline must be built with stages(first).then(next)... (docs/pipelines.md), got ${typeof pipeline}`);
+  }
+  const combined = others.filter((name) => name !== "codecs");
+  if (combined.length > 0) {
+    throw new ConfigurationError(`${source} exports pipeline together with ${combined.join(", ")}; a pipeline's stages have their own handlers and settings, export one or the other`);
+  }
+  return pipeline;
 }
 
 function validateCodecs(source: string, codecs: unknown): readonly Codec[] {

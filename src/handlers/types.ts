@@ -3,6 +3,7 @@ import type { Logger } from "pino";
 import type { Codec, EncodedBody } from "../codecs/codec.js";
 import type { BatchingSettings } from "../models/onnx/batcher.js";
 import type { OnnxSessions } from "../models/onnx/load-models.js";
+import type { ComposedStages } from "../pipeline/stages/stage-pipeline.js";
 
 /**
  * What `modelFn` is given besides the model directory.
@@ -142,4 +143,10 @@ export interface Handlers<Model = unknown, Input = unknown, Prediction = unknown
   batching?: Partial<BatchingSettings> | false;
   /** Extra codecs; one registered for a media type replaces the built-in one. */
   codecs?: readonly Codec[];
+  /**
+   * A pipeline of typed stages, built with `stages(first).then(next)...` (docs/pipelines.md), served
+   * in place of the handlers above: each stage has its own model, handlers and settings. May be
+   * combined with `codecs` only.
+   */
+  pipeline?: ComposedStages<never, unknown, unknown>;
 }

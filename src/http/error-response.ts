@@ -1,9 +1,13 @@
 import { catalogued } from "../error-codes.js";
 import { isErrorStatusCode, isInferenceError, OverloadedError, type ErrorStatusCode } from "../errors.js";
+import { failedStage } from "../pipeline/stages/stage-errors.js";
 
-/** The JSON body of every error answer: `{"error": {"code", "message"}}`. */
+/**
+ * The JSON body of every error answer: `{"error": {"code", "message"}}`, and `stage` when a
+ * stage of a pipeline of stages failed (docs/pipelines.md, "When a stage fails").
+ */
 export interface ErrorBody {
-  readonly error: { readonly code: string; readonly message: string };
+  readonly error: { readonly code: string; readonly message: string; readonly stage?: string };
 }
 
 /** Status, headers and body for an error. */
@@ -35,24 +39,26 @@ export interface ErrorResponse {
  * ```
  */
 export function toErrorResponse(error: unknown, inferenceId: string): ErrorResponse {
-  if (!isInferenceError(error)) return internalError(inferenceId, {});
-  if (!isErrorStatusCode(error.statusCode)) return internalError(inferenceId, { rejectedStatusCode: error.statusCode });
+  const stage = failedStage(error);
+  if (!isInferenceError(error)) return internalError(inferenceId, stage, {});
+  if (!isErrorStatusCode(error.statusCode)) return internalError(inferenceId, stage, { rejectedStatusCode: error.statusCode });
   const headers: Record<string, string> = {};
   if (error instanceof OverloadedError) headers["retry-after"] = String(error.retryAfterSeconds);
   return {
     statusCode: error.statusCode,
     headers,
-    body: { error: { code: error.code, message: error.message } },
+    body: { error: { code: error.code, message: error.message, ...(stage === undefined ? {} : { stage }) } },
     unexpected: false,
   };
 }
 
-function internalError(inferenceId: string, details: { rejectedStatusCode?: unknown }): ErrorResponse {
+function internalError(inferenceId: string, stage: string | undefined, details: { rejectedStatusCode?: unknown }): ErrorResponse {
   const { code, statusCode } = catalogued("INTERNAL_ERROR");
+  const where = stage === undefined ? "The handlers failed" : `The handlers of stage "${stage}" failed`;
   return {
     statusCode,
     headers: {},
-    body: { error: { code, message: `The handlers failed; see the server log for inference id ${inferenceId}` } },
+    body: { error: { code, message: `${where}; see the server log for inference id ${inferenceId}`, ...(stage === undefined ? {} : { stage }) } },
     unexpected: true,
     ...details,
   };

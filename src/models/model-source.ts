@@ -16,6 +16,11 @@ export interface ModelSource {
   readonly name: string;
   readonly modelDir: string;
   readonly handlersFile: string | undefined;
+  /**
+   * Load only this stage of the handlers file's pipeline, to run it for the workers that serve
+   * the pipeline (a stage with `workers` of its own, docs/pipelines.md).
+   */
+  readonly stage?: string;
 }
 
 /**

@@ -51,8 +51,11 @@ export interface Model {
   readonly signature: ModelSignature | undefined;
   /** Most rows one run merges from concurrent requests; 1 when the model is not batched. */
   readonly batchSize: number;
-  /** Runs one decoded request. */
-  predict(input: unknown, ctx: RequestContext): Promise<unknown>;
+  /**
+   * Runs one decoded request. A model made of stages (a pipeline served in one container) records
+   * the milliseconds each stage took in `stageTimes`, by stage name.
+   */
+  predict(input: unknown, ctx: RequestContext, stageTimes?: Record<string, number>): Promise<unknown>;
   /** Frees what the model holds (sessions, the user's resources). Called once. */
   release(): Promise<void>;
 }

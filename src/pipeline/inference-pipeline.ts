@@ -38,13 +38,16 @@ export interface InvocationRequest {
 
 /**
  * Where one request's time went, in milliseconds: waiting for a worker (`queueMs`, with the
- * hand-over to it), decoding, the model, encoding.
+ * hand-over to it), decoding, the model, encoding; for a pipeline of stages, each stage that ran
+ * (within `predictMs`), by name.
  */
 export interface StageTimings {
   readonly queueMs: number;
   readonly decodeMs: number;
   readonly predictMs: number;
   readonly encodeMs: number;
+  /** A pipeline of stages' own stages, in the order they ran (docs/pipelines.md); absent for other models. */
+  readonly stages?: Readonly<Record<string, number>>;
 }
 
 /** The encoded answer to an {@link InvocationRequest}: whole, or a stream of chunks. */
@@ -138,7 +141,7 @@ export class InferencePipeline {
     const output = await this.#run(request.body, ctx, clock, stages);
     const result = this.#toResult(output, accept);
     clock.lap("encodeMs");
-    return { ...result, customAttributes: checkedCustomAttributes(ctx.responseCustomAttributes), timings: clock.timings };
+    return { ...result, customAttributes: checkedCustomAttributes(ctx.responseCustomAttributes), timings: clock.result() };
   }
 
   async #run(body: Buffer, ctx: RequestContext, clock: StageClock, stages: FrontDoorStages): Promise<HandlerOutput> {
@@ -157,7 +160,7 @@ export class InferencePipeline {
         : await this.#codecs.decode(body, ctx.contentType);
     ctx.signal.throwIfAborted();
     clock.lap("decodeMs");
-    const prediction = await this.#model.predict(input, ctx);
+    const prediction = await this.#model.predict(input, ctx, clock.stageTimes);
     ctx.signal.throwIfAborted();
     clock.lap("predictMs");
     if (outputFn) return outputFn(prediction, ctx.accept, ctx);
@@ -178,15 +181,23 @@ export class InferencePipeline {
   }
 }
 
-/** Splits the time of one request into stages: each lap is the time since the previous one. */
+/**
+ * Splits the time of one request into stages: each lap is the time since the previous one. A
+ * model made of stages records its own in `stageTimes`.
+ */
 class StageClock {
   readonly timings = { queueMs: 0, decodeMs: 0, predictMs: 0, encodeMs: 0 };
+  readonly stageTimes: Record<string, number> = {};
   #last = performance.now();
 
   lap(stage: "decodeMs" | "predictMs" | "encodeMs"): void {
     const now = performance.now();
     this.timings[stage] = now - this.#last;
     this.#last = now;
+  }
+
+  result(): StageTimings {
+    return Object.keys(this.stageTimes).length > 0 ? { ...this.timings, stages: this.stageTimes } : this.timings;
   }
 }
 

@@ -67,6 +67,8 @@ test("the package entry exports what a handlers file needs, by name, and nothing
     "OverloadedError",
     "PayloadTooLargeError",
     "UnsupportedMediaTypeError",
+    "answerEarly",
+    "defineStage",
     "elementCount",
     "isErrorStatusCode",
     "isInferenceError",
@@ -74,6 +76,7 @@ test("the package entry exports what a handlers file needs, by name, and nothing
     "negotiateAccept",
     "parseMediaType",
     "predictOnnx",
+    "stages",
   ]);
 });
 
@@ -96,4 +99,14 @@ test("the subpath entries export the codecs, the server and the gateway", () => 
 test("ModelContext loaders are typed: a record or one session", () => {
   expectTypeOf<ReturnType<ModelContext["loadOnnxModel"]>>().toEqualTypeOf<Promise<InferenceSession>>();
   expectTypeOf<Awaited<ReturnType<ModelContext["loadOnnxModels"]>>>().toEqualTypeOf<api.OnnxSessions>();
+});
+
+test("a handlers file exports a pipeline of stages as `pipeline`: its stages' handlers are the documented ones", () => {
+  type Spec = api.StageSpec<"input", "output", "model", "early">;
+  expectTypeOf<Parameters<NonNullable<Spec["modelFn"]>>>().toEqualTypeOf<[modelPath: string, ctx: ModelContext]>();
+  expectTypeOf<Parameters<Spec["predictFn"]>>().toEqualTypeOf<[input: "input", model: "model", ctx: RequestContext]>();
+  expectTypeOf<ReturnType<Spec["predictFn"]>>().toEqualTypeOf<"output" | api.EarlyAnswer<"early"> | Promise<"output" | api.EarlyAnswer<"early">>>();
+  expectTypeOf<api.StageSettings["workers"]>().toEqualTypeOf<number | undefined>();
+  expectTypeOf<api.ComposedStages<"input", "output", "early">>().toMatchTypeOf<NonNullable<Handlers["pipeline"]>>();
+  expectTypeOf<api.StageOutputFn<"answer">>().parameters.toEqualTypeOf<[answer: "answer", accept: string, ctx: RequestContext]>();
 });

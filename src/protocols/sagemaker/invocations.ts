@@ -95,7 +95,10 @@ export function createInvocationsHandler(options: InvocationsOptions) {
 
 function roundedTimings(timings: StageTimings): StageTimings {
   const round = (ms: number): number => Math.round(ms * 100) / 100;
-  return { queueMs: round(timings.queueMs), decodeMs: round(timings.decodeMs), predictMs: round(timings.predictMs), encodeMs: round(timings.encodeMs) };
+  const rounded = { queueMs: round(timings.queueMs), decodeMs: round(timings.decodeMs), predictMs: round(timings.predictMs), encodeMs: round(timings.encodeMs) };
+  if (timings.stages === undefined) return rounded;
+  // A pipeline of stages: each stage that ran, in milliseconds (docs/pipelines.md).
+  return { ...rounded, stages: Object.fromEntries(Object.entries(timings.stages).map(([stage, ms]) => [stage, round(ms)])) };
 }
 
 /**
