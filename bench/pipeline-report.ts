@@ -3,8 +3,8 @@
  * `<!-- /bench:pipeline -->`: written by `npm run bench:pipeline`, never by hand. Other
  * benchmarks own the file's other sections.
  */
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import type { LatencySummary } from "./stats.js";
+import { writeSection } from "./benchmarks-doc.js";
 import type { Machine } from "./machine.js";
 
 /**
@@ -51,8 +51,6 @@ export interface PipelineBenchResults {
   };
 }
 
-const start = "<!-- bench:pipeline -->";
-const end = "<!-- /bench:pipeline -->";
 /** The targets of issue #13: the one-container reader within 10% of its steps run in process at c=1, and `/ping` under 50 ms meanwhile. */
 const maxOneContainerRatio = 1.1;
 const maxPingMs = 50;
@@ -92,7 +90,6 @@ export function renderPipelineSection(results: PipelineBenchResults): string {
   const verdict = (pass: boolean): string => (pass ? "**pass**" : "**FAIL**");
   const signed = (value: number): string => `${value >= 0 ? "+" : "−"}${ms(Math.abs(value))}`;
   const lines = [
-    start,
     "## Multi-container pipelines and the OCR example",
     "",
     `Written by \`npm run bench:pipeline\` (bench/pipeline.bench.ts) on ${results.date}: ${machine.cpu}, ${machine.cores} cores, ` +
@@ -136,14 +133,12 @@ export function renderPipelineSection(results: PipelineBenchResults): string {
       `the same server idle: p50 ${ms(ocr.idlePing.p50)}, p99 ${ms(ocr.idlePing.p99)}, max ${ms(ocr.idlePing.max)} over ${ocr.idlePing.count} pings.`,
     `- Two containers against one, at p50: ${signed(ocr.twoContainers.p50 - ocr.oneContainer.p50)} ms (two hops, the cropped lines as PNG in between).`,
     `- All three read the same lines: ${ocr.lines.map((line) => `"${line}"`).join(", ")}.`,
-    end,
   ];
   return lines.join("\n");
 }
 
 /**
- * Writes the section into `file` between its markers; appends it when the markers are missing,
- * and creates the file when it is.
+ * Writes the section into `file`, leaving its other sections as they are.
  *
  * @example
  * ```ts
@@ -151,10 +146,5 @@ export function renderPipelineSection(results: PipelineBenchResults): string {
  * ```
  */
 export function writePipelineSection(file: string, results: PipelineBenchResults): void {
-  const section = renderPipelineSection(results);
-  const text = existsSync(file) ? readFileSync(file, "utf8") : "# Benchmarks\n\nEach section is written by the script that measured it; none is edited by hand.\n";
-  const from = text.indexOf(start);
-  const to = text.indexOf(end, from);
-  const updated = from >= 0 && to >= 0 ? `${text.slice(0, from)}${section}${text.slice(to + end.length)}` : `${text.trimEnd()}\n\n${section}\n`;
-  writeFileSync(file, updated);
+  writeSection(file, "pipeline", renderPipelineSection(results));
 }
