@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, test } from "node:test";
 import { buildModel, writeModel } from "../helpers/onnx-models.js";
+import { scrape, seriesOf } from "../helpers/prometheus.js";
 import { spawnServe, type ServeChild } from "../helpers/serve-child.js";
 
 const handlers = fileURLToPath(new URL("../fixtures/handlers/stages-arithmetic.ts", import.meta.url));
@@ -65,6 +66,22 @@ describe("a pipeline of stages served in one container", () => {
     assert.equal(status, 200);
     assert.deepEqual(json, { sum: -6, count: 3 });
     assert.deepEqual(Object.keys(line["stages"] as object), ["parse", "negate", "sum"]);
+  });
+
+  test("/metrics times each stage that ran under byoc_pipeline_stage_duration_seconds, and a skipped stage not at all", async () => {
+    const counts = async (): Promise<Record<string, number>> => {
+      const scraped = await scrape(`${server.url}/metrics`);
+      const named = ["parse", "scale", "negate", "sum"].map((stage) => [stage, seriesOf(scraped, "byoc_pipeline_stage_duration_seconds", { model: "model", stage }).count ?? 0]);
+      return Object.fromEntries(named) as Record<string, number>;
+    };
+    const before = await counts();
+    await call("[1, 2, 3]");
+    await call("[1, 2, 3]", "skip=scale");
+    const after = await counts();
+    assert.deepEqual(
+      Object.fromEntries(Object.entries(after).map(([stage, count]) => [stage, count - (before[stage] ?? 0)])),
+      { parse: 2, scale: 1, negate: 2, sum: 2 },
+    );
   });
 
   test("an early answer from the first stage is the response, and no later stage runs", async () => {

@@ -34,7 +34,9 @@ export class RouteObserver {
 }
 
 /**
- * Times the stages of one model's requests (queue, decode, predict, encode), series created once.
+ * Times the stages of one model's requests (queue, decode, predict, encode), series created once;
+ * for a pipeline of stages (docs/pipelines.md), also each of its stages that ran, by name, with
+ * each name's series created on its first request.
  *
  * @example
  * ```ts
@@ -46,12 +48,17 @@ export class StageObserver {
   readonly #decode: HistogramSeries;
   readonly #predict: HistogramSeries;
   readonly #encode: HistogramSeries;
+  readonly #pipelineStages: HistogramFamily;
+  readonly #model: string;
+  readonly #byPipelineStage = new Map<string, HistogramSeries>();
 
-  constructor(family: HistogramFamily, model: string) {
+  constructor(family: HistogramFamily, pipelineStages: HistogramFamily, model: string) {
     this.#queue = family.series({ model, stage: "queue" });
     this.#decode = family.series({ model, stage: "decode" });
     this.#predict = family.series({ model, stage: "predict" });
     this.#encode = family.series({ model, stage: "encode" });
+    this.#pipelineStages = pipelineStages;
+    this.#model = model;
   }
 
   /** One request's timings, in milliseconds as the pipeline measures them. */
@@ -60,6 +67,12 @@ export class StageObserver {
     this.#decode.observe(timings.decodeMs / 1000);
     this.#predict.observe(timings.predictMs / 1000);
     this.#encode.observe(timings.encodeMs / 1000);
+    if (timings.stages === undefined) return;
+    for (const [stage, ms] of Object.entries(timings.stages)) {
+      let series = this.#byPipelineStage.get(stage);
+      if (series === undefined) this.#byPipelineStage.set(stage, (series = this.#pipelineStages.series({ model: this.#model, stage })));
+      series.observe(ms / 1000);
+    }
   }
 }
 
@@ -70,8 +83,7 @@ export class StageObserver {
  * process metrics) is read when `/metrics` is scraped.
  *
  * New families belong here, one field each, named after Prometheus's conventions (a `byoc_`
- * prefix, base units, `_total` for counters): dynamic batching's batch sizes and a pipeline's
- * per-step timings are the next ones.
+ * prefix, base units, `_total` for counters): dynamic batching's batch sizes are the next one.
  *
  * @example
  * ```ts
@@ -91,6 +103,11 @@ export class ServerMetrics {
   readonly #stages = new HistogramFamily(
     "byoc_inference_stage_duration_seconds",
     "Time a request spent in each stage: waiting for a worker (queue), decode, predict and encode, by model",
+    latencyBuckets,
+  );
+  readonly #pipelineStages = new HistogramFamily(
+    "byoc_pipeline_stage_duration_seconds",
+    "Time each stage of a pipeline of stages took, by model and stage name (within the predict stage)",
     latencyBuckets,
   );
   readonly #stageObservers = new Map<string, StageObserver>();
@@ -168,6 +185,7 @@ export class ServerMetrics {
     reportGauge("byoc_model_memory_bytes", "Resident memory the model's last load added to the process (ONNX Runtime allocates natively)", (report) => report.memoryBytes);
     this.registry.registerMetric(this.#durations.asMetric());
     this.registry.registerMetric(this.#stages.asMetric());
+    this.registry.registerMetric(this.#pipelineStages.asMetric());
     if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry });
   }
 
@@ -181,7 +199,7 @@ export class ServerMetrics {
   /** The stage observer of `model`, created on first use. */
   stages(model: string): StageObserver {
     let observer = this.#stageObservers.get(model);
-    if (observer === undefined) this.#stageObservers.set(model, (observer = new StageObserver(this.#stages, model)));
+    if (observer === undefined) this.#stageObservers.set(model, (observer = new StageObserver(this.#stages, this.#pipelineStages, model)));
     return observer;
   }
 
