@@ -31,6 +31,37 @@ export interface ModelSignature {
 }
 
 /**
+ * One `session.run` of a batched model: how many rows it ran and how many requests they came
+ * from (1 when a request ran alone).
+ *
+ * @example
+ * ```ts
+ * const run: BatchRun = { rows: 12, requests: 9 };
+ * ```
+ */
+export interface BatchRun {
+  readonly rows: number;
+  readonly requests: number;
+}
+
+/**
+ * What a model notes about one request's predict step, besides its answer, for the request's
+ * timings and the metrics: a model made of stages, the milliseconds each stage took, by stage
+ * name; a batched model, the run this request led (only the first request of a run gets it, so
+ * each run is counted once).
+ *
+ * @example
+ * ```ts
+ * const notes: PredictNotes = { stageTimes: {}, batchRun: undefined };
+ * await model.predict(input, ctx, notes);
+ * ```
+ */
+export interface PredictNotes {
+  readonly stageTimes: Record<string, number>;
+  batchRun: BatchRun | undefined;
+}
+
+/**
  * A loaded model as the pipeline sees it, whatever backs it: ONNX sessions loaded by the toolkit,
  * or what the user's `modelFn` returned together with their `predictFn`. It lives in the thread that
  * runs it (an inference worker).
@@ -51,11 +82,8 @@ export interface Model {
   readonly signature: ModelSignature | undefined;
   /** Most rows one run merges from concurrent requests; 1 when the model is not batched. */
   readonly batchSize: number;
-  /**
-   * Runs one decoded request. A model made of stages (a pipeline served in one container) records
-   * the milliseconds each stage took in `stageTimes`, by stage name.
-   */
-  predict(input: unknown, ctx: RequestContext, stageTimes?: Record<string, number>): Promise<unknown>;
+  /** Runs one decoded request, noting in `notes` what the request's timings report ({@link PredictNotes}). */
+  predict(input: unknown, ctx: RequestContext, notes?: PredictNotes): Promise<unknown>;
   /** Frees what the model holds (sessions, the user's resources). Called once. */
   release(): Promise<void>;
 }

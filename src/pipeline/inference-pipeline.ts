@@ -4,7 +4,7 @@ import type { CodecRegistry, EncodedResponse } from "../codecs/registry.js";
 import { InferenceError } from "../errors.js";
 import type { HandlerOutput, Handlers, RequestContext, ResponseStream } from "../handlers/types.js";
 import { parseMediaType } from "../codecs/media-type.js";
-import type { Model } from "../models/model.js";
+import type { BatchRun, Model, PredictNotes } from "../models/model.js";
 
 /**
  * The front door a request came in by. Requests of another protocol than SageMaker's are run by
@@ -48,6 +48,11 @@ export interface StageTimings {
   readonly encodeMs: number;
   /** A pipeline of stages' own stages, in the order they ran (docs/pipelines.md); absent for other models. */
   readonly stages?: Readonly<Record<string, number>>;
+  /**
+   * The `session.run` this request led, when its model batches requests (docs/metrics.md): set on
+   * the first request of each run only, so each run is counted once.
+   */
+  readonly batch?: BatchRun;
 }
 
 /** The encoded answer to an {@link InvocationRequest}: whole, or a stream of chunks. */
@@ -160,7 +165,7 @@ export class InferencePipeline {
         : await this.#codecs.decode(body, ctx.contentType);
     ctx.signal.throwIfAborted();
     clock.lap("decodeMs");
-    const prediction = await this.#model.predict(input, ctx, clock.stageTimes);
+    const prediction = await this.#model.predict(input, ctx, clock);
     ctx.signal.throwIfAborted();
     clock.lap("predictMs");
     if (outputFn) return outputFn(prediction, ctx.accept, ctx);
@@ -182,12 +187,13 @@ export class InferencePipeline {
 }
 
 /**
- * Splits the time of one request into stages: each lap is the time since the previous one. A
- * model made of stages records its own in `stageTimes`.
+ * Splits the time of one request into stages: each lap is the time since the previous one. The
+ * model notes its own stages' times and the batched run this request led here ({@link PredictNotes}).
  */
-class StageClock {
+class StageClock implements PredictNotes {
   readonly timings = { queueMs: 0, decodeMs: 0, predictMs: 0, encodeMs: 0 };
   readonly stageTimes: Record<string, number> = {};
+  batchRun: BatchRun | undefined = undefined;
   #last = performance.now();
 
   lap(stage: "decodeMs" | "predictMs" | "encodeMs"): void {
@@ -197,7 +203,9 @@ class StageClock {
   }
 
   result(): StageTimings {
-    return Object.keys(this.stageTimes).length > 0 ? { ...this.timings, stages: this.stageTimes } : this.timings;
+    const hasStages = Object.keys(this.stageTimes).length > 0;
+    if (!hasStages && this.batchRun === undefined) return this.timings;
+    return { ...this.timings, ...(hasStages ? { stages: this.stageTimes } : {}), ...(this.batchRun === undefined ? {} : { batch: this.batchRun }) };
   }
 }
 

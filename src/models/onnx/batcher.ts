@@ -1,5 +1,6 @@
 import { Tensor, type InferenceSession } from "onnxruntime-node";
 import type { Logger } from "pino";
+import type { PredictNotes } from "../model.js";
 import { toRunError } from "./predict.js";
 
 /**
@@ -29,6 +30,8 @@ interface Entry {
   /** Inputs that must match to share a run: names, element types and every dimension but the first. */
   readonly key: string;
   readonly signal: AbortSignal | undefined;
+  /** Where the run this request leads is noted (its first request's), for the metrics. */
+  readonly notes: PredictNotes | undefined;
   readonly resolve: (outputs: Outputs) => void;
   readonly reject: (error: unknown) => void;
 }
@@ -40,11 +43,13 @@ interface Entry {
  * gets back exactly its rows of every output. A request whose signal fired (time limit, client
  * gone) is dropped before the run. When a merged run fails, its requests run one by one, so one
  * request's bad input fails only that request. Use only for sessions {@link batchAxisOf} accepts.
+ * Each run that answers is noted, with its rows and requests, in the `notes` of the request that
+ * came first in it.
  *
  * @example
  * ```ts
  * const batcher = new OnnxBatcher(session, { maxBatchSize: 32, maxDelayMs: 0 }, log);
- * const outputs = await batcher.run(feeds, ctx.signal);
+ * const outputs = await batcher.run(feeds, ctx.signal, notes);
  * ```
  */
 export class OnnxBatcher {
@@ -60,12 +65,15 @@ export class OnnxBatcher {
     this.#log = log;
   }
 
-  /** Runs `feeds` (inputs whose first dimension is the batch), possibly together with others. */
-  run(feeds: Feeds, signal?: AbortSignal): Promise<Outputs> {
+  /**
+   * Runs `feeds` (inputs whose first dimension is the batch), possibly together with others;
+   * `notes` get the run when this request leads it.
+   */
+  run(feeds: Feeds, signal?: AbortSignal, notes?: PredictNotes): Promise<Outputs> {
     const rows = rowsOf(feeds);
-    if (rows >= this.#settings.maxBatchSize) return this.#runAlone(feeds);
+    if (rows >= this.#settings.maxBatchSize) return this.#runAlone(feeds, rows, notes);
     return new Promise((resolve, reject) => {
-      this.#waiting.push({ feeds, rows, key: compatibilityKey(feeds), signal, resolve, reject });
+      this.#waiting.push({ feeds, rows, key: compatibilityKey(feeds), signal, notes, resolve, reject });
       this.#schedule();
     });
   }
@@ -98,7 +106,7 @@ export class OnnxBatcher {
     for (const batch of this.#batches(live)) {
       if (batch.length === 1) {
         const [only] = batch as [Entry];
-        await this.#runAlone(only.feeds).then(only.resolve, only.reject);
+        await this.#runAlone(only.feeds, only.rows, only.notes).then(only.resolve, only.reject);
       } else {
         await this.#runMerged(batch);
       }
@@ -125,20 +133,26 @@ export class OnnxBatcher {
       outputs = await this.#session.run(mergeFeeds(batch.map((entry) => entry.feeds)));
     } catch (error) {
       this.#log.debug({ requests: batch.length, reason: (error as Error).message }, "merged run failed; running its requests one by one");
-      for (const entry of batch) await this.#runAlone(entry.feeds).then(entry.resolve, entry.reject);
+      for (const entry of batch) await this.#runAlone(entry.feeds, entry.rows, entry.notes).then(entry.resolve, entry.reject);
       return;
     }
-    this.#log.debug({ requests: batch.length, rows: rows.reduce((a, b) => a + b, 0) }, "batched run");
+    const run = { rows: rows.reduce((a, b) => a + b, 0), requests: batch.length };
+    const [leader] = batch as [Entry];
+    if (leader.notes !== undefined) leader.notes.batchRun = run;
+    this.#log.debug(run, "batched run");
     const parts = splitOutputs(outputs, rows);
     batch.forEach((entry, index) => entry.resolve(parts[index] as Outputs));
   }
 
-  async #runAlone(feeds: Feeds): Promise<Outputs> {
+  async #runAlone(feeds: Feeds, rows: number, notes: PredictNotes | undefined): Promise<Outputs> {
+    let outputs: Outputs;
     try {
-      return await this.#session.run(feeds);
+      outputs = await this.#session.run(feeds);
     } catch (error) {
       throw toRunError(error);
     }
+    if (notes !== undefined) notes.batchRun = { rows, requests: 1 };
+    return outputs;
   }
 }
 

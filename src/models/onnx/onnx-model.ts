@@ -1,7 +1,7 @@
 import type { InferenceSession } from "onnxruntime-node";
 import type { Logger } from "pino";
 import type { RequestContext } from "../../handlers/types.js";
-import type { Model, ModelSignature, TensorSpec } from "../model.js";
+import type { Model, ModelSignature, PredictNotes, TensorSpec } from "../model.js";
 import { batchAxisOf, OnnxBatcher, rowsAreIndependent, type BatchingSettings } from "./batcher.js";
 import { isOnnxSession, type OnnxSessions } from "./load-models.js";
 import { predictOnnxWith, runSession, type SessionRunner } from "./predict.js";
@@ -29,9 +29,9 @@ export class OnnxModel implements Model {
     this.batchSize = batchers.size > 0 ? batchSize : 1;
     this.signature = isOnnxSession(sessions) ? sessionSignature(sessions) : undefined;
     this.#release = release;
-    this.#run = (session, feeds, signal) => {
+    this.#run = (session, feeds, signal, notes) => {
       const batcher = batchers.get(session);
-      return batcher === undefined ? runSession(session, feeds) : batcher.run(feeds, signal);
+      return batcher === undefined ? runSession(session, feeds) : batcher.run(feeds, signal, notes);
     };
   }
 
@@ -64,8 +64,8 @@ export class OnnxModel implements Model {
     return new OnnxModel(sessions, release, batchers, options.batching.maxBatchSize);
   }
 
-  predict(input: unknown, ctx: RequestContext): Promise<unknown> {
-    return predictOnnxWith(this.value, input, { targetModel: ctx.targetModel, signal: ctx.signal }, this.#run);
+  predict(input: unknown, ctx: RequestContext, notes?: PredictNotes): Promise<unknown> {
+    return predictOnnxWith(this.value, input, { targetModel: ctx.targetModel, signal: ctx.signal }, this.#run, notes);
   }
 
   release(): Promise<void> {

@@ -1,6 +1,7 @@
 import type { InferenceSession, Tensor } from "onnxruntime-node";
 import { BadRequestError, InferenceError } from "../../errors.js";
 import type { NDArray } from "../../tensor/ndarray.js";
+import type { PredictNotes } from "../model.js";
 import { isOnnxSession, type OnnxSessions } from "./load-models.js";
 import { fromTensor, toFeeds } from "./to-tensor.js";
 
@@ -56,21 +57,28 @@ export function predictOnnx(
 }
 
 /**
- * Runs one session on its feeds; the default runs it alone, a batcher may merge it with others.
+ * Runs one session on its feeds; the default runs it alone, a batcher may merge it with others
+ * and note the run in the leading request's `notes`.
  *
  * @example
  * ```ts
  * const run: SessionRunner = (session, feeds) => session.run(feeds);
  * ```
  */
-export type SessionRunner = (session: InferenceSession, feeds: Record<string, Tensor>, signal: AbortSignal | undefined) => Promise<InferenceSession.ReturnType>;
+export type SessionRunner = (
+  session: InferenceSession,
+  feeds: Record<string, Tensor>,
+  signal: AbortSignal | undefined,
+  notes: PredictNotes | undefined,
+) => Promise<InferenceSession.ReturnType>;
 
 /**
- * {@link predictOnnx} with the run itself supplied, for the model wrapper that batches.
+ * {@link predictOnnx} with the run itself supplied, for the model wrapper that batches; `notes`
+ * are the request's, handed to the run.
  *
  * @example
  * ```ts
- * await predictOnnxWith(sessions, input, options, (session, feeds) => batcher.run(feeds));
+ * await predictOnnxWith(sessions, input, options, (session, feeds, signal, notes) => batcher.run(feeds, signal, notes), notes);
  * ```
  */
 export async function predictOnnxWith(
@@ -78,11 +86,12 @@ export async function predictOnnxWith(
   input: unknown,
   options: PredictOnnxOptions,
   run: SessionRunner,
+  notes?: PredictNotes,
 ): Promise<NDArray | Record<string, NDArray>> {
   const session = selectSession(model, options.targetModel);
   const feeds = toFeeds(session.inputMetadata, input);
   options.signal?.throwIfAborted();
-  const outputs = await run(session, feeds, options.signal);
+  const outputs = await run(session, feeds, options.signal, notes);
   const arrays = session.outputNames.map((name) => [name, fromTensor(outputs[name] as Tensor)] as const);
   const [first] = arrays;
   if (arrays.length === 1 && first !== undefined) return first[1];

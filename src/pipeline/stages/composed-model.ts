@@ -1,7 +1,7 @@
 import type { Logger } from "pino";
 import type { RequestContext } from "../../handlers/types.js";
 import type { LoadedModel, LoadModelOptions } from "../../models/load-model.js";
-import type { Model, ModelSignature } from "../../models/model.js";
+import type { Model, ModelSignature, PredictNotes } from "../../models/model.js";
 import { requestFacts, transferablesOf, type StageReturn, type StageCall } from "./hand-over.js";
 import { loadStage } from "./load-stage.js";
 import { answerEarly, isEarlyAnswer, type StageDefinition } from "./stage.js";
@@ -51,7 +51,7 @@ interface RunnableStage {
  * @example
  * ```ts
  * const composed = await ComposedModel.load(pipeline, { name: "model", modelDir, workerId: 0, onnx, batching, log }, caller);
- * const reading = await composed.model.predict(image, ctx, stageTimes);
+ * const reading = await composed.model.predict(image, ctx, notes);
  * ```
  */
 export class ComposedModel implements Model {
@@ -100,7 +100,7 @@ export class ComposedModel implements Model {
     return { model: new ComposedModel(stages, remoteStages), loadMs: performance.now() - started, memoryBytes };
   }
 
-  async predict(input: unknown, ctx: RequestContext, stageTimes: Record<string, number> = {}): Promise<unknown> {
+  async predict(input: unknown, ctx: RequestContext, notes?: PredictNotes): Promise<unknown> {
     let value = input;
     for (const stage of this.#stages) {
       const { name, skipIf } = stage.definition;
@@ -112,7 +112,7 @@ export class ComposedModel implements Model {
       } catch (error) {
         throw namingStage(error, name);
       }
-      stageTimes[name] = performance.now() - started;
+      if (notes !== undefined) notes.stageTimes[name] = performance.now() - started;
       if (isEarlyAnswer(output)) return output.value;
       ctx.signal.throwIfAborted();
       value = output;

@@ -14,6 +14,12 @@ interface ExpositionValue {
 export const latencyBuckets: readonly number[] = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
 /**
+ * Batch-size buckets, in rows or requests per run: the powers of two from 1 to 4096, the largest
+ * `BYOC_BATCH_MAX_SIZE` accepts, so every configured maximum is a bucket bound or lies between two.
+ */
+export const batchSizeBuckets: readonly number[] = Array.from({ length: 13 }, (_, power) => 2 ** power);
+
+/**
  * One labelled series of a {@link HistogramFamily}: what a request path holds on to and observes
  * into, with no label lookup per observation.
  *

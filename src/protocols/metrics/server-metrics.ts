@@ -2,7 +2,7 @@ import { collectDefaultMetrics, Counter, Gauge, Registry } from "prom-client";
 import type { LoadReport } from "../../dispatch/worker-protocol.js";
 import type { StageTimings } from "../../pipeline/inference-pipeline.js";
 import type { DataPlane } from "../../dispatch/data-plane.js";
-import { HistogramFamily, latencyBuckets, type HistogramSeries } from "./histogram.js";
+import { batchSizeBuckets, HistogramFamily, latencyBuckets, type HistogramSeries } from "./histogram.js";
 
 /** HTTP statuses are three digits; a request the client left before its answer counts as 499. */
 const statusSlots = 600;
@@ -36,7 +36,9 @@ export class RouteObserver {
 /**
  * Times the stages of one model's requests (queue, decode, predict, encode), series created once;
  * for a pipeline of stages (docs/pipelines.md), also each of its stages that ran, by name, with
- * each name's series created on its first request.
+ * each name's series created on its first request; for a batched model, the rows and requests of
+ * each run, noted on the run's first request, with the series created on the first such request
+ * (a model that is not batched has none).
  *
  * @example
  * ```ts
@@ -49,15 +51,19 @@ export class StageObserver {
   readonly #predict: HistogramSeries;
   readonly #encode: HistogramSeries;
   readonly #pipelineStages: HistogramFamily;
+  readonly #batches: BatchFamilies;
   readonly #model: string;
   readonly #byPipelineStage = new Map<string, HistogramSeries>();
+  #batchRows: HistogramSeries | undefined;
+  #batchRequests: HistogramSeries | undefined;
 
-  constructor(family: HistogramFamily, pipelineStages: HistogramFamily, model: string) {
+  constructor(family: HistogramFamily, pipelineStages: HistogramFamily, batches: BatchFamilies, model: string) {
     this.#queue = family.series({ model, stage: "queue" });
     this.#decode = family.series({ model, stage: "decode" });
     this.#predict = family.series({ model, stage: "predict" });
     this.#encode = family.series({ model, stage: "encode" });
     this.#pipelineStages = pipelineStages;
+    this.#batches = batches;
     this.#model = model;
   }
 
@@ -67,6 +73,10 @@ export class StageObserver {
     this.#decode.observe(timings.decodeMs / 1000);
     this.#predict.observe(timings.predictMs / 1000);
     this.#encode.observe(timings.encodeMs / 1000);
+    if (timings.batch !== undefined) {
+      (this.#batchRows ??= this.#batches.rows.series({ model: this.#model })).observe(timings.batch.rows);
+      (this.#batchRequests ??= this.#batches.requests.series({ model: this.#model })).observe(timings.batch.requests);
+    }
     if (timings.stages === undefined) return;
     for (const [stage, ms] of Object.entries(timings.stages)) {
       let series = this.#byPipelineStage.get(stage);
@@ -76,6 +86,12 @@ export class StageObserver {
   }
 }
 
+/** The two histograms of dynamic batching's runs: rows per run and requests per run. */
+interface BatchFamilies {
+  readonly rows: HistogramFamily;
+  readonly requests: HistogramFamily;
+}
+
 /**
  * The server's Prometheus metrics (docs/metrics.md lists each, its labels and what it measures).
  * Request paths update plain counters through {@link RouteObserver} and {@link StageObserver},
@@ -83,7 +99,7 @@ export class StageObserver {
  * process metrics) is read when `/metrics` is scraped.
  *
  * New families belong here, one field each, named after Prometheus's conventions (a `byoc_`
- * prefix, base units, `_total` for counters): dynamic batching's batch sizes are the next one.
+ * prefix, base units, `_total` for counters; docs/metrics.md).
  *
  * @example
  * ```ts
@@ -110,6 +126,14 @@ export class ServerMetrics {
     "Time each stage of a pipeline of stages took, by model and stage name (within the predict stage)",
     latencyBuckets,
   );
+  readonly #batches: BatchFamilies = {
+    rows: new HistogramFamily("byoc_batch_size_rows", "Rows per session.run of a dynamically batched model, by model (one observation per run)", batchSizeBuckets),
+    requests: new HistogramFamily(
+      "byoc_batch_size_requests",
+      "Requests per session.run of a dynamically batched model, by model (1: a request that ran alone)",
+      batchSizeBuckets,
+    ),
+  };
   readonly #stageObservers = new Map<string, StageObserver>();
   readonly #loads = new Map<string, { success: number; failure: number }>();
   #inFlight: () => number = () => 0;
@@ -186,6 +210,8 @@ export class ServerMetrics {
     this.registry.registerMetric(this.#durations.asMetric());
     this.registry.registerMetric(this.#stages.asMetric());
     this.registry.registerMetric(this.#pipelineStages.asMetric());
+    this.registry.registerMetric(this.#batches.rows.asMetric());
+    this.registry.registerMetric(this.#batches.requests.asMetric());
     if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry });
   }
 
@@ -199,7 +225,7 @@ export class ServerMetrics {
   /** The stage observer of `model`, created on first use. */
   stages(model: string): StageObserver {
     let observer = this.#stageObservers.get(model);
-    if (observer === undefined) this.#stageObservers.set(model, (observer = new StageObserver(this.#stages, this.#pipelineStages, model)));
+    if (observer === undefined) this.#stageObservers.set(model, (observer = new StageObserver(this.#stages, this.#pipelineStages, this.#batches, model)));
     return observer;
   }
 

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { after, test } from "node:test";
 import { InferenceSession, Tensor } from "onnxruntime-node";
+import type { PredictNotes } from "../../../src/models/model.js";
 import { batchAxisOf, OnnxBatcher, rowsAreIndependent, type BatchingSettings } from "../../../src/models/onnx/batcher.js";
 import { captureLog } from "../../helpers/capture-log.js";
 import { buildIdentityModel, buildModel } from "../../helpers/onnx-models.js";
@@ -65,6 +66,36 @@ test("each request's own rows count towards the batch size, and a request is nev
   const answers = await Promise.all([batcher.run({ features: threeRows() }), batcher.run({ features: threeRows() }), batcher.run({ features: threeRows() })]);
   assert.deepEqual(runs, [6, 3]);
   for (const outputs of answers) assert.deepEqual((Object.values(outputs)[0] as Tensor).dims, [3, 3]);
+});
+
+test("each run is noted once, on its first request, with its rows and requests; a request too big to wait runs alone and notes itself", async () => {
+  const { session, runs } = counted(await open(`${irisModelDir}/iris.onnx`));
+  const batcher = new OnnxBatcher(session, settings(8), log);
+  const rows = (count: number): Tensor => new Tensor("float32", new Float32Array(count * 4).fill(1), [count, 4]);
+  const notes = Array.from({ length: 5 }, (): PredictNotes => ({ stageTimes: {}, batchRun: undefined }));
+  await Promise.all([
+    batcher.run({ features: rows(3) }, undefined, notes[0]),
+    batcher.run({ features: rows(3) }, undefined, notes[1]),
+    batcher.run({ features: rows(3) }, undefined, notes[2]),
+    batcher.run({ features: rows(8) }, undefined, notes[3]),
+  ]);
+  await batcher.run({ features: rows(1) }, undefined, notes[4]);
+  assert.deepEqual(runs, [8, 6, 3, 1]);
+  assert.deepEqual(
+    notes.map((note) => note.batchRun),
+    [{ rows: 6, requests: 2 }, undefined, { rows: 3, requests: 1 }, { rows: 8, requests: 1 }, { rows: 1, requests: 1 }],
+  );
+});
+
+test("when a merged run fails, each request's own run is noted on it, and a failed run on none", async () => {
+  const batcher = new OnnxBatcher(await open(lookupModel), settings(32), log);
+  const notes = Array.from({ length: 3 }, (): PredictNotes => ({ stageTimes: {}, batchRun: undefined }));
+  const lookup = (index: bigint, note: PredictNotes) => batcher.run({ indices: new Tensor("int64", BigInt64Array.from([index]), [1, 1]) }, undefined, note);
+  await Promise.allSettled([lookup(1n, notes[0] as PredictNotes), lookup(9n, notes[1] as PredictNotes), lookup(3n, notes[2] as PredictNotes)]);
+  assert.deepEqual(
+    notes.map((note) => note.batchRun),
+    [{ rows: 1, requests: 1 }, undefined, { rows: 1, requests: 1 }],
+  );
 });
 
 test("only compatible requests merge: other non-batch dimensions run apart", async () => {
