@@ -90,6 +90,10 @@ interface Slot {
   readonly inFlight: Map<number, Pending>;
   readonly commands: Map<number, Command>;
   recycleTimer: NodeJS.Timeout | undefined;
+  /** Requests sent to this worker lately, halving every {@link recentLoadHalfLifeMs} (see {@link WorkerPool.load}). */
+  recentLoad: number;
+  /** When {@link Slot.recentLoad} was last brought up to date (`performance.now()`). */
+  recentLoadAt: number;
   /** A probe sent before recycling, waiting for the worker's `alive`. */
   probe: { readonly id: number; readonly timer: NodeJS.Timeout } | undefined;
   /** Set while this worker replaces a crashed one and loads its models. */
@@ -126,6 +130,13 @@ const maxStringBodyBytes = 64 * 1024;
  */
 const maxInFlightPerWorker = 4;
 const maxRespawnDelayMs = 30_000;
+/**
+ * How fast a worker's count of recent requests fades. A model loaded on some workers (a
+ * multi-model endpoint's, one each) goes to those that served the fewest requests lately, then
+ * to those hosting the fewest models: placed by model count alone, the models in use piled up on
+ * one worker while the other held idle ones.
+ */
+const recentLoadHalfLifeMs = 1_000;
 /** How long a worker has to answer a probe before it counts as blocked. */
 const probeTimeoutMs = 1_000;
 /** Replacements that fail in a row before a model stops counting as served (and `/ping` turns 503). */
@@ -225,7 +236,8 @@ export class WorkerPool {
   }
 
   /**
-   * Loads `source` in `replicas` workers (the least loaded ones): the first alone, so its memory
+   * Loads `source` in `replicas` workers (those that served the fewest requests lately, then
+   * those hosting the fewest models): the first alone, so its memory
    * figure is its own, then the others together. Rejects with the load's error, leaving the
    * model nowhere; a model already hosted under the name is replaced once the new copies loaded.
    * When the first copy reports stages of a pipeline that run on workers of their own, each is
@@ -327,7 +339,9 @@ export class WorkerPool {
   async #load(source: ModelSource, replicas: Replicas): Promise<LoadReport> {
     const live = [...this.#slots.values()].filter((slot) => slot.started);
     const count = replicas === "all" ? live.length : Math.min(replicas, live.length);
-    const targets = live.sort((a, b) => a.models.size - b.models.size || a.workerId - b.workerId).slice(0, count);
+    const now = performance.now();
+    const byRecentLoad = (slot: Slot): number => Math.round(decayedLoad(slot, now));
+    const targets = live.sort((a, b) => byRecentLoad(a) - byRecentLoad(b) || a.models.size - b.models.size || a.workerId - b.workerId).slice(0, count);
     const [first, ...rest] = targets;
     if (first === undefined) throw new ModelNotReadyError("No inference worker is running");
     const loaded: Slot[] = [];
@@ -406,6 +420,8 @@ export class WorkerPool {
       if (slot === undefined) return;
       const queued = queue.shift() as Queued;
       slot.inFlight.set(queued.id, queued.pending);
+      slot.recentLoad = decayedLoad(slot, queued.pending.enqueuedAt) + 1;
+      slot.recentLoadAt = queued.pending.enqueuedAt;
       slot.worker.postMessage(queued.message, [...queued.transfer]);
     }
   }
@@ -460,6 +476,8 @@ export class WorkerPool {
       inFlight: new Map(),
       commands: new Map(),
       recycleTimer: undefined,
+      recentLoad: 0,
+      recentLoadAt: performance.now(),
       probe: undefined,
       replacing: undefined,
       stageCalls: new Map(),
@@ -715,6 +733,11 @@ export class WorkerPool {
 function withQueueTime(timings: StageTimings, roundTripMs: number): StageTimings {
   const inWorker = timings.decodeMs + timings.predictMs + timings.encodeMs;
   return { ...timings, queueMs: Math.max(0, roundTripMs - inWorker) };
+}
+
+/** A worker's recent requests as of `now`. */
+function decayedLoad(slot: Slot, now: number): number {
+  return slot.recentLoad * 0.5 ** (Math.max(0, now - slot.recentLoadAt) / recentLoadHalfLifeMs);
 }
 
 function sleep(ms: number): Promise<void> {
