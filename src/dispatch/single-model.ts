@@ -15,8 +15,8 @@ export type InlineLaneFactory = (source: ModelSource, report: LoadReport) => Inl
 
 /**
  * The data plane of an endpoint with one model (`/opt/ml/model`), loaded in every worker.
- * Ready once it loaded, and while a crashed worker's replacement reloads it. A tiny model's lone
- * requests may run on the HTTP thread instead (see {@link InlineLaneFactory}).
+ * Ready once it loaded, and while a crashed worker's replacement reloads it. A tiny model's
+ * small requests may run on the HTTP thread instead (see {@link InlineLaneFactory}).
  *
  * @example
  * ```ts
@@ -61,7 +61,7 @@ export class SingleModel implements DataPlane {
     return this.#name;
   }
 
-  /** True while the model's inline lane is open: a lone small request then runs on the HTTP thread (docs/inline-lane.md). */
+  /** True while the model's small requests run on the HTTP thread (docs/inline-lane.md). */
   get runsInline(): boolean {
     return this.#lane?.open === true;
   }

@@ -62,6 +62,8 @@ export interface MeasuredChild {
   readonly pid: number;
   /** Lines written to stdout and stderr so far. */
   lines(): number;
+  /** Calls `listener` with every complete line written to stdout or stderr from now on. */
+  onLine(listener: (line: string) => void): void;
   output(): string;
   /** CPU time (user + system, all threads) so far, in ms. */
   cpuMs(): number;
@@ -89,19 +91,28 @@ export function spawnNode(args: readonly string[], env: Record<string, string>):
   const child = spawn(process.execPath, args, { cwd: repoRoot, env: { PATH: process.env["PATH"] ?? "", ...env }, stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   let lines = 0;
-  const keep = (chunk: Buffer): void => {
-    const text = chunk.toString("utf8");
-    for (let at = text.indexOf("\n"); at !== -1; at = text.indexOf("\n", at + 1)) lines++;
-    output = (output + text).slice(-outputTailBytes);
+  const listeners: ((line: string) => void)[] = [];
+  const keep = (): ((chunk: Buffer) => void) => {
+    // One partial line per stream, so lines of stdout and stderr never mix.
+    let partial = "";
+    return (chunk) => {
+      const text = chunk.toString("utf8");
+      for (let at = text.indexOf("\n"); at !== -1; at = text.indexOf("\n", at + 1)) lines++;
+      output = (output + text).slice(-outputTailBytes);
+      const complete = (partial + text).split("\n");
+      partial = complete.pop() ?? "";
+      for (const line of complete) for (const listener of listeners) listener(line);
+    };
   };
-  child.stdout.on("data", keep);
-  child.stderr.on("data", keep);
+  child.stdout.on("data", keep());
+  child.stderr.on("data", keep());
   const exited = once(child, "exit") as Promise<[number | null, NodeJS.Signals | null]>;
   const pid = child.pid as number;
   return {
     child,
     pid,
     lines: () => lines,
+    onLine: (listener) => void listeners.push(listener),
     output: () => output,
     cpuMs: () => {
       // /proc/<pid>/stat: fields 14 and 15 (utime, stime) in clock ticks, after the ")" of the name.
@@ -120,6 +131,23 @@ export function spawnNode(args: readonly string[], env: Record<string, string>):
       return child.exitCode ?? child.signalCode ?? "unknown";
     },
   };
+}
+
+/**
+ * The JSON log line `line` parsed, or undefined for any other output.
+ *
+ * @example
+ * ```ts
+ * server.onLine((line) => { if (logLine(line)?.["msg"] === "stopped") stopped = true; });
+ * ```
+ */
+export function logLine(line: string): Record<string, unknown> | undefined {
+  if (!line.startsWith("{")) return undefined;
+  try {
+    return JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
 }
 
 /**

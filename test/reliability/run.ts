@@ -84,8 +84,9 @@ Node ${process.version}.
 Each attack reruns, at full size, one that an adversarial test of the server found (the issue
 "Reliability under attack"), against fresh processes; each also has a scaled-down twin in the
 default \`npm test\`. "Served" counts what was answered as the fix says (requests served or
-refused as they should be, hostile archives refused, notifications kept), "failures" what was
-not; the peak RSS is the attacked process's; \`/ping\` figures come from a probe sending one ping
+refused as they should be, hostile archives refused, notifications kept, and for the connection
+attack the pings answered), "failures" what was not; each attack's section says what else it
+counted. The peak RSS is the attacked process's; \`/ping\` figures come from a probe sending one ping
 after another during the attack, where one applies. New attacks are one file each in
 test/reliability/ (see harness.ts).
 
