@@ -61,7 +61,14 @@ interface PendingBase {
   readonly model: string;
   /** When the request entered the pool (`performance.now()`), for its queue time. */
   readonly enqueuedAt: number;
+  /** The request body's size, counted against {@link maxWorkerBodyBytes} while in a worker. */
+  readonly bodyBytes: number;
   abandoned: boolean;
+  /**
+   * Abandoned, and its worker answered a probe since: the handler awaits something that may
+   * never settle, and the request no longer counts against the worker's share of requests.
+   */
+  detached: boolean;
   /** Set once the answer turned out to be a stream: its chunks go here until it ends. */
   stream: ChunkStream | undefined;
 }
@@ -94,6 +101,8 @@ interface Slot {
   recentLoad: number;
   /** When {@link Slot.recentLoad} was last brought up to date (`performance.now()`). */
   recentLoadAt: number;
+  /** A probe sent after a request was abandoned, waiting for the worker's `alive` (see {@link WorkerPool.invoke}). */
+  abortProbe: number | undefined;
   /** A probe sent before recycling, waiting for the worker's `alive`. */
   probe: { readonly id: number; readonly timer: NodeJS.Timeout } | undefined;
   /** Set while this worker replaces a crashed one and loads its models. */
@@ -129,6 +138,13 @@ const maxStringBodyBytes = 64 * 1024;
  * each one waiting in a worker is one that a hung worker delays until it is replaced.
  */
 const maxInFlightPerWorker = 4;
+/**
+ * A worker takes another request only while the bodies it holds stay within this (it always
+ * takes one): a decoded JSON body takes many times its size in the worker's heap, and 64
+ * concurrent 5.7 MiB bodies sent to one worker at once (a batched model takes up to its batch
+ * size) grew the process past 3 GB and held `/ping` for seconds (docs/reliability.md).
+ */
+const maxWorkerBodyBytes = 8 * 1024 * 1024;
 const maxRespawnDelayMs = 30_000;
 /**
  * How fast a worker's count of recent requests fades. A model loaded on some workers (a
@@ -317,7 +333,8 @@ export class WorkerPool {
       signal.removeEventListener("abort", onAbort);
       settle(value);
     };
-    const pending: Pending = { ...answer(unlistening), model: message.model, enqueuedAt: performance.now(), abandoned: false, stream: undefined };
+    const bodyBytes = message.type === "invoke" ? message.body.length : 0;
+    const pending: Pending = { ...answer(unlistening), model: message.model, enqueuedAt: performance.now(), bodyBytes, abandoned: false, detached: false, stream: undefined };
     const queued: Queued = { id, message, transfer, pending };
     signal.addEventListener("abort", onAbort, { once: true });
     let queue = this.#queues.get(message.model);
@@ -416,7 +433,7 @@ export class WorkerPool {
   #dispatch(model: string): void {
     const queue = this.#queues.get(model);
     while (queue !== undefined && queue.length > 0) {
-      const slot = this.#leastBusySlot(model);
+      const slot = this.#leastBusySlot(model, (queue[0] as Queued).pending.bodyBytes);
       if (slot === undefined) return;
       const queued = queue.shift() as Queued;
       slot.inFlight.set(queued.id, queued.pending);
@@ -430,15 +447,26 @@ export class WorkerPool {
     for (const model of this.#queues.keys()) this.#dispatch(model);
   }
 
-  #leastBusySlot(model: string): Slot | undefined {
+  #leastBusySlot(model: string, bodyBytes: number): Slot | undefined {
     // A batched model needs a batch's worth of requests in its worker to merge them. A stage
     // host's runs come from requests that are in flight already (see runStage): no limit.
     const hosted = this.#models.get(model);
     const limit = hosted?.source.stage !== undefined ? Infinity : Math.max(maxInFlightPerWorker, hosted?.report?.batchSize ?? 1);
     let best: Slot | undefined;
+    let bestBusy = Infinity;
     for (const slot of this.#slots.values()) {
-      if (!slot.started || !slot.models.has(model) || slot.inFlight.size >= limit) continue;
-      if (best === undefined || slot.inFlight.size < best.inFlight.size) best = slot;
+      if (!slot.started || !slot.models.has(model)) continue;
+      let busy = 0;
+      let heldBytes = 0;
+      for (const pending of slot.inFlight.values()) {
+        if (!pending.detached) busy++;
+        heldBytes += pending.bodyBytes;
+      }
+      if (busy >= limit || (busy > 0 && heldBytes + bodyBytes > maxWorkerBodyBytes)) continue;
+      if (busy < bestBusy) {
+        best = slot;
+        bestBusy = busy;
+      }
     }
     return best;
   }
@@ -459,8 +487,23 @@ export class WorkerPool {
       const why = reason.name === "TimeoutError" || reason instanceof InferenceError ? "timeout" : "client-closed";
       slot.worker.postMessage({ type: "abort", id: queued.id, reason: why } satisfies ToWorker);
       slot.recycleTimer ??= setTimeout(() => this.#recycle(slot), this.#options.recycleMs);
+      this.#probeAfterAbort(slot);
       return;
     }
+  }
+
+  /**
+   * Asks a worker whose request was just abandoned whether its event loop is free. If it is, the
+   * abandoned requests are waiting on promises (perhaps ones that never settle) and stop counting
+   * against its share of requests, so they cannot keep other requests from it until the recycle
+   * probe. If it does not answer, a run is blocking it, and nothing changes: the recycle probe
+   * decides its fate.
+   */
+  #probeAfterAbort(slot: Slot): void {
+    if (slot.abortProbe !== undefined) return;
+    const id = this.#nextId++;
+    slot.abortProbe = id;
+    slot.worker.postMessage({ type: "probe", id } satisfies ToWorker);
   }
 
   #spawn(): Promise<Slot> {
@@ -479,6 +522,7 @@ export class WorkerPool {
       recentLoad: 0,
       recentLoadAt: performance.now(),
       probe: undefined,
+      abortProbe: undefined,
       replacing: undefined,
       stageCalls: new Map(),
     };
@@ -641,6 +685,12 @@ export class WorkerPool {
 
   /** The worker answered: not blocked. Its abandoned requests stop counting against it. */
   #onAlive(slot: Slot, id: number): void {
+    if (slot.abortProbe === id) {
+      slot.abortProbe = undefined;
+      for (const pending of slot.inFlight.values()) if (pending.abandoned) pending.detached = true;
+      this.#dispatchAll();
+      return;
+    }
     if (slot.probe?.id !== id) return;
     clearTimeout(slot.probe.timer);
     slot.probe = undefined;
