@@ -101,7 +101,7 @@ interface Slot {
   recentLoad: number;
   /** When {@link Slot.recentLoad} was last brought up to date (`performance.now()`). */
   recentLoadAt: number;
-  /** A probe sent after a request was abandoned, waiting for the worker's `alive` (see {@link WorkerPool.invoke}). */
+  /** A probe sent right after a request was abandoned, waiting for the worker's `alive` (see `#probeAfterAbort`). */
   abortProbe: number | undefined;
   /** A probe sent before recycling, waiting for the worker's `alive`. */
   probe: { readonly id: number; readonly timer: NodeJS.Timeout } | undefined;
