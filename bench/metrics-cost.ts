@@ -25,6 +25,7 @@ import { prepareAssets } from "./assets.js";
 import type { LoadOptions, LoadRun } from "./load.js";
 import { freePort, repoRoot, runNodeForJson, startNodeServer } from "./processes.js";
 import { benchModel, benchRequest, requestBodyPath } from "./workloads.js";
+import { positiveIntegerFromEnv } from "./env-knobs.js";
 
 interface Run {
   readonly metrics: boolean;
@@ -33,19 +34,11 @@ interface Run {
   readonly scrapes: number;
 }
 
-const rounds = positiveInteger("BENCH_ROUNDS", 5);
-const seconds = positiveInteger("BENCH_SECONDS", 8);
-const warmUpSeconds = positiveInteger("BENCH_WARMUP_SECONDS", 2);
+const rounds = positiveIntegerFromEnv("BENCH_ROUNDS", 5);
+const seconds = positiveIntegerFromEnv("BENCH_SECONDS", 8);
+const warmUpSeconds = positiveIntegerFromEnv("BENCH_WARMUP_SECONDS", 2);
 const connections = 8;
 const scrapeIntervalMs = 1_000;
-
-function positiveInteger(name: string, fallback: number): number {
-  const raw = process.env[name]?.trim();
-  if (raw === undefined || raw === "") return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value <= 0) throw new Error(`${name}=${JSON.stringify(raw)} must be a positive whole number`);
-  return value;
-}
 
 function progress(message: string): void {
   process.stderr.write(`[bench:metrics] ${message}\n`);

@@ -40,6 +40,8 @@ import type { LoadBreakdown } from "./mme-load-breakdown.js";
 import { writeSection } from "./benchmarks-doc.js";
 import { freePort, repoRoot, runNodeForJson, startNodeServer, type ChildServer } from "./processes.js";
 import { summarize, type LatencySummary } from "./stats.js";
+import { positiveIntegerFromEnv } from "./env-knobs.js";
+import { seededRandom } from "./models/mlp.js";
 
 const modelCount = 200;
 const modelsInBudget = 20;
@@ -63,28 +65,8 @@ interface Throughput {
 }
 
 const quick = process.argv.includes("--quick") || process.env["BENCH_QUICK"] === "1";
-const requestCount = positiveInteger("BENCH_MME_REQUESTS", quick ? 400 : 4_000);
-const seconds = positiveInteger("BENCH_MME_SECONDS", quick ? 3 : 10);
-
-function positiveInteger(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw.trim() === "") return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < 1) throw new Error(`${name}=${JSON.stringify(raw)} must be a whole number of at least 1`);
-  return value;
-}
-
-/** A seeded generator (mulberry32), so every run draws the same traffic. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const requestCount = positiveIntegerFromEnv("BENCH_MME_REQUESTS", quick ? 400 : 4_000);
+const seconds = positiveIntegerFromEnv("BENCH_MME_SECONDS", quick ? 3 : 10);
 
 /** Draws model indexes 0..n-1 with P(k) proportional to 1 / (k + 1)^s. */
 function zipf(n: number, s: number, next: () => number): () => number {
@@ -214,7 +196,7 @@ async function main(): Promise<void> {
     const invokeUrl = `${gateway.url}/endpoints/bench-mme/invocations`;
 
     // Zipf traffic, one request at a time.
-    const draw = zipf(modelCount, zipfExponent, random(12));
+    const draw = zipf(modelCount, zipfExponent, seededRandom(12));
     const warm: number[] = [];
     const coldFromS3: number[] = [];
     const coldFromDisk: number[] = [];

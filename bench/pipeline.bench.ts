@@ -28,6 +28,7 @@ import { describeMachine } from "./machine.js";
 import { benchPageLines, renderBenchPage } from "./pipeline-ocr-page.js";
 import { writePipelineSection, type HopRow, type PipelineBenchResults } from "./pipeline-report.js";
 import { summarize, type LatencySummary } from "./stats.js";
+import { positiveIntegerFromEnv } from "./env-knobs.js";
 
 const tsx = ["--import", "tsx"];
 const cli = "dist/cli.js";
@@ -44,14 +45,6 @@ const ocrFlags = [
   "--container-env",
   "recognition:BYOC_HANDLERS=examples/ocr/recognition.ts",
 ];
-
-function count(name: string, fallback: number): number {
-  const raw = process.env[name]?.trim();
-  if (raw === undefined || raw === "") return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value <= 0) throw new Error(`${name}=${JSON.stringify(raw)} must be a positive whole number`);
-  return value;
-}
 
 function progress(message: string): void {
   process.stderr.write(`[bench:pipeline] ${message}\n`);
@@ -233,8 +226,8 @@ async function measureOcr(requests: number, warmUp: number): Promise<PipelineBen
 async function main(): Promise<void> {
   const loadAtStart = loadavg()[0] ?? Number.NaN;
   build();
-  const hops = await measureHops(count("BENCH_HOP_REQUESTS", 300), count("BENCH_HOP_WARMUP", 50));
-  const ocr = await measureOcr(count("BENCH_OCR_REQUESTS", 30), count("BENCH_OCR_WARMUP", 5));
+  const hops = await measureHops(positiveIntegerFromEnv("BENCH_HOP_REQUESTS", 300), positiveIntegerFromEnv("BENCH_HOP_WARMUP", 50));
+  const ocr = await measureOcr(positiveIntegerFromEnv("BENCH_OCR_REQUESTS", 30), positiveIntegerFromEnv("BENCH_OCR_WARMUP", 5));
   const loadAverage = { start: loadAtStart, end: loadavg()[0] ?? Number.NaN };
   const results: PipelineBenchResults = { date: new Date().toISOString().slice(0, 10), machine: describeMachine(), loadAverage, smallBytes, largeBytes, hops, ocr };
   const file = join(repoRoot, "docs/benchmarks.md");

@@ -34,22 +34,15 @@ import { bytesPerPayloadMb } from "../src/config/batch-settings.js";
 import { loadConfig } from "../src/config/server-config.js";
 import { startServer } from "../src/server.js";
 import { writeTransformSection, renderTransformSection, type TransformBenchResults } from "./transform-report.js";
+import { positiveIntegerFromEnv } from "./env-knobs.js";
 
-const rowCount = positiveInteger("BENCH_TRANSFORM_ROWS", 1_000_000);
-const repetitions = positiveInteger("BENCH_TRANSFORM_RUNS", 2);
-const rawRuns = positiveInteger("BENCH_RAW_RUNS", 20);
+const rowCount = positiveIntegerFromEnv("BENCH_TRANSFORM_ROWS", 1_000_000);
+const repetitions = positiveIntegerFromEnv("BENCH_TRANSFORM_RUNS", 2);
+const rawRuns = positiveIntegerFromEnv("BENCH_RAW_RUNS", 20);
 const targetShare = 0.5;
 const csv = { mediaType: parseMediaType("text/csv") };
 const echoHandlers = fileURLToPath(new URL("./transform-echo.ts", import.meta.url));
 const modelPath = fileURLToPath(new URL("../examples/iris/model/iris.onnx", import.meta.url));
-
-function positiveInteger(name: string, fallback: number): number {
-  const raw = process.env[name]?.trim();
-  if (raw === undefined || raw === "") return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value <= 0) throw new Error(`${name}=${JSON.stringify(raw)} must be a positive whole number`);
-  return value;
-}
 
 function progress(message: string): void {
   process.stderr.write(`[bench:transform] ${message}\n`);
