@@ -4,29 +4,21 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { pino } from "pino";
-import { defaultConfig } from "../../src/config/server-config.js";
 import { InlineLane, inlineCandidate, inlineThresholds, type InlineCopy, type WorkerInvoke } from "../../src/dispatch/inline-lane.js";
 import { inlineLaneFactory } from "../../src/dispatch/inline-lane-factory.js";
 import { ModelRuntime } from "../../src/dispatch/model-runtime.js";
 import type { SingleModel } from "../../src/dispatch/single-model.js";
 import { WorkerPool } from "../../src/dispatch/worker-pool.js";
-import type { RuntimeConfig } from "../../src/dispatch/worker-protocol.js";
 import type { ModelSource } from "../../src/models/model-source.js";
 import type { InvocationRequest, InvocationResult } from "../../src/pipeline/inference-pipeline.js";
 import type { RunningServer } from "../../src/server.js";
 import { captureLog } from "../helpers/capture-log.js";
 import { buildMatMulModel } from "../helpers/onnx-models.js";
 import { invoke, irisModelDir, setosaRow, startTestServer } from "../helpers/server.js";
+import { testRuntimeConfig } from "../helpers/runtime-config.js";
 
 const silent = pino({ level: "silent" });
-const runtimeConfig: RuntimeConfig = {
-  logLevel: "silent",
-  defaultAccept: "application/json",
-  defaultContentType: "application/json",
-  onnx: { ...defaultConfig.onnx, intraOpNumThreads: 1 },
-  multipart: defaultConfig.multipart,
-  batching: { maxBatchSize: 1, maxDelayMs: 0 },
-};
+const runtimeConfig = testRuntimeConfig();
 const irisSource: ModelSource = { name: "model", modelDir: irisModelDir, handlersFile: undefined };
 
 function request(body: string | Buffer): InvocationRequest {

@@ -1,20 +1,12 @@
 import assert from "node:assert/strict";
 import { after, test } from "node:test";
 import { WorkerPool } from "../../src/dispatch/worker-pool.js";
-import type { RuntimeConfig } from "../../src/dispatch/worker-protocol.js";
-import { defaultConfig } from "../../src/config/server-config.js";
 import type { InvocationRequest } from "../../src/pipeline/inference-pipeline.js";
 import { captureLog } from "../helpers/capture-log.js";
 import { irisModelDir, setosaRow } from "../helpers/server.js";
+import { testRuntimeConfig } from "../helpers/runtime-config.js";
 
-const config: RuntimeConfig = {
-  logLevel: "silent",
-  defaultAccept: "application/json",
-  defaultContentType: "application/json",
-  onnx: { ...defaultConfig.onnx, intraOpNumThreads: 1 },
-  multipart: defaultConfig.multipart,
-  batching: { maxBatchSize: 1, maxDelayMs: 0 },
-};
+const config = testRuntimeConfig();
 const { log, records } = captureLog();
 const pool = new WorkerPool({ size: 2, log, recycleMs: 5_000, setup: { config, primeOnnxRuntime: false } });
 after(() => pool.close(1_000));

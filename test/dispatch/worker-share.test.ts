@@ -8,18 +8,11 @@ import { after, before, describe, it } from "node:test";
 import { pino } from "pino";
 import { defaultConfig } from "../../src/config/server-config.js";
 import { WorkerPool } from "../../src/dispatch/worker-pool.js";
-import type { RuntimeConfig } from "../../src/dispatch/worker-protocol.js";
 import type { InvocationRequest, InvocationResult } from "../../src/pipeline/inference-pipeline.js";
+import { testRuntimeConfig } from "../helpers/runtime-config.js";
 
 const handlersFile = fileURLToPath(new URL("../fixtures/handlers/misbehaviours.ts", import.meta.url));
-const config: RuntimeConfig = {
-  logLevel: "silent",
-  defaultAccept: "application/json",
-  defaultContentType: "application/json",
-  onnx: defaultConfig.onnx,
-  multipart: defaultConfig.multipart,
-  batching: defaultConfig.batching,
-};
+const config = testRuntimeConfig({ onnx: defaultConfig.onnx, batching: defaultConfig.batching });
 
 function request(body: Buffer, customAttributes: string): InvocationRequest {
   return { body, contentType: "text/plain", accept: "application/json", customAttributes, inferenceId: customAttributes, targetModel: undefined, targetVariant: undefined, sessionId: undefined };
