@@ -23,11 +23,24 @@ export interface FixtureCommand {
 }
 
 let fixtureChannel: BroadcastChannel | undefined;
+/** Releases this thread has heard of, kept so that one sent before its waiter exists is not lost. */
+const releasesHeard = new Set<string>();
+const releaseWaiters = new Map<string, () => void>();
 
-/** This thread's channel; unreferenced, so it never keeps a thread alive on its own. */
+/**
+ * This thread's channel; unreferenced, so it never keeps a thread alive on its own. It is opened
+ * by the first report, so it already listens when the test answers that report with a release.
+ */
 function channel(): BroadcastChannel {
   if (fixtureChannel === undefined) {
     fixtureChannel = new BroadcastChannel(channelName);
+    fixtureChannel.onmessage = (message) => {
+      const { release } = message.data as Partial<FixtureCommand>;
+      if (release === undefined) return;
+      const waiter = releaseWaiters.get(release);
+      if (waiter === undefined) releasesHeard.add(release);
+      else waiter();
+    };
     fixtureChannel.unref();
   }
   return fixtureChannel;
@@ -55,13 +68,16 @@ export function reportToTest(event: Omit<FixtureEvent, "threadId">): void {
  * ```
  */
 export function releasedByTest(inferenceId: string): Promise<void> {
+  channel();
+  if (releasesHeard.delete(inferenceId)) return Promise.resolve();
   return new Promise((resolve) => {
-    const listener = new BroadcastChannel(channelName);
-    listener.onmessage = (message) => {
-      if ((message.data as Partial<FixtureCommand>).release !== inferenceId) return;
-      listener.close();
+    // Holds the thread open while it waits, as a referenced channel would.
+    const keepAlive = setInterval(() => undefined, 60_000);
+    releaseWaiters.set(inferenceId, () => {
+      releaseWaiters.delete(inferenceId);
+      clearInterval(keepAlive);
       resolve();
-    };
+    });
   });
 }
 
