@@ -18,6 +18,12 @@ export interface WorkerPoolOptions {
   readonly log: Logger;
   /** How long a worker may keep an abandoned (timed-out) request before it is replaced. */
   readonly recycleMs: number;
+  /**
+   * How long a request may be in flight on a worker before, while others wait, the worker is
+   * probed and the request stops counting against its share if the worker answers (see
+   * {@link WorkerPool}); 1 s unless set.
+   */
+  readonly stalledAfterMs?: number;
 }
 
 /** How {@link WorkerPool.invoke} hands the request over. */
@@ -61,12 +67,16 @@ interface PendingBase {
   readonly model: string;
   /** When the request entered the pool (`performance.now()`), for its queue time. */
   readonly enqueuedAt: number;
+  /** When it was sent to a worker (`performance.now()`). */
+  dispatchedAt: number;
   /** The request body's size, counted against {@link maxWorkerBodyBytes} while in a worker. */
   readonly bodyBytes: number;
   abandoned: boolean;
   /**
-   * Abandoned, and its worker answered a probe since: the handler awaits something that may
-   * never settle, and the request no longer counts against the worker's share of requests.
+   * Abandoned, or in flight past the stall time while others waited, and its worker answered a
+   * probe since: the handler awaits something that may never settle (or takes long without
+   * holding the worker's event loop), and the request no longer counts against the worker's
+   * share of requests.
    */
   detached: boolean;
   /** Set once the answer turned out to be a stream: its chunks go here until it ends. */
@@ -101,8 +111,10 @@ interface Slot {
   recentLoad: number;
   /** When {@link Slot.recentLoad} was last brought up to date (`performance.now()`). */
   recentLoadAt: number;
-  /** A probe sent right after a request was abandoned, waiting for the worker's `alive` (see `#probeAfterAbort`). */
-  abortProbe: number | undefined;
+  /** A probe asking whether the worker's event loop is free, and the requests its answer detaches (see `#probeToDetach`). */
+  detachProbe: { readonly id: number; readonly requests: Set<Pending> } | undefined;
+  /** Set while a request here is on its way to the stall time and others wait (see `#watchForStalls`). */
+  stallTimer: NodeJS.Timeout | undefined;
   /** A probe sent before recycling, waiting for the worker's `alive`. */
   probe: { readonly id: number; readonly timer: NodeJS.Timeout } | undefined;
   /** Set while this worker replaces a crashed one and loads its models. */
@@ -138,6 +150,7 @@ const maxStringBodyBytes = 64 * 1024;
  * each one waiting in a worker is one that a hung worker delays until it is replaced.
  */
 const maxInFlightPerWorker = 4;
+const defaultStalledAfterMs = 1_000;
 /**
  * A worker takes another request only while the bodies it holds stay within this (it always
  * takes one): a decoded JSON body takes many times its size in the worker's heap, and 64
@@ -172,6 +185,13 @@ const workerFile = new URL(`./inference-worker${import.meta.url.endsWith(".ts") 
  * after {@link WorkerPoolOptions.recycleMs} is probed: if its event loop answers, the handler is
  * merely waiting on a promise that never settles, and the worker keeps serving; if it does not, a
  * run is blocking it, and it is replaced.
+ *
+ * Each worker takes a few requests at a time (its share), so the rest wait here, where any
+ * worker can take them. A request in flight past {@link WorkerPoolOptions.stalledAfterMs} while
+ * others wait gets its worker probed too: if the event loop answers, the handler awaits
+ * something other than the worker (an outside call, a promise that may never settle), and the
+ * request stops counting against the share, so handlers stuck that way cannot starve the queue
+ * until their time limit.
  *
  * @example
  * ```ts
@@ -334,7 +354,7 @@ export class WorkerPool {
       settle(value);
     };
     const bodyBytes = message.type === "invoke" ? message.body.length : 0;
-    const pending: Pending = { ...answer(unlistening), model: message.model, enqueuedAt: performance.now(), bodyBytes, abandoned: false, detached: false, stream: undefined };
+    const pending: Pending = { ...answer(unlistening), model: message.model, enqueuedAt: performance.now(), dispatchedAt: 0, bodyBytes, abandoned: false, detached: false, stream: undefined };
     const queued: Queued = { id, message, transfer, pending };
     signal.addEventListener("abort", onAbort, { once: true });
     let queue = this.#queues.get(message.model);
@@ -434,8 +454,12 @@ export class WorkerPool {
     const queue = this.#queues.get(model);
     while (queue !== undefined && queue.length > 0) {
       const slot = this.#leastBusySlot(model, (queue[0] as Queued).pending.bodyBytes);
-      if (slot === undefined) return;
+      if (slot === undefined) {
+        this.#watchForStalls(model);
+        return;
+      }
       const queued = queue.shift() as Queued;
+      queued.pending.dispatchedAt = performance.now();
       slot.inFlight.set(queued.id, queued.pending);
       slot.recentLoad = decayedLoad(slot, queued.pending.enqueuedAt) + 1;
       slot.recentLoadAt = queued.pending.enqueuedAt;
@@ -487,23 +511,55 @@ export class WorkerPool {
       const why = reason.name === "TimeoutError" || reason instanceof InferenceError ? "timeout" : "client-closed";
       slot.worker.postMessage({ type: "abort", id: queued.id, reason: why } satisfies ToWorker);
       slot.recycleTimer ??= setTimeout(() => this.#recycle(slot), this.#options.recycleMs);
-      this.#probeAfterAbort(slot);
+      this.#probeToDetach(slot, [pending]);
       return;
     }
   }
 
   /**
-   * Asks a worker whose request was just abandoned whether its event loop is free. If it is, the
-   * abandoned requests are waiting on promises (perhaps ones that never settle) and stop counting
-   * against its share of requests, so they cannot keep other requests from it until the recycle
-   * probe. If it does not answer, a run is blocking it, and nothing changes: the recycle probe
-   * decides its fate.
+   * Asks a worker whether its event loop is free. If it answers, `requests` (abandoned ones, or
+   * ones in flight past the stall time) are waiting on promises, perhaps ones that never settle,
+   * and stop counting against its share of requests, so they cannot keep other requests from it
+   * until they end. If it does not answer, a run is blocking it, and nothing changes: for
+   * abandoned requests the recycle probe decides its fate.
    */
-  #probeAfterAbort(slot: Slot): void {
-    if (slot.abortProbe !== undefined) return;
-    const id = this.#nextId++;
-    slot.abortProbe = id;
-    slot.worker.postMessage({ type: "probe", id } satisfies ToWorker);
+  #probeToDetach(slot: Slot, requests: Iterable<Pending>): void {
+    if (slot.detachProbe === undefined) {
+      slot.detachProbe = { id: this.#nextId++, requests: new Set() };
+      slot.worker.postMessage({ type: "probe", id: slot.detachProbe.id } satisfies ToWorker);
+    }
+    for (const pending of requests) slot.detachProbe.requests.add(pending);
+  }
+
+  /**
+   * Requests of `model` wait and no worker hosting it has room. A worker whose requests have been
+   * in flight past the stall time is probed (see `#probeToDetach`); one whose oldest request is
+   * not there yet is looked at again when it will be. So requests whose handlers await something
+   * slow (a promise that never settles, an outside call) hold a worker's share only until then.
+   */
+  #watchForStalls(model: string): void {
+    const stalledAfterMs = this.#options.stalledAfterMs ?? defaultStalledAfterMs;
+    const now = performance.now();
+    for (const slot of this.#slots.values()) {
+      if (!slot.started || !slot.models.has(model) || slot.stallTimer !== undefined) continue;
+      const stalled: Pending[] = [];
+      let nextStallAt = Infinity;
+      for (const pending of slot.inFlight.values()) {
+        if (pending.detached) continue;
+        const stallAt = pending.dispatchedAt + stalledAfterMs;
+        if (stallAt <= now) stalled.push(pending);
+        else nextStallAt = Math.min(nextStallAt, stallAt);
+      }
+      if (stalled.length > 0) {
+        this.#probeToDetach(slot, stalled);
+      } else if (nextStallAt !== Infinity) {
+        slot.stallTimer = setTimeout(() => {
+          slot.stallTimer = undefined;
+          this.#dispatch(model);
+        }, nextStallAt - now);
+        slot.stallTimer.unref();
+      }
+    }
   }
 
   #spawn(): Promise<Slot> {
@@ -522,7 +578,8 @@ export class WorkerPool {
       recentLoad: 0,
       recentLoadAt: performance.now(),
       probe: undefined,
-      abortProbe: undefined,
+      detachProbe: undefined,
+      stallTimer: undefined,
       replacing: undefined,
       stageCalls: new Map(),
     };
@@ -685,9 +742,16 @@ export class WorkerPool {
 
   /** The worker answered: not blocked. Its abandoned requests stop counting against it. */
   #onAlive(slot: Slot, id: number): void {
-    if (slot.abortProbe === id) {
-      slot.abortProbe = undefined;
-      for (const pending of slot.inFlight.values()) if (pending.abandoned) pending.detached = true;
+    if (slot.detachProbe?.id === id) {
+      const { requests } = slot.detachProbe;
+      slot.detachProbe = undefined;
+      let stalled = 0;
+      for (const pending of slot.inFlight.values()) {
+        if (!requests.has(pending)) continue;
+        pending.detached = true;
+        if (!pending.abandoned) stalled++;
+      }
+      if (stalled > 0) this.#options.log.debug({ worker: slot.workerId, stalled }, "requests in flight past the stall time on a responsive worker stop counting against its share");
       this.#dispatchAll();
       return;
     }
@@ -705,6 +769,7 @@ export class WorkerPool {
 
   #onExit(slot: Slot, code: number): void {
     if (slot.recycleTimer !== undefined) clearTimeout(slot.recycleTimer);
+    if (slot.stallTimer !== undefined) clearTimeout(slot.stallTimer);
     if (slot.probe !== undefined) clearTimeout(slot.probe.timer);
     this.#slots.delete(slot.workerId);
     const stopped = new InferenceError(`Inference worker ${slot.workerId} stopped (exit code ${code}) while running this request`);

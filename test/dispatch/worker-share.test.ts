@@ -1,6 +1,7 @@
 /**
  * What a worker takes on: requests whose bodies together stay within 8 MiB (always one), and not
- * counting abandoned requests once its event loop shows they only wait on a promise.
+ * counting abandoned requests, or requests in flight past the stall time while others wait, once
+ * its event loop shows they only wait on a promise.
  */
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
@@ -50,5 +51,28 @@ describe("a worker's share of requests", () => {
     for (const never of abandoned) await assert.rejects(never, { name: "TimeoutError" });
     const result = await pool.invoke("model", request(Buffer.from("x"), "whoami"), AbortSignal.timeout(5_000));
     assert.ok(Buffer.from(result.body as string | Uint8Array).toString().includes("threadId"));
+  });
+});
+
+describe("a worker's share when its requests stall", () => {
+  let pool: WorkerPool;
+  before(async () => {
+    pool = new WorkerPool({ size: 1, log: pino({ level: "silent" }), recycleMs: 60_000, stalledAfterMs: 200, setup: { config, primeOnnxRuntime: false } });
+    await pool.start();
+    await pool.load({ name: "model", modelDir: fileURLToPath(new URL("../fixtures", import.meta.url)), handlersFile }, "all");
+  });
+  after(() => pool.close(1_000));
+
+  it("serves a waiting request while four requests awaiting promises that never settle are still in flight, once they pass the stall time", async () => {
+    const stop = new AbortController();
+    let neverSettled = 0;
+    const stuck = Array.from({ length: 4 }, () =>
+      pool.invoke("model", request(Buffer.from("x"), "never-settle"), stop.signal).finally(() => neverSettled++),
+    );
+    const result = await pool.invoke("model", request(Buffer.from("x"), "whoami"), AbortSignal.timeout(10_000));
+    assert.ok(Buffer.from(result.body as string | Uint8Array).toString().includes("threadId"));
+    assert.equal(neverSettled, 0, "the four stalled requests were still in flight when the fifth was answered");
+    stop.abort(new Error("test over"));
+    await Promise.allSettled(stuck);
   });
 });
