@@ -1,6 +1,7 @@
 import { BadRequestError, InferenceError, NotAcceptableError } from "../errors.js";
 import { isNDArray } from "../tensor/ndarray.js";
 import type { Codec } from "./codec.js";
+import { encodeNumericJson } from "./json-tensor.js";
 import { describePosition, findNonFiniteNumber, mayHoldNonFiniteNumber } from "./json-numbers.js";
 import { checkNDArray, elementsOf, isRecord, nest, typedArrayToNDArray } from "./ndarray-convert.js";
 
@@ -43,7 +44,7 @@ const UTF8_BOM = "\uFEFF";
 export const jsonCodec: Codec = {
   mediaTypes: ["application/json"],
   decode: (body) => unwrapRequest(parseJsonBody(body)),
-  encode: (value) => JSON.stringify({ predictions: toJsonValue(value) ?? null }),
+  encode: (value) => encodeNumericJson(value) ?? JSON.stringify({ predictions: toJsonValue(value) ?? null }),
 };
 
 function parseJsonBody(body: Buffer): unknown {

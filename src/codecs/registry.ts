@@ -1,6 +1,8 @@
 import { NotAcceptableError, UnsupportedMediaTypeError } from "../errors.js";
 import { negotiateAccept, parseMediaType } from "./media-type.js";
 import type { Codec } from "./codec.js";
+import { jsonCodec } from "./json.js";
+import { decodeNumericJson } from "./json-tensor.js";
 
 /** A response body with the media type it was encoded in. */
 export interface EncodedResponse {
@@ -50,14 +52,23 @@ export class CodecRegistry {
     return [...this.#encoders.keys()];
   }
 
-  /** Decodes `body` by its Content-Type; 415 when no codec handles it. */
-  async decode(body: Buffer, contentTypeHeader: string): Promise<unknown> {
+  /**
+   * Decodes `body` by its Content-Type; 415 when no codec handles it. With `numericArrays:
+   * "ndarray"` (for a model that takes one as it takes the nested arrays), a JSON body that is one
+   * rectangular array of numbers comes as a float64 NDArray, read without JSON.parse's arrays of
+   * boxed numbers (the built-in JSON codec only).
+   */
+  async decode(body: Buffer, contentTypeHeader: string, options: { readonly numericArrays?: "ndarray" } = {}): Promise<unknown> {
     const mediaType = parseMediaType(contentTypeHeader);
     const codec = this.#decoders.get(mediaType.essence);
     if (!codec?.decode) {
       throw new UnsupportedMediaTypeError(
         `Content-Type ${mediaType.essence} is not supported; send one of: ${this.decodableTypes.join(", ")}`,
       );
+    }
+    if (options.numericArrays === "ndarray" && codec === jsonCodec) {
+      const array = decodeNumericJson(body);
+      if (array !== undefined) return array;
     }
     return codec.decode(body, { mediaType });
   }

@@ -8,7 +8,7 @@ interface Waiter {
 /**
  * Admission control for request bodies: at most `maxRequests` requests in flight or waiting
  * (beyond that, {@link OverloadedError}: 503 with Retry-After), and at most `maxBytes` of bodies
- * in flight. A request that would pass the byte budget waits, first come first served, without
+ * in flight, answers still being written included ({@link Admission.hold}). A request that would pass the byte budget waits, first come first served, without
  * its body being read, so TCP flow control slows its client instead of the process holding it;
  * its time limit still runs. A body larger than the whole budget (but within the payload limit)
  * is admitted once nothing else is in flight, so it never waits forever.
@@ -84,6 +84,22 @@ export class Admission {
       signal.addEventListener("abort", onAbort, { once: true });
       this.#waiting.push(waiter);
     });
+  }
+
+  /**
+   * Counts `bytes` against the byte budget at once, without waiting, until the returned function is
+   * called: an answer made already but still being written to a slow client holds memory too.
+   */
+  hold(bytes: number): () => void {
+    this.#take(bytes);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.#admitted--;
+      this.#admittedBytes -= bytes;
+      this.#admitNext();
+    };
   }
 
   #fits(bytes: number): boolean {

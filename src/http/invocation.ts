@@ -100,6 +100,10 @@ export async function serveInvocation(route: InvocationRoute, request: IncomingM
     responseBytes = isStream(result.body)
       ? await sendStream(response, { ...result, body: result.body }, route.resultHeaders?.(inferenceId), abort.signal, route.streamIdleMs)
       : sendResult(response, { ...result, body: result.body }, route.resultHeaders?.(inferenceId));
+    if (!isStream(result.body) && !response.writableFinished && route.admission !== undefined) {
+      // The answer waits in memory until the client has read it: it counts like a body in flight.
+      response.once("close", route.admission.hold(responseBytes));
+    }
   } catch (error) {
     if (!clientGone) {
       if (!request.complete) lingerAfterAnswer(request, response);

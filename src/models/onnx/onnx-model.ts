@@ -21,6 +21,7 @@ export class OnnxModel implements Model {
   readonly value: OnnxSessions;
   readonly signature: ModelSignature | undefined;
   readonly batchSize: number;
+  readonly takesNumericNDArray: boolean;
   readonly #release: () => Promise<void>;
   readonly #run: SessionRunner;
 
@@ -28,6 +29,9 @@ export class OnnxModel implements Model {
     this.value = sessions;
     this.batchSize = batchers.size > 0 ? batchSize : 1;
     this.signature = isOnnxSession(sessions) ? sessionSignature(sessions) : undefined;
+    // Converted to a float input, an NDArray and nested arrays give the same tensor (and errors).
+    const inputs = this.signature?.inputs ?? [];
+    this.takesNumericNDArray = inputs.length === 1 && (inputs[0]?.dtype === "float32" || inputs[0]?.dtype === "float64");
     this.#release = release;
     this.#run = (session, feeds, signal, notes) => {
       const batcher = batchers.get(session);
