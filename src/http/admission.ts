@@ -8,9 +8,9 @@ interface Waiter {
 /**
  * Admission control for request bodies: at most `maxRequests` requests in flight or waiting
  * (beyond that, {@link OverloadedError}: 503 with Retry-After), and at most `maxBytes` of bodies
- * in flight, answers still being written included ({@link Admission.hold}). A request that would pass the byte budget waits, first come first served, without
- * its body being read, so TCP flow control slows its client instead of the process holding it;
- * its time limit still runs. A body larger than the whole budget (but within the payload limit)
+ * in flight, answers still being written included ({@link Admission.hold}). A request that would
+ * pass the byte budget waits, first come first served, without its body being read, so TCP flow
+ * control slows its client instead of the process holding it; its time limit still runs. A body larger than the whole budget (but within the payload limit)
  * is admitted once nothing else is in flight, so it never waits forever.
  *
  * @example
