@@ -68,12 +68,7 @@ export class InProcessInvoker implements Invoker {
     } catch (error) {
       if (signal.aborted && error === signal.reason) throw error;
       if (error instanceof ModelNotReadyError) throw new InvokerUnavailableError(error.message, { cause: error });
-      // The same status and JSON body /invocations would answer. The generic 500 hides what
-      // went wrong from the client, so the real error and its stack are logged here, as
-      // /invocations logs them.
-      const answer = toErrorResponse(error, request.inferenceId);
-      if (answer.unexpected) this.#log.error({ err: error, inferenceId: request.inferenceId, handlerStatusCode: answer.rejectedStatusCode }, "the handlers failed");
-      throw new ModelInvocationError(answer.statusCode, Buffer.from(JSON.stringify(answer.body)), "application/json");
+      throw answeredAsOverHttp(error, request.inferenceId, this.#log, "the handlers failed");
     }
   }
 
@@ -230,4 +225,21 @@ async function ping(url: URL, signal: AbortSignal): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/**
+ * An error of an in-process call as the same call over HTTP would answer it: a
+ * {@link ModelInvocationError} with the status and JSON body of the server's error answer. The
+ * generic 500 hides what went wrong from the client, so an unexpected error and its stack are
+ * logged here (as `failed`), as the HTTP routes log them.
+ *
+ * @example
+ * ```ts
+ * throw answeredAsOverHttp(error, request.inferenceId, log, "the handlers failed");
+ * ```
+ */
+export function answeredAsOverHttp(error: unknown, inferenceId: string, log: Logger, failed: string): ModelInvocationError {
+  const answer = toErrorResponse(error, inferenceId);
+  if (answer.unexpected) log.error({ err: error, inferenceId, handlerStatusCode: answer.rejectedStatusCode }, failed);
+  return new ModelInvocationError(answer.statusCode, Buffer.from(JSON.stringify(answer.body)), "application/json");
 }

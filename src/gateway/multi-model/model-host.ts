@@ -1,9 +1,8 @@
 import type { Logger } from "pino";
-import { toErrorResponse } from "../../http/error-response.js";
 import type { InvocationRequest, InvocationResult } from "../../pipeline/inference-pipeline.js";
 import type { RunningServer } from "../../server.js";
 import { InvokerUnavailableError, ModelInvocationError } from "../errors.js";
-import { postInvocation } from "../invoker.js";
+import { answeredAsOverHttp, postInvocation } from "../invoker.js";
 
 /**
  * A multi-model container as SageMaker's front end drives it (docs/multi-model.md): load a model
@@ -119,9 +118,7 @@ export class InProcessModelHost implements ModelHost {
     } catch (error) {
       if (signal?.aborted === true && error === signal.reason) throw error;
       if (error instanceof InvokerUnavailableError) throw error;
-      const answer = toErrorResponse(error, inferenceId);
-      if (answer.unexpected) this.#log.error({ err: error, inferenceId }, "the multi-model server failed");
-      throw new ModelInvocationError(answer.statusCode, Buffer.from(JSON.stringify(answer.body)), "application/json");
+      throw answeredAsOverHttp(error, inferenceId, this.#log, "the multi-model server failed");
     }
   }
 }
