@@ -1,7 +1,7 @@
 import { once } from "node:events";
-import { Agent, request } from "node:http";
 import { connect, type Socket } from "node:net";
 import { setTimeout as delay } from "node:timers/promises";
+import { startKeepAliveLoad } from "../helpers/keep-alive-load.js";
 import { cliArgs, duration, freePort, irisModelDir, logLine, mebibytes, spawnNode, waitUntilReady, type Attack } from "./harness.js";
 
 const clients = 16;
@@ -53,38 +53,7 @@ export const attack: Attack = {
       await waitUntilReady(`http://127.0.0.1:${port}/ping`, server);
       let sigtermAt = Number.POSITIVE_INFINITY;
 
-      const agent = new Agent({ keepAlive: true, maxSockets: clients });
-      let answered = 0;
-      let answeredAfterSigterm = 0;
-      let closingAfterSigterm = 0;
-      const errors = new Map<string, number>();
-      const send = (): Promise<boolean> =>
-        new Promise((resolve) => {
-          const outgoing = request(
-            { host: "127.0.0.1", port, path: "/invocations", method: "POST", agent, headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) } },
-            (response) => {
-              response.resume();
-              response.on("end", () => {
-                answered++;
-                if (performance.now() >= sigtermAt) {
-                  answeredAfterSigterm++;
-                  if (response.headers.connection === "close") closingAfterSigterm++;
-                }
-                resolve(true);
-              });
-            },
-          );
-          outgoing.on("error", (error: NodeJS.ErrnoException) => {
-            const code = error.code ?? error.message;
-            errors.set(code, (errors.get(code) ?? 0) + 1);
-            resolve(false);
-          });
-          outgoing.end(body);
-        });
-      // Each client sends until the server stops taking its requests.
-      const running = Array.from({ length: clients }, async () => {
-        while (await send());
-      });
+      const load = startKeepAliveLoad(port, clients, body);
       progress(`${clients} clients for ${loadMs / 1000} s`);
       await delay(loadMs);
       // Opened last: Node closes a keep-alive connection idle for 5 s by itself.
@@ -94,19 +63,20 @@ export const attack: Attack = {
         socket.on("error", () => undefined);
         socket.once("close", () => idleClosedAfterMs.push(performance.now() - sigtermAt));
       }
-      const answeredBeforeSigterm = answered;
+      const answeredBeforeSigterm = load.answered;
       // /proc/<pid> goes with the process: the peak is read just before the signal.
       const rssPeakBytes = server.rssPeakBytes();
       sigtermAt = performance.now();
+      load.mark();
       server.child.kill("SIGTERM");
       const [code, signal] = await exited;
       const exitMs = performance.now() - sigtermAt;
-      await Promise.race([Promise.all(running), delay(10_000)]);
-      agent.destroy();
+      await Promise.race([load.stopped, delay(10_000)]);
+      load.close();
       for (const socket of idle) socket.destroy();
 
-      const dropped = logged - answered;
-      const otherErrors = [...errors].filter(([errorCode]) => errorCode !== "ECONNREFUSED" && errorCode !== "ECONNRESET");
+      const dropped = logged - load.answered;
+      const otherErrors = [...load.errors].filter(([errorCode]) => errorCode !== "ECONNREFUSED" && errorCode !== "ECONNRESET");
       const idleClosed = idleClosedAfterMs.filter((ms) => ms >= 0 && ms <= exitMs).length;
       const passed =
         code === 0 &&
@@ -118,16 +88,16 @@ export const attack: Attack = {
         otherErrors.length === 0 &&
         loggedAfterDrain <= 2 * clients &&
         idleClosed === idleConnections;
-      const errorList = [...errors].map(([errorCode, count]) => `${count} ${errorCode}`).join(", ") || "none";
+      const errorList = [...load.errors].map(([errorCode, count]) => `${count} ${errorCode}`).join(", ") || "none";
       return {
         passed,
         outcome: `exit code ${code ?? signal} ${duration(exitMs)} after SIGTERM; ${loggedAfterDrain} requests answered after the drain began, ${dropped} dropped; ${idleClosed} of ${idleConnections} idle connections closed`,
-        figures: { requestsServed: answered, failures: dropped + otherErrors.reduce((sum, [, count]) => sum + count, 0), rssPeakBytes },
+        figures: { requestsServed: load.answered, failures: dropped + otherErrors.reduce((sum, [, count]) => sum + count, 0), rssPeakBytes },
         details: [
           ["requests answered before SIGTERM", `${answeredBeforeSigterm} (${Math.round((answeredBeforeSigterm / loadMs) * 1000)}/s)`],
-          ["answered after SIGTERM (clients' count, includes those the server answered before its signal handler ran)", `${answeredAfterSigterm}, ${closingAfterSigterm} of them with Connection: close (those without it were under way when the drain began)`],
+          ["answered after SIGTERM (clients' count, includes those the server answered before its signal handler ran)", `${load.answeredAfterMark}, ${load.closingAfterMark} of them with Connection: close (those without it were under way when the drain began)`],
           ["answered after the server began to drain (its request log)", `${loggedAfterDrain} (at most ${2 * clients}: per client connection, the request under way and the next, told Connection: close)`],
-          ["requests logged by the server, answers received", `${logged}, ${answered}: ${dropped} dropped`],
+          ["requests logged by the server, answers received", `${logged}, ${load.answered}: ${dropped} dropped`],
           ["client errors once the server stopped taking requests", `${errorList} (refused: the listener closed; reset: a request sent on a keep-alive connection the server had just closed between two requests, as the drain does with idle ones)`],
           ["idle keep-alive connections closed by the server before it exited", `${idleClosed} of ${idleConnections}, the last ${duration(Math.max(0, ...idleClosedAfterMs))} after SIGTERM`],
           ["exit", `code ${code ?? signal}, ${duration(exitMs)} after SIGTERM (limit ${shutdownLimitMs / 1000} s${limitHit ? ", hit" : ", not hit"})`],
