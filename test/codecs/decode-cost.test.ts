@@ -3,6 +3,7 @@ import { describe, test } from "node:test";
 import type { Codec } from "../../src/codecs/codec.js";
 import { csvCodec } from "../../src/codecs/csv.js";
 import { jsonCodec } from "../../src/codecs/json.js";
+import { decodeNumericJson } from "../../src/codecs/json-tensor.js";
 import { jsonLinesCodec } from "../../src/codecs/jsonlines.js";
 import { createMultipartCodec } from "../../src/codecs/multipart.js";
 import { parseMediaType } from "../../src/codecs/media-type.js";
@@ -31,6 +32,8 @@ interface Shape {
 }
 
 interface CodecCase {
+  /** What the tests are named after; the codec's first media type unless set. */
+  readonly label?: string;
   readonly codec: Codec;
   readonly contentType: string;
   /** The smaller of the two sizes; 8 times more is the larger. */
@@ -85,6 +88,19 @@ const cases: readonly CodecCase[] = [
       { name: "escaped strings", body: (bytes) => text(repeatTo(bytes, '"\\u0041\\n\\"",', "[", '""]')), outcome: "decoded" },
       { name: "an out-of-range number at the end (refused)", body: (bytes) => text(repeatTo(bytes, "1e-400,", "[", "1e400]")), outcome: "refused" },
       { name: "integer parts just short of an overflow candidate", body: (bytes) => text(repeatTo(bytes, `${"9".repeat(199)},`, "[", "0]")), outcome: "decoded" },
+    ],
+  },
+  {
+    // What a model with one float input gets: the numeric reader, else the general path.
+    label: "application/json read as numbers",
+    codec: { mediaTypes: ["application/json"], decode: (body, options) => decodeNumericJson(body) ?? jsonCodec.decode?.(body, options) },
+    contentType: "application/json",
+    size: 16 * 1024,
+    normal: { name: "rows of four floats", body: (bytes) => text(repeatTo(bytes, "[5.1,3.5,1.4,0.2],", '{"instances":[', "[0,0,0,0]]}")), outcome: "decoded" },
+    worst: [
+      { name: "rank as high as the body allows", body: (bytes) => text(`${"[".repeat(bytes / 2 - 1)}1${"]".repeat(bytes / 2 - 1)}`), outcome: "decoded" },
+      { name: "numbers too long to read exactly in one pass", body: (bytes) => text(repeatTo(bytes, "0.12345678901234567890123,", "[", "0]")), outcome: "decoded" },
+      { name: "a ragged row at the end (read twice)", body: (bytes) => text(repeatTo(bytes, "[5.1,3.5,1.4,0.2],", "[", "[0]]")), outcome: "decoded" },
     ],
   },
   {
@@ -183,8 +199,9 @@ async function cpuMsPerDecode(decode: () => Promise<unknown>): Promise<number> {
   return best;
 }
 
-for (const { codec, contentType, size, normal, worst } of cases) {
-  describe(`decoding ${codec.mediaTypes[0]} costs time linear in the body size`, () => {
+for (const { label, codec, contentType, size, normal, worst } of cases) {
+  const name = label ?? codec.mediaTypes[0];
+  describe(`decoding ${name} costs time linear in the body size`, () => {
     const mediaType = parseMediaType(contentType);
     const decoder = (body: Buffer) => async () => codec.decode?.(body, { mediaType });
 
@@ -201,7 +218,7 @@ for (const { codec, contentType, size, normal, worst } of cases) {
         );
         assert.equal(outcome, shape.outcome);
         const growth = (await cpuMsPerDecode(decoder(large))) / (await cpuMsPerDecode(decoder(small)));
-        if (process.env["DECODE_COST_VERBOSE"]) console.log(`${codec.mediaTypes[0]} ${shape.name}: growth ${growth.toFixed(1)}`);
+        if (process.env["DECODE_COST_VERBOSE"]) console.log(`${name} ${shape.name}: growth ${growth.toFixed(1)}`);
         assert.ok(growth < maxGrowth, `${large.length} bytes cost ${growth.toFixed(1)} times what ${small.length} bytes cost`);
       });
     }
@@ -212,7 +229,7 @@ for (const { codec, contentType, size, normal, worst } of cases) {
       for (const shape of worst) {
         const body = shape.body(bytes);
         const ratio = (await cpuMsPerDecode(decoder(body))) / normalMs;
-        if (process.env["DECODE_COST_VERBOSE"]) console.log(`${codec.mediaTypes[0]} ${shape.name}: ${ratio.toFixed(1)} x normal`);
+        if (process.env["DECODE_COST_VERBOSE"]) console.log(`${name} ${shape.name}: ${ratio.toFixed(1)} x normal`);
         assert.ok(ratio < maxWorstToNormal, `${shape.name} (${body.length} bytes) cost ${ratio.toFixed(1)} times ${normal.name}`);
       }
     });
