@@ -14,19 +14,34 @@ const powersOfTen = Array.from({ length: 23 }, (_, exponent) => 10 ** exponent);
 /** Decimal significands up to this many digits are exact in a float64 (< 2^53). */
 const maxExactDigits = 15;
 
+/** The element types {@link decodeNumericJson} reads numbers into. */
+export type NumericJsonDType = "float32" | "float64";
+
+/**
+ * Bodies from this size on have their numbers counted before they are read, so the values go
+ * into one array of the right size instead of arrays that double as they fill (which for a
+ * multi-megabyte body leave several times its size behind as garbage). Below it, counting costs
+ * more than it saves.
+ */
+const countFromBytes = 64 * 1024;
+
 /**
  * A body that is a rectangular array of finite numbers (rank 1 or more, no empty array), bare or
- * as the only member of `{"instances": ...}` or `{"inputs": ...}`, as a float64 NDArray with each
- * element the value `JSON.parse` gives. `undefined` for anything else, valid or not (named inputs,
- * other members, strings, ragged or empty arrays, syntax errors, numbers out of range).
+ * as the only member of `{"instances": ...}` or `{"inputs": ...}`, as an NDArray of `dtype` whose
+ * elements are the values `JSON.parse` gives, stored as a typed array of that type stores them
+ * (for float32, each number rounded once from its float64 value, as the general path does).
+ * `undefined` for anything else, valid or not (named inputs, other members, strings, ragged or
+ * empty arrays, syntax errors, numbers out of range for a float64).
  *
  * @example
  * ```ts
  * decodeNumericJson(Buffer.from('{"instances": [[5.1, 3.5], [1.4, 0.2]]}'));
  * // { dtype: "float64", shape: [2, 2], data: Float64Array [5.1, 3.5, 1.4, 0.2] }
+ * decodeNumericJson(Buffer.from("[0.1, 0.2]"), "float32");
+ * // { dtype: "float32", shape: [2], data: Float32Array [0.1, 0.2] }
  * ```
  */
-export function decodeNumericJson(body: Buffer): NDArray | undefined {
+export function decodeNumericJson(body: Buffer, dtype: NumericJsonDType = "float64"): NDArray | undefined {
   let at = body[0] === 0xef && body[1] === 0xbb && body[2] === 0xbf ? 3 : 0;
   at = skipSpace(body, at);
   let wrapped = false;
@@ -41,7 +56,7 @@ export function decodeNumericJson(body: Buffer): NDArray | undefined {
     at = skipSpace(body, at + 1);
     wrapped = true;
   }
-  const parsed = readArray(body, at);
+  const parsed = readArray(body, at, dtype);
   if (parsed === undefined) return undefined;
   at = skipSpace(body, parsed.end);
   if (wrapped) {
@@ -58,7 +73,7 @@ function skipSpace(body: Buffer, from: number): number {
 }
 
 /** A rectangular array of finite numbers starting at `from`, and where it ends; or undefined. */
-function readArray(body: Buffer, from: number): { readonly array: NDArray; readonly end: number } | undefined {
+function readArray(body: Buffer, from: number, dtype: NumericJsonDType): { readonly array: NDArray; readonly end: number } | undefined {
   let at = from;
   let rank = 0;
   while (body[at] === 0x5b /* [ */) {
@@ -69,7 +84,11 @@ function readArray(body: Buffer, from: number): { readonly array: NDArray; reado
   const shape = new Array<number>(rank).fill(-1);
   const counts = new Array<number>(rank).fill(0);
   const innermost = rank - 1;
-  let values = new Float64Array(Math.min(1024, body.length));
+  const Storage = dtype === "float32" ? Float32Array : Float64Array;
+  // In an array of arrays of numbers, every comma separates two elements of one array, so there
+  // is one comma fewer than numbers: for a valid body the count is exact.
+  // A hostile body of commas gets no more room than the most numbers its length can hold.
+  let values = new Storage(body.length >= countFromBytes ? Math.min(countCommas(body, at) + 1, Math.ceil((body.length - at) / 2)) : Math.min(1024, body.length));
   let size = 0;
   let level = innermost;
   for (;;) {
@@ -124,7 +143,7 @@ function readArray(body: Buffer, from: number): { readonly array: NDArray; reado
       if (!Number.isFinite(value)) return undefined;
     }
     if (size === values.length) {
-      const grown = new Float64Array(values.length * 2);
+      const grown = new Storage(values.length * 2);
       grown.set(values);
       values = grown;
     }
@@ -139,7 +158,7 @@ function readArray(body: Buffer, from: number): { readonly array: NDArray; reado
       const count = counts[level] as number;
       if (shape[level] === -1) shape[level] = count;
       else if (shape[level] !== count) return undefined;
-      if (--level < 0) return { array: { dtype: "float64", shape, data: values.slice(0, size) }, end: at };
+      if (--level < 0) return { array: { dtype, shape, data: size === values.length ? values : values.slice(0, size) }, end: at };
       counts[level] = (counts[level] as number) + 1;
     }
     at = skipSpace(body, at);
@@ -150,6 +169,12 @@ function readArray(body: Buffer, from: number): { readonly array: NDArray; reado
       at = skipSpace(body, at + 1);
     }
   }
+}
+
+function countCommas(body: Buffer, from: number): number {
+  let commas = 0;
+  for (let at = from; at < body.length; at++) if (body[at] === 0x2c /* , */) commas++;
+  return commas;
 }
 
 /** Element types whose JSON text {@link encodeNumericJson} writes. */
@@ -179,7 +204,7 @@ export function encodeNumericJson(prediction: unknown): string | Buffer | undefi
     arrays = entries as [string, NDArray][];
   }
   const elements = arrays.reduce((sum, [, array]) => sum + array.data.length, 0);
-  const out = new TextSink(elements > maxStringElements);
+  const out = new TextSink(elements > maxStringElements ? arrays.reduce((sum, [name, array]) => sum + estimatedTextBytes(array) + (name?.length ?? 0) + 8, 32) : undefined);
   out.write('{"predictions":');
   const [only] = arrays;
   if (arrays.length === 1 && only !== undefined && only[0] === undefined) {
@@ -199,14 +224,36 @@ export function encodeNumericJson(prediction: unknown): string | Buffer | undefi
 /** Predictions up to this many elements are written as a string (a worker hands short strings over cheaply). */
 const maxStringElements = 4096;
 
-/** Text written piece by piece, into a string or into a buffer that doubles when full. */
+/** Elements {@link estimatedTextBytes} formats to estimate the rest. */
+const sampledElements = 64;
+
+/**
+ * About the bytes `array`'s JSON text takes, a little over: its elements' mean text length, from
+ * elements sampled across it, times their count, plus the brackets and commas. Sized from it, the
+ * buffer of a large answer is seldom grown, and growing it is what leaves its size behind as
+ * garbage several times over.
+ */
+function estimatedTextBytes(array: NDArray): number {
+  const data = array.data as ArrayLike<number>;
+  const format = formatterOf(array);
+  const stride = Math.max(1, Math.floor(data.length / sampledElements));
+  let sampled = 0;
+  let sampledBytes = 0;
+  for (let index = 0; index < data.length && sampled < sampledElements; index += stride, sampled++) sampledBytes += format(data[index] as number).length;
+  const innermost = array.shape[array.shape.length - 1] ?? 1;
+  const arrays = innermost === 0 ? 1 : data.length / innermost;
+  return Math.ceil(((sampledBytes / Math.max(1, sampled) + 1) * data.length + 3 * arrays) * 1.0625);
+}
+
+/** Text written piece by piece, into a string or into a buffer sized up front that grows by half when full. */
 class TextSink {
   #text = "";
   #buffer: Buffer | undefined;
   #length = 0;
 
-  constructor(asBytes: boolean) {
-    if (asBytes) this.#buffer = Buffer.allocUnsafe(64 * 1024);
+  /** Without a byte estimate, the text goes into a string. */
+  constructor(estimatedBytes: number | undefined) {
+    if (estimatedBytes !== undefined) this.#buffer = Buffer.allocUnsafe(estimatedBytes);
   }
 
   /** Writes ASCII text. */
@@ -216,7 +263,7 @@ class TextSink {
       return;
     }
     if (this.#length + text.length > this.#buffer.length) {
-      const grown = Buffer.allocUnsafe(Math.max(this.#buffer.length * 2, this.#length + text.length));
+      const grown = Buffer.allocUnsafe(Math.max(Math.ceil(this.#buffer.length * 1.5), this.#length + text.length));
       this.#buffer.copy(grown, 0, 0, this.#length);
       this.#buffer = grown;
     }
@@ -237,7 +284,7 @@ function isWritable(value: unknown): value is NDArray {
 
 function writeArray(out: TextSink, array: NDArray): void {
   const data = array.data as ArrayLike<number>;
-  const format = array.dtype === "float32" ? float32Text : array.dtype === "float64" ? float64Text : String;
+  const format = formatterOf(array);
   const { shape } = array;
   if (shape.length === 0) {
     out.write(format(data[0] as number));
@@ -260,6 +307,10 @@ function writeArray(out: TextSink, array: NDArray): void {
   };
   write(0, 0);
 }
+function formatterOf(array: NDArray): (value: number) => string {
+  return array.dtype === "float32" ? float32Text : array.dtype === "float64" ? float64Text : String;
+}
+
 function float32Text(value: number): string {
   return Number.isFinite(value) ? String(shortestFloat32(value)) : "null";
 }

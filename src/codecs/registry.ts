@@ -2,7 +2,7 @@ import { NotAcceptableError, UnsupportedMediaTypeError } from "../errors.js";
 import { negotiateAccept, parseMediaType } from "./media-type.js";
 import type { Codec } from "./codec.js";
 import { jsonCodec } from "./json.js";
-import { decodeNumericJson } from "./json-tensor.js";
+import { decodeNumericJson, type NumericJsonDType } from "./json-tensor.js";
 
 /** A response body with the media type it was encoded in. */
 export interface EncodedResponse {
@@ -53,12 +53,12 @@ export class CodecRegistry {
   }
 
   /**
-   * Decodes `body` by its Content-Type; 415 when no codec handles it. With `numericArrays:
-   * "ndarray"` (for a model that takes one as it takes the nested arrays), a JSON body that is one
-   * rectangular array of numbers comes as a float64 NDArray, read without JSON.parse's arrays of
-   * boxed numbers (the built-in JSON codec only).
+   * Decodes `body` by its Content-Type; 415 when no codec handles it. With `numericArrays` (for
+   * a model that takes an NDArray of that type as it takes the nested arrays), a JSON body that
+   * is one rectangular array of numbers comes as an NDArray of that type, read without
+   * JSON.parse's arrays of boxed numbers (the built-in JSON codec only).
    */
-  async decode(body: Buffer, contentTypeHeader: string, options: { readonly numericArrays?: "ndarray" } = {}): Promise<unknown> {
+  async decode(body: Buffer, contentTypeHeader: string, options: { readonly numericArrays?: NumericJsonDType | undefined } = {}): Promise<unknown> {
     const mediaType = parseMediaType(contentTypeHeader);
     const codec = this.#decoders.get(mediaType.essence);
     if (!codec?.decode) {
@@ -66,8 +66,8 @@ export class CodecRegistry {
         `Content-Type ${mediaType.essence} is not supported; send one of: ${this.decodableTypes.join(", ")}`,
       );
     }
-    if (options.numericArrays === "ndarray" && codec === jsonCodec) {
-      const array = decodeNumericJson(body);
+    if (options.numericArrays !== undefined && codec === jsonCodec) {
+      const array = decodeNumericJson(body, options.numericArrays);
       if (array !== undefined) return array;
     }
     return codec.decode(body, { mediaType });

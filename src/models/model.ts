@@ -83,10 +83,10 @@ export interface Model {
   /** Most rows one run merges from concurrent requests; 1 when the model is not batched. */
   readonly batchSize: number;
   /**
-   * True when `predict` answers a float64 NDArray exactly as it answers the nested arrays of the
-   * same numbers, so the pipeline may decode a numeric JSON body straight to one.
+   * Set when `predict` answers an NDArray of this type exactly as it answers the nested arrays of
+   * the same numbers, so the pipeline may decode a numeric JSON body straight to one.
    */
-  readonly takesNumericNDArray?: boolean;
+  readonly numericInput?: "float32" | "float64" | undefined;
   /** Runs one decoded request, noting in `notes` what the request's timings report ({@link PredictNotes}). */
   predict(input: unknown, ctx: RequestContext, notes?: PredictNotes): Promise<unknown>;
   /** Frees what the model holds (sessions, the user's resources). Called once. */

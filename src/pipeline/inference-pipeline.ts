@@ -162,7 +162,7 @@ export class InferencePipeline {
       ? await inputFn(body, ctx.contentType, ctx)
       : stages.decoded !== undefined
         ? stages.decoded.value
-        : await this.#codecs.decode(body, ctx.contentType, this.#model.takesNumericNDArray === true ? { numericArrays: "ndarray" } : {});
+        : await this.#codecs.decode(body, ctx.contentType, { numericArrays: this.#model.numericInput });
     ctx.signal.throwIfAborted();
     clock.lap("decodeMs");
     const prediction = await this.#model.predict(input, ctx, clock);

@@ -63,6 +63,50 @@ test("a rectangular array of numbers decodes to a float64 NDArray of exactly JSO
   }
 });
 
+test("read into float32, a rectangular array of numbers holds exactly what a Float32Array of JSON.parse's numbers holds (1,000 seeded bodies)", () => {
+  const next = random(17);
+  for (let trial = 0; trial < 1_000; trial++) {
+    const shape = [1 + Math.floor(next() * 4), 1 + Math.floor(next() * 4)];
+    const text = `[${Array.from({ length: shape[0] as number }, () => `[${Array.from({ length: shape[1] as number }, () => numberText(next)).join(",")}]`).join(",")}]`;
+    const expected = flatNumbers(text);
+    const decoded = decodeNumericJson(Buffer.from(text), "float32");
+    if (expected === undefined) {
+      assert.equal(decoded, undefined, text);
+      continue;
+    }
+    assert.ok(decoded !== undefined, `decoded ${text}`);
+    assert.equal(decoded.dtype, "float32");
+    assert.deepEqual(decoded.shape, shape, text);
+    assert.deepEqual(decoded.data, Float32Array.from(expected), text);
+  }
+});
+
+test("a body of 64 KiB or more is read into an array of exactly its numbers, the same values as a small body's path gives", () => {
+  const next = random(23);
+  for (const [rank, dtype] of [[1, "float64"], [2, "float32"], [3, "float64"]] as const) {
+    const finiteNumberText = (): string => {
+      for (;;) {
+        const candidate = numberText(next);
+        if (Number.isFinite(Number(candidate))) return candidate;
+      }
+    };
+    const rows = Array.from({ length: 6_000 }, () => `[${Array.from({ length: 4 }, finiteNumberText).join(", ")}]`);
+    const text = rank === 1 ? `[${rows.map((row) => row.slice(1, -1)).join(",")}]` : rank === 2 ? `{"instances": [${rows.join(",\n")}]}` : `[${rows.map((row) => `[${row}]`).join(",")}]`;
+    assert.ok(text.length >= 64 * 1024, `the body is ${text.length} bytes`);
+    const decoded = decodeNumericJson(Buffer.from(text), dtype);
+    const expected = flatNumbers(text);
+    assert.ok(decoded !== undefined && expected !== undefined, `rank ${rank}`);
+    assert.equal(decoded.data.length, 24_000);
+    assert.equal((decoded.data as Float32Array | Float64Array).buffer.byteLength, 24_000 * (dtype === "float32" ? 4 : 8), "no spare room behind the values");
+    assert.deepEqual(decoded.data, dtype === "float32" ? Float32Array.from(expected) : Float64Array.from(expected));
+  }
+});
+
+test("a large body of commas or a ragged one is left to the general path", () => {
+  assert.equal(decodeNumericJson(Buffer.from(`[1${",".repeat(200_000)}]`)), undefined);
+  assert.equal(decodeNumericJson(Buffer.from(`[${Array.from({ length: 20_000 }, () => "[1,2]").join(",")},[3]]`), "float32"), undefined);
+});
+
 test("anything but one rectangular array of finite numbers is left to the general path", () => {
   for (const text of [
     "5",
@@ -120,6 +164,23 @@ test("a large prediction is written as bytes holding the general path's text; a 
   assert.ok(Buffer.isBuffer(encoded));
   assert.equal(encoded.toString("latin1"), JSON.stringify({ predictions: toJsonValue(large) }));
   assert.equal(typeof encodeNumericJson({ dtype: "float32", shape: [1, 3], data: new Float32Array([0.1, 0.2, 0.3]) }), "string");
+});
+
+test("a large prediction's bytes are written into a buffer sized up front: at most an eighth larger than the text", () => {
+  const next = random(29);
+  const probabilities: NDArray = { dtype: "float32", shape: [100_000, 3], data: Float32Array.from({ length: 300_000 }, () => next() ** 3) };
+  const encoded = encodeNumericJson(probabilities);
+  assert.ok(Buffer.isBuffer(encoded));
+  assert.equal(encoded.toString("latin1"), JSON.stringify({ predictions: toJsonValue(probabilities) }));
+  assert.ok(encoded.buffer.byteLength <= encoded.length * 1.125, `${encoded.buffer.byteLength} bytes of buffer for ${encoded.length} of text`);
+});
+
+test("a large prediction whose sampled elements are shorter than the rest still gets its whole text", () => {
+  const next = random(31);
+  // The estimate samples every 100th element: those are 0, the others 9 to 15 characters long.
+  const data = Float32Array.from({ length: 6_400 }, (_, index) => (index % 100 === 0 ? 0 : -next() * 1e-20));
+  const skewed: NDArray = { dtype: "float32", shape: [6_400], data };
+  assert.equal(String(encodeNumericJson(skewed)), JSON.stringify({ predictions: toJsonValue(skewed) }));
 });
 
 test("predictions that are not numeric NDArrays are left to the general path, which the codec then takes", () => {

@@ -21,7 +21,7 @@ export class OnnxModel implements Model {
   readonly value: OnnxSessions;
   readonly signature: ModelSignature | undefined;
   readonly batchSize: number;
-  readonly takesNumericNDArray: boolean;
+  readonly numericInput: "float32" | "float64" | undefined;
   readonly #release: () => Promise<void>;
   readonly #run: SessionRunner;
 
@@ -29,9 +29,11 @@ export class OnnxModel implements Model {
     this.value = sessions;
     this.batchSize = batchers.size > 0 ? batchSize : 1;
     this.signature = isOnnxSession(sessions) ? sessionSignature(sessions) : undefined;
-    // Converted to a float input, an NDArray and nested arrays give the same tensor (and errors).
+    // Fed to a float input, an NDArray of its type and nested arrays give the same tensor (and
+    // errors); read straight into that type, a JSON body needs no second copy.
     const inputs = this.signature?.inputs ?? [];
-    this.takesNumericNDArray = inputs.length === 1 && (inputs[0]?.dtype === "float32" || inputs[0]?.dtype === "float64");
+    const only = inputs.length === 1 ? inputs[0]?.dtype : undefined;
+    this.numericInput = only === "float32" || only === "float64" ? only : undefined;
     this.#release = release;
     this.#run = (session, feeds, signal, notes) => {
       const batcher = batchers.get(session);
