@@ -17,6 +17,15 @@ export const modelsDirInImage = "/opt/ml/models";
 export const imagePlatform = "linux/amd64";
 
 /**
+ * The image's settings for glibc's malloc (docs/memory.md): memory freed after a large request
+ * goes back to the system instead of staying in the allocator's heaps. glibc serves blocks of
+ * 128 KiB and more as mappings of their own and unmaps them when freed, but each such free raises
+ * that threshold (up to 32 MiB), after which multi-megabyte bodies and answers come from heaps
+ * that keep the memory. Setting the threshold keeps it where it starts.
+ */
+export const allocatorEnvironment = { MALLOC_MMAP_THRESHOLD_: "131072" } as const;
+
+/**
  * Everything a Dockerfile depends on.
  *
  * @example
@@ -81,7 +90,7 @@ export function renderLabels(options: DockerfileOptions): Record<string, string>
  */
 export function renderDockerfile(options: DockerfileOptions): string {
   const gpu = options.target === "gpu";
-  const env: Record<string, string> = { NODE_ENV: "production" };
+  const env: Record<string, string> = { NODE_ENV: "production", ...allocatorEnvironment };
   if (gpu) env["BYOC_ONNX_PROVIDERS"] = "cuda,cpu";
   if (options.handlersEntry !== undefined) {
     env["BYOC_HANDLERS"] = posix.join(programDirInImage, "code", options.handlersEntry);

@@ -30,6 +30,7 @@ test("the CPU Dockerfile: slim Node base as a build argument, exec-form serve en
   assert.match(dockerfile, /^EXPOSE 8080$/m);
   assert.equal(pair(dockerfile, "com.amazonaws.sagemaker.capabilities.accept-bind-to-port"), "true");
   assert.equal(pair(dockerfile, "NODE_ENV"), "production");
+  assert.equal(pair(dockerfile, "MALLOC_MMAP_THRESHOLD_"), "131072", "glibc's mmap threshold stays at 128 KiB, so large freed buffers go back to the system");
   assert.equal(pair(dockerfile, "BYOC_ONNX_PROVIDERS"), undefined, "the CPU image keeps the cpu provider default");
 });
 
