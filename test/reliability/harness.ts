@@ -181,7 +181,8 @@ export interface PingFigures {
 }
 
 /**
- * Sends `GET <url>/ping` every `intervalMs` (one at a time) until stopped; a ping counts as
+ * Sends `GET <url>/ping` every `intervalMs` (one at a time) until stopped, from a process of its
+ * own (ping-child.ts), so the attack's load in this process cannot delay it; a ping counts as
  * failed when it does not answer 200 within 2 s.
  *
  * @example
@@ -192,28 +193,19 @@ export interface PingFigures {
  * ```
  */
 export function probePing(url: string, intervalMs = 50): { stop(): Promise<PingFigures> } {
-  const latencies: number[] = [];
-  let failed = 0;
-  let running = true;
-  const loop = (async () => {
-    while (running) {
-      const started = performance.now();
-      const ok = await fetch(`${url}/ping`, { signal: AbortSignal.timeout(2_000) }).then(
-        async (response) => {
-          await response.arrayBuffer();
-          return response.status === 200;
-        },
-        () => false,
-      );
-      latencies.push(performance.now() - started);
-      if (!ok) failed++;
-      await new Promise((resolve) => setTimeout(resolve, intervalMs));
-    }
-  })();
+  const child = spawn(process.execPath, ["--import", "tsx", fileURLToPath(new URL("ping-child.ts", import.meta.url)), url, String(intervalMs)], {
+    cwd: repoRoot,
+    stdio: ["pipe", "pipe", "inherit"],
+  });
+  let output = "";
+  child.stdout.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
+  const exited = once(child, "exit");
   return {
     async stop() {
-      running = false;
-      await loop;
+      child.stdin.end();
+      const [code] = (await exited) as [number | null];
+      if (code !== 0) throw new Error(`the /ping probe exited with ${code}: ${output}`);
+      const { latencies, failed } = JSON.parse(output) as { latencies: number[]; failed: number };
       return { sent: latencies.length, failed, p99Ms: percentile(latencies, 0.99), maxMs: Math.max(0, ...latencies) };
     },
   };
