@@ -39,6 +39,12 @@ export interface Contender {
   start(model: BenchModel, request: RequestSpec): Promise<StartedServer>;
   /** The threads and processes it runs with, for the report. */
   readonly settings: string;
+  /**
+   * JavaScript worker threads its one Node.js process starts before any model loads, which is
+   * how its CPU is split by thread (bench/thread-cpu.ts); undefined for a server of several
+   * processes, whose CPU is counted as a whole.
+   */
+  readonly javascriptWorkers?: number;
 }
 
 /**
@@ -75,6 +81,8 @@ export function minimalContender(sessionEnv: Readonly<Record<string, string>>): 
       return { server: await startNodeServer(args, port, sessionEnv), command: `node ${args.join(" ")}` };
     },
     settings: `one process, requests and session.run on the main thread; ${describeSessionOptions(sessionEnv)}`,
+    // tsx (`--import tsx`) runs its module hooks on a worker thread of their own, started first.
+    javascriptWorkers: 1,
   };
 }
 
@@ -98,6 +106,7 @@ export function toolkitContender(variant: ToolkitVariant, nodeArgs: readonly str
       return { server: await startNodeServer(args, port, variant.env), command: `${env.join("")}node ${args.join(" ")}` };
     },
     settings: describeToolkit(variant.env),
+    javascriptWorkers: loadConfig({ ...process.env, ...variant.env }).workers,
   };
 }
 

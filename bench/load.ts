@@ -22,6 +22,7 @@ import { Agent, request as httpRequest } from "node:http";
 import { decodeNpy } from "../src/codecs/npy.js";
 import { encodeRequest, KeepAliveConnection, RequestAbandonedError, RequestTimeoutError, type HttpAnswer } from "./http-client.js";
 import { summarize, type LatencySummary } from "./stats.js";
+import { cpuBetween, readCpu, type CpuReading, type WindowCpu } from "./thread-cpu.js";
 
 /**
  * What the load generator is asked to do.
@@ -44,6 +45,8 @@ export type LoadOptions =
       readonly seconds: number;
       readonly warmUpSeconds: number;
       readonly timeoutMs?: number;
+      /** Server processes whose threads' CPU to read at the start and the end of the measured window (Linux). */
+      readonly cpuOf?: readonly number[];
     }
   | { readonly mode: "ping"; readonly url: string; readonly pings: number; readonly delayMs: number; readonly intervalMs: number; readonly untilMs: number };
 
@@ -89,6 +92,8 @@ export interface LoadRun {
   readonly clientCpuMs: number;
   /** The measured window on the monotonic clock (`process.hrtime`, which V8's profiles use too), in µs. */
   readonly windowUs: { readonly from: number; readonly until: number };
+  /** With `cpuOf`: the CPU each thread of those processes, and of this one, used in the measured window. */
+  readonly cpu?: WindowCpu;
 }
 
 /**
@@ -217,13 +222,22 @@ async function closedLoop(options: Extract<LoadOptions, { mode: "closed-loop" }>
   let measureUntil = Number.POSITIVE_INFINITY;
   let cpuAtStart = process.cpuUsage();
   let hrtimeFrom = 0n;
+  const { cpuOf } = options;
+  let cpuBefore: CpuReading | undefined;
+  let cpuAfter: CpuReading | undefined;
   const startMeasuring = () => {
+    if (cpuOf !== undefined) cpuBefore = readCpu(cpuOf);
     measureFrom = performance.now();
     hrtimeFrom = process.hrtime.bigint();
     cpuAtStart = process.cpuUsage();
   };
   let stretched = false;
+  // At the timer that ends the window, or at the first answer after it when the timer runs late.
+  const readCpuAtClose = () => {
+    if (cpuOf !== undefined) cpuAfter ??= readCpu(cpuOf);
+  };
   const end = (at: number) => {
+    readCpuAtClose();
     measureUntil = at;
     connections.forEach((connection) => connection.abandon());
   };
@@ -231,6 +245,7 @@ async function closedLoop(options: Extract<LoadOptions, { mode: "closed-loop" }>
     const started = performance.now();
     const answer = await connection.send().catch((error: Error) => error);
     const finished = performance.now();
+    if (finished >= measureUntil) readCpuAtClose();
     if (answer instanceof RequestAbandonedError) return finished;
     if (failures.check(answer, expected) && measured(finished)) {
       samples.push(finished - started);
@@ -247,6 +262,8 @@ async function closedLoop(options: Extract<LoadOptions, { mode: "closed-loop" }>
       else {
         stretched = true;
         measureUntil = Number.POSITIVE_INFINITY;
+        // An answer after the first end may have read the CPU already; the window goes on.
+        cpuAfter = undefined;
         // A server that answers nothing still ends the run, one request time limit later.
         endTimer = setTimeout(() => end(performance.now()), timeoutMs);
       }
@@ -274,6 +291,7 @@ async function closedLoop(options: Extract<LoadOptions, { mode: "closed-loop" }>
     answer: { body: expected.body.toString("base64"), contentType: expected.contentType },
     clientCpuMs: (cpu.user + cpu.system) / 1000,
     windowUs: { from: Number(hrtimeFrom / 1000n), until: Number(hrtimeUntil / 1000n) },
+    ...(cpuBefore === undefined || cpuAfter === undefined ? {} : { cpu: cpuBetween(cpuBefore, cpuAfter) }),
   };
 }
 

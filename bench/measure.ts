@@ -1,12 +1,15 @@
 /**
  * Measures one contender on one model and request kind: a fresh server, the load generator in
  * its own process at each concurrency in turn, `/ping` from a third process during the c=64
- * run, and the server's resident memory at the end.
+ * run, the CPU of each of the server's threads and of the load generator during the c=8 run,
+ * and the server's resident memory at the end.
  */
 import { readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import type { Contender } from "./contenders.js";
 import type { LoadOptions, LoadRun, PingRun } from "./load.js";
 import { runNodeForJson } from "./processes.js";
+import { processTree, splitCpu, type CpuSplit } from "./thread-cpu.js";
 import { requestBodyPath, type BenchModel, type RequestSpec } from "./workloads.js";
 
 /**
@@ -58,6 +61,8 @@ export interface ServerCell {
   readonly ping?: PingRun;
   /** The server process's memory after the runs (the toolkit's threads share one process). */
   readonly memory?: Memory;
+  /** The server's CPU, by thread, and the load generator's in the c=8 run (Linux). */
+  readonly cpu?: CpuSplit;
   /** Set when the contender does not apply to the model. */
   readonly skipped?: string;
   /** Set when the server or a run failed: the rest of the matrix goes on. */
@@ -66,6 +71,8 @@ export interface ServerCell {
 
 /** The concurrency during which `/ping` is sampled. */
 export const pingConcurrency = 64;
+/** The concurrency during which the CPU of each thread is read. */
+export const cpuConcurrency = 8;
 /** Time for the ping process to start while the load process warms up, before the first ping. */
 const pingStartMarginMs = 1_000;
 const tsx = ["--import", "tsx"];
@@ -98,6 +105,7 @@ export async function measureServer(
   const { server, command } = started;
   const runs: LoadRun[] = [];
   let ping: PingRun | undefined;
+  let cpu: CpuSplit | undefined;
   try {
     for (const connections of concurrencies) {
       progress(`${label}: c=${connections}, ${sizes.warmUpSeconds} + ${sizes.seconds} s`);
@@ -110,6 +118,7 @@ export async function measureServer(
         connections,
         seconds: sizes.seconds,
         warmUpSeconds: sizes.warmUpSeconds,
+        ...(connections === cpuConcurrency ? { cpuOf: processTree(server.pids) } : {}),
       };
       const load = runNodeForJson<LoadRun>([...tsx, "bench/load.ts", JSON.stringify(options)]);
       if (connections === pingConcurrency) {
@@ -124,9 +133,20 @@ export async function measureServer(
       } else {
         runs.push(await load);
       }
+      const window = runs.at(-1)?.cpu;
+      if (window !== undefined) {
+        cpu = splitCpu(window, { connections, cores: availableParallelism(), mainPid: server.pid, javascriptWorkers: contender.javascriptWorkers });
+      }
     }
     const memory = contender.kind === "python" ? undefined : readMemory(server.pid);
-    return { contender: contender.name, command, runs, ...(ping === undefined ? {} : { ping }), ...(memory === undefined ? {} : { memory }) };
+    return {
+      contender: contender.name,
+      command,
+      runs,
+      ...(ping === undefined ? {} : { ping }),
+      ...(memory === undefined ? {} : { memory }),
+      ...(cpu === undefined ? {} : { cpu }),
+    };
   } catch (error) {
     return { contender: contender.name, command, runs, error: (error as Error).message };
   } finally {

@@ -23,6 +23,8 @@ export interface ChildServer {
   readonly url: string;
   /** The process whose memory and threads are the server's (the first one started). */
   readonly pid: number;
+  /** Every process started for the server; they and their descendants are its CPU (bench/thread-cpu.ts). */
+  readonly pids: readonly number[];
   stop(): Promise<void>;
 }
 
@@ -147,7 +149,8 @@ export async function startNodeServer(
     await child.stop();
     throw error;
   }
-  return { url, pid: child.process.pid ?? 0, stop: () => child.stop() };
+  const pid = child.process.pid ?? 0;
+  return { url, pid, pids: [pid], stop: () => child.stop() };
 }
 
 /**

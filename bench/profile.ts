@@ -25,47 +25,20 @@ import { prepareAssets } from "./assets.js";
 import { describeToolkit, toolkitContender } from "./contenders.js";
 import { summarizeProfile, type CpuProfile } from "./cpu-profile.js";
 import type { LoadOptions, LoadRun } from "./load.js";
+import { rate } from "./markdown.js";
 import { repoRoot, runNodeForJson, type ChildServer } from "./processes.js";
+import { describeThread } from "./thread-cpu.js";
 import { benchModel, benchRequest, requestBodyPath, type BenchModel, type ModelId, type RequestKind, type RequestSpec } from "./workloads.js";
 
 const connections = 8;
 const warmUpSeconds = 2;
 const tsx = ["--import", "tsx"];
 
-interface ThreadTime {
-  readonly tid: number;
-  readonly name: string;
-  /** Nanoseconds on a CPU since the thread started. */
-  readonly ns: number;
-  /** When the thread started, in clock ticks since boot. */
-  readonly started: number;
-}
-
-function rate(perSecond: number): string {
-  return perSecond >= 100 ? Math.round(perSecond).toLocaleString("en-US") : perSecond.toFixed(1);
-}
-
 function progress(message: string): void {
   process.stderr.write(`[profile] ${message}\n`);
 }
 
-/** Every thread of `pid` with its name and CPU time so far (Linux). */
-function threadTimes(pid: number): ThreadTime[] {
-  return readdirSync(`/proc/${pid}/task`).flatMap((entry) => {
-    try {
-      const name = readFileSync(`/proc/${pid}/task/${entry}/comm`, "utf8").trim();
-      const ns = Number(readFileSync(`/proc/${pid}/task/${entry}/schedstat`, "utf8").split(" ")[0]);
-      // Field 22 of stat, counted after the parenthesised name (which may hold spaces).
-      const stat = readFileSync(`/proc/${pid}/task/${entry}/stat`, "utf8");
-      const started = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]);
-      return [{ tid: Number(entry), name, ns, started }];
-    } catch {
-      return [];
-    }
-  });
-}
-
-async function load(server: ChildServer, model: BenchModel, request: RequestSpec, seconds: number, warmUp: number): Promise<LoadRun> {
+async function load(server: ChildServer, model: BenchModel, request: RequestSpec, seconds: number, warmUp: number, cpuOf?: readonly number[]): Promise<LoadRun> {
   const options: LoadOptions = {
     mode: "closed-loop",
     url: server.url,
@@ -75,47 +48,24 @@ async function load(server: ChildServer, model: BenchModel, request: RequestSpec
     connections,
     seconds,
     warmUpSeconds: warmUp,
+    ...(cpuOf === undefined ? {} : { cpuOf }),
   };
   return runNodeForJson<LoadRun>([...tsx, "bench/load.ts", JSON.stringify(options)]);
-}
-
-/**
- * What a thread is. ONNX Runtime's intra-op threads are started by the worker thread whose
- * session needs them and inherit its name, `WorkerThread`; with one worker, the first
- * `WorkerThread` to start is the worker itself and the later ones are its session's.
- */
-function describeThread(thread: ThreadTime, all: readonly ThreadTime[], pid: number, workers: number): string {
-  const id = `${thread.name}, tid ${thread.tid}`;
-  if (thread.tid === pid) return `HTTP thread (${id})`;
-  if (thread.name === "WorkerThread") {
-    if (workers > 1) return `a worker's JavaScript thread or an ONNX Runtime intra-op thread (${id})`;
-    const first = all.filter((other) => other.name === "WorkerThread").sort((a, b) => a.started - b.started || a.tid - b.tid)[0];
-    return first?.tid === thread.tid ? `worker thread, JavaScript (${id})` : `ONNX Runtime intra-op thread (${id})`;
-  }
-  const roles: Record<string, string> = {
-    V8Worker: "V8 helper: GC, compilation",
-    "libuv-worker": "libuv thread pool",
-    "libvips worker": "sharp (libvips)",
-  };
-  return roles[thread.name] === undefined ? id : `${roles[thread.name]} (${id})`;
 }
 
 async function cpuSplit(model: BenchModel, request: RequestSpec, seconds: number, env: Record<string, string>): Promise<string[]> {
   const { server } = await toolkitContender({ name: "toolkit", env }).start(model, request);
   const { workers } = loadConfig({ ...process.env, ...env });
   try {
-    await load(server, model, request, warmUpSeconds, 0);
-    const before = threadTimes(server.pid);
-    const run = await load(server, model, request, seconds, 0);
-    const after = threadTimes(server.pid);
-    const spent = after
-      .map((thread) => ({ ...thread, ms: (thread.ns - (before.find((old) => old.tid === thread.tid)?.ns ?? 0)) / 1e6 }))
-      .filter((thread) => thread.ms >= 1)
-      .sort((a, b) => b.ms - a.ms);
+    const run = await load(server, model, request, seconds, warmUpSeconds, [server.pid]);
+    if (run.cpu === undefined) throw new Error("no CPU time by thread: /proc/<pid>/task is Linux only");
+    const threads = run.cpu.server;
+    const spent = threads.filter((thread) => thread.cpuMs >= 1).sort((a, b) => b.cpuMs - a.cpuMs);
+    const loadGeneratorMs = run.cpu.loadGenerator.reduce((sum, thread) => sum + thread.cpuMs, 0);
     const capacityMs = availableParallelism() * run.seconds * 1000;
     const line = (name: string, ms: number) =>
       `| ${name} | ${ms.toFixed(0)} | ${((ms * 1000) / run.responses).toFixed(1)} | ${((ms / capacityMs) * 100).toFixed(1)}% |`;
-    const serverMs = spent.reduce((sum, thread) => sum + thread.ms, 0);
+    const serverMs = threads.reduce((sum, thread) => sum + thread.cpuMs, 0);
     return [
       `Without a profiler: ${rate(run.requestsPerSecond)} req/s, p50 ${run.latency.p50.toFixed(3)} ms, ` +
         `p99 ${run.latency.p99.toFixed(3)} ms over ${run.seconds.toFixed(1)} s (${run.responses} answers). CPU time by thread ` +
@@ -123,9 +73,9 @@ async function cpuSplit(model: BenchModel, request: RequestSpec, seconds: number
       "",
       "| thread | CPU ms | µs per request | share |",
       "| --- | ---: | ---: | ---: |",
-      ...spent.map((thread) => line(describeThread(thread, after, server.pid, workers), thread.ms)),
+      ...spent.map((thread) => line(describeThread(thread, threads, server.pid, workers), thread.cpuMs)),
       line("**server process, all threads**", serverMs),
-      line("load generator (bench/load.ts)", run.clientCpuMs),
+      line("load generator (bench/load.ts), all threads", loadGeneratorMs),
       "",
     ];
   } finally {

@@ -5,6 +5,8 @@
 import type { FloorResult } from "./floor.js";
 import { numbersIn, sameNumbers, type Failures, type LoadRun, type PingRun } from "./load.js";
 import type { Machine } from "./machine.js";
+import { cpuTable } from "./cpu-report.js";
+import { integer, ms, rate, row, signed } from "./markdown.js";
 import { pingConcurrency, type CellSizes, type Memory, type ServerCell } from "./measure.js";
 import type { ModelId, RequestKind } from "./workloads.js";
 
@@ -54,6 +56,30 @@ export interface Target {
   readonly goal: string;
   readonly measured: string;
   readonly result: "met" | "missed" | "not measured";
+  /** For a throughput target, the rows it compares. */
+  readonly comparison?: Comparison;
+  /** For a missed target, where the time goes, from the same run's figures (bench/why-missed.ts). */
+  readonly why?: string;
+}
+
+/**
+ * The two rows of a cell a throughput target compares.
+ *
+ * @example
+ * ```ts
+ * const comparison: Comparison = { model: "iris", request: "json-1", connections: 8, factor: 0.8, toolkit: "toolkit", baseline: "minimal" };
+ * ```
+ */
+export interface Comparison {
+  readonly model: ModelId;
+  readonly request: RequestKind;
+  readonly connections: number;
+  /** How many times the baseline's requests per second the toolkit row must reach. */
+  readonly factor: number;
+  /** The toolkit row judged. */
+  readonly toolkit: string;
+  /** What it is measured against: the Python stack, the minimal server, or the toolkit with batching off. */
+  readonly baseline: "python" | "minimal" | "unbatched";
 }
 
 /**
@@ -106,8 +132,10 @@ export interface BatchingPair {
   readonly batched: string;
   readonly unbatched: string;
 }
-const pythonPrefix = "Python";
-const minimalName = "minimal node:http";
+/** How the Python stack's row name starts. */
+export const pythonPrefix = "Python";
+/** The minimal server's row name. */
+export const minimalName = "minimal node:http";
 const pingLimitMs = 50;
 
 /**
@@ -170,22 +198,31 @@ export function evaluateTargets(cells: readonly RequestResults[], batching: Batc
       ?.servers.find((server) => (typeof contender === "string" ? server.contender === contender : contender.test(server.contender)))
       // A run without answers has no latency (JSON wrote its NaNs as null): nothing to judge.
       ?.runs.find((run) => run.connections === connections && run.responses > 0);
-  const python = new RegExp(`^${pythonPrefix}`);
-  const ratio = (name: string, goal: number, toolkit: LoadRun | undefined, other: LoadRun | undefined, otherName: string): Target => {
-    if (toolkit === undefined || other === undefined) return notMeasured(name, `>= ${goal}x`, `no ${toolkit === undefined ? toolkitName : otherName} run`);
+  const baselines: Record<Exclude<Comparison["baseline"], "unbatched">, { readonly row: RegExp | string; readonly name: string }> = {
+    python: { row: new RegExp(`^${pythonPrefix}`), name: "Python" },
+    minimal: { row: minimalName, name: "minimal" },
+  };
+  const ratio = (name: string, goal: number, model: ModelId, request: RequestKind, baseline: keyof typeof baselines): Target => {
+    const comparison: Comparison = { model, request, connections: 8, factor: goal, toolkit: toolkitName, baseline };
+    const toolkit = at(model, request, toolkitName, comparison.connections);
+    const other = at(model, request, baselines[baseline].row, comparison.connections);
+    if (toolkit === undefined || other === undefined) {
+      return notMeasured(name, `>= ${goal}x`, `no ${toolkit === undefined ? toolkitName : baselines[baseline].name} run`);
+    }
     const measured = toolkit.requestsPerSecond / other.requestsPerSecond;
     return {
       name,
       goal: `>= ${goal}x`,
       measured: `${measured.toFixed(2)}x (${integer(toolkit.requestsPerSecond)} vs ${integer(other.requestsPerSecond)} req/s)`,
       result: measured >= goal ? "met" : "missed",
+      comparison,
     };
   };
   const targets: Target[] = [
-    ratio("MLP, 1-row JSON, c=8: toolkit / Python", 2, at("mlp", "json-1", toolkitName, 8), at("mlp", "json-1", python, 8), "Python"),
-    ratio("MLP, 1-row JSON, c=8: toolkit / minimal", 0.9, at("mlp", "json-1", toolkitName, 8), at("mlp", "json-1", minimalName, 8), "minimal"),
-    ratio("MLP, 64-row JSON, c=8: toolkit / Python", 3, at("mlp", "json-64", toolkitName, 8), at("mlp", "json-64", python, 8), "Python"),
-    ratio("iris, 1-row JSON, c=8: toolkit / minimal", 0.8, at("iris", "json-1", toolkitName, 8), at("iris", "json-1", minimalName, 8), "minimal"),
+    ratio("MLP, 1-row JSON, c=8: toolkit / Python", 2, "mlp", "json-1", "python"),
+    ratio("MLP, 1-row JSON, c=8: toolkit / minimal", 0.9, "mlp", "json-1", "minimal"),
+    ratio("MLP, 64-row JSON, c=8: toolkit / Python", 3, "mlp", "json-64", "python"),
+    ratio("iris, 1-row JSON, c=8: toolkit / minimal", 0.8, "iris", "json-1", "minimal"),
   ];
 
   const irisToolkit = at("iris", "json-1", toolkitName, 1);
@@ -216,6 +253,7 @@ export function evaluateTargets(cells: readonly RequestResults[], batching: Batc
       goal: ">= 3x req/s, p99 <= unbatched",
       measured: `${speedUp.toFixed(2)}x (${integer(batched.requestsPerSecond)} vs ${integer(unbatched.requestsPerSecond)} req/s), p99 ${ms(batched.latency.p99)} vs ${ms(unbatched.latency.p99)} ms`,
       result: speedUp >= 3 && batched.latency.p99 <= unbatched.latency.p99 ? "met" : "missed",
+      comparison: { model: "mlp", request: "json-1", connections: pingConcurrency, factor: 3, toolkit: batching.batched, baseline: "unbatched" },
     });
   }
 
@@ -306,6 +344,7 @@ export function formatMarkdown(results: ServingResults): string {
     row(["---", "---", "---", "---"]),
     ...results.targets.map((target) => row([target.name, target.goal, target.measured, target.result === "missed" ? "**missed**" : target.result])),
     "",
+    ...whyLines(results.targets, cpuTable(results.cells).length > 0),
   ];
   if (results.problems.length > 0) lines.push("Problems in this run:", "", ...results.problems.map((problem) => `- ${problem}`), "");
   for (const model of results.models) {
@@ -329,6 +368,7 @@ export function formatMarkdown(results: ServingResults): string {
         : row([cell.model, cell.label, ms(cell.floor.decode.p50), `${ms(cell.floor.run.p50)} (${cell.floor.runs})`, ms(cell.floor.encode.p50), ms(cell.floor.total.p50)]),
     ),
     "",
+    ...cpuTable(results.cells),
   );
   lines.push(...memoryTable(results));
   return lines.join("\n").trimEnd();
@@ -399,13 +439,20 @@ function memoryTable(results: ServingResults): string[] {
   ];
 }
 
+function whyLines(targets: readonly Target[], cpuMeasured: boolean): string[] {
+  const explained = targets.filter((target) => target.why !== undefined);
+  if (explained.length === 0) return [];
+  return [
+    `Where the time goes in each missed target, from this run's figures${cpuMeasured ? ' (each thread\'s CPU in "Where the CPU goes" below)' : ""}:`,
+    "",
+    ...explained.map((target) => `- **${target.name}**: ${target.why ?? ""}`),
+    "",
+  ];
+}
+
 function describePing(ping: PingRun): string {
   const failed = count(ping.failures);
   return failed === 0 ? ms(ping.latency.p99) : `${ms(ping.latency.p99)} (${failed} of ${ping.pings} failed)`;
-}
-
-function rate(perSecond: number): string {
-  return perSecond >= 100 ? integer(perSecond) : perSecond.toFixed(1);
 }
 
 function numbersOf(answer: { readonly body: string; readonly contentType: string }): number[] {
@@ -418,21 +465,4 @@ function notMeasured(name: string, goal: string, why: string): Target {
 
 function count(failures: Failures): number {
   return failures.errors + failures.timeouts + failures.non2xx + failures.mismatches;
-}
-
-function row(cells: readonly string[]): string {
-  return `| ${cells.map((cell) => cell.replaceAll("|", "\\|")).join(" | ")} |`;
-}
-
-function ms(value: number): string {
-  if (!Number.isFinite(value)) return "–";
-  return value >= 100 ? value.toFixed(0) : value >= 10 ? value.toFixed(1) : value.toFixed(3);
-}
-
-function signed(value: number): string {
-  return `${value >= 0 ? "+" : ""}${value.toFixed(3)}`;
-}
-
-function integer(value: number): string {
-  return Math.round(value).toLocaleString("en-US");
 }

@@ -10,10 +10,14 @@
  * - nginx → gunicorn → Flask with numpy, built from Debian packages (bench/python/), for the
  *   dense models.
  *
- * All ONNX sessions get the thread settings the toolkit derives for itself. Writes
- * bench/results/serving.json, and the `serving` section of docs/benchmarks.md after a full run
- * (or with `--write-docs`); prints the section. Exits 1 when a request to any contender failed, a server did not
- * start or answered differently from the floor; a missed target does not change the exit code.
+ * All ONNX sessions get the thread settings the toolkit derives for itself. During each c=8
+ * window the load generator reads the CPU time of every thread of the server and of itself
+ * (bench/thread-cpu.ts): the report shows it per request by kind of thread, and under the
+ * targets, each missed one gets a line written from the run's figures that says where its time
+ * went (bench/why-missed.ts). Writes bench/results/serving.json, and the `serving` section of
+ * docs/benchmarks.md after a full run (or with `--write-docs`); prints the section. Exits 1 when
+ * a request to any contender failed, a server did not start or answered differently from the
+ * floor; a missed target does not change the exit code.
  *
  * Flags:
  * - `--quick`: the cells the targets need, with short windows (under 2 minutes; what CI calls);
@@ -49,6 +53,7 @@ import {
   type RequestResults,
   type ServingResults,
 } from "./report.js";
+import { explainMisses } from "./why-missed.js";
 import { benchModel, benchModels, benchRequest, type ModelId } from "./workloads.js";
 
 /** Toolkit rows measured in every cell; `--toolkit` adds more. */
@@ -216,7 +221,7 @@ async function main(): Promise<number> {
     })),
     cells,
     memory,
-    targets: evaluateTargets(cells, pair),
+    targets: explainMisses(evaluateTargets(cells, pair), cells, pair),
     failedRequests,
     problems,
   };

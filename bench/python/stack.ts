@@ -87,7 +87,7 @@ export async function startPythonStack(weightsDir: string, port: number): Promis
     await stop();
     throw error;
   }
-  return { url, pid: app.process.pid ?? 0, stop };
+  return { url, pid: app.process.pid ?? 0, pids: [app.process.pid ?? 0, proxy.process.pid ?? 0], stop };
 }
 
 /** The example's nginx.conf, with paths in `dir`, logs off and the port and socket given. */

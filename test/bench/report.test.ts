@@ -1,42 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import type { FloorResult } from "../../bench/floor.js";
-import type { LoadRun, PingRun } from "../../bench/load.js";
-import type { ServerCell } from "../../bench/measure.js";
-import { evaluateTargets, findProblems, type RequestResults, type Target } from "../../bench/report.js";
-import { summarize } from "../../bench/stats.js";
-import type { ModelId, RequestKind } from "../../bench/workloads.js";
-
-const noFailures = { errors: 0, timeouts: 0, non2xx: 0, mismatches: 0 };
-const jsonAnswer = (predictions: number[][]) => ({ body: Buffer.from(JSON.stringify({ predictions })).toString("base64"), contentType: "application/json" });
-
-function run(connections: number, requestsPerSecond: number, p50: number, p99 = p50 * 2, answer = jsonAnswer([[0.25, 0.75]])): LoadRun {
-  return {
-    connections,
-    seconds: 10,
-    responses: requestsPerSecond * 10,
-    requestsPerSecond,
-    failures: noFailures,
-    inexact: 0,
-    latency: { ...summarize([p50]), p50, p99 },
-    answer,
-    clientCpuMs: 0,
-    windowUs: { from: 0, until: 10_000_000 },
-  };
-}
-
-function ping(p99: number, failed = 0): PingRun {
-  return { pings: 300, failures: { ...noFailures, timeouts: failed }, latency: { ...summarize([p99]), p99 } };
-}
-
-function floor(total = 1, answer = jsonAnswer([[0.25, 0.75]])): FloorResult {
-  const latency = { ...summarize([total]), p50: total };
-  return { calls: 100, runs: "session.run", decode: latency, run: latency, encode: latency, total: latency, answer };
-}
-
-function cell(model: ModelId, request: RequestKind, servers: ServerCell[], floorResult = floor()): RequestResults {
-  return { model, request, label: request, concurrencies: [1, 8, 64], floor: floorResult, servers };
-}
+import { evaluateTargets, findProblems, formatMarkdown, type ServingResults, type Target } from "../../bench/report.js";
+import { cell, cpuSplit, jsonAnswer, noFailures, ping, run } from "./serving-fixtures.js";
 
 const byName = (targets: readonly Target[], start: string): Target => {
   const target = targets.find((candidate) => candidate.name.startsWith(start));
@@ -148,5 +113,55 @@ describe("the serving benchmark's verdicts", () => {
       ]),
     ]);
     assert.deepEqual(problems, ["mlp json-1 broken: its answer differs from the in-process floor's beyond float rounding"]);
+  });
+});
+
+describe("the serving section", () => {
+  const results = (targets: Target[], cpuMeasured: boolean): ServingResults => ({
+    date: "2026-12-01T10:00:00.000Z",
+    mode: "quick",
+    durationSeconds: 70,
+    machine: { cpu: "test CPU", cores: 2, os: "linux", node: "v24.0.0", onnxruntimeNode: "1.30.0" },
+    python: "Python 3.11.2",
+    loadAverage: { before: 0.2, after: 1.1 },
+    sizes: { seconds: 1.5, warmUpSeconds: 0.5, pings: 40 },
+    floorSeconds: 1,
+    contenders: [],
+    models: [{ id: "iris", title: "iris" }],
+    cells: [
+      cell("iris", "json-1", [
+        {
+          contender: "toolkit",
+          runs: [run(8, 11_000, 0.7)],
+          ...(cpuMeasured ? { cpu: cpuSplit(110_000, { server: 56, loadGenerator: 38, byRole: { http: 27, worker: 20, onnx: 3, other: 6 } }) } : {}),
+        },
+      ]),
+    ],
+    memory: [],
+    targets,
+    failedRequests: 0,
+    problems: [],
+  });
+  const missed: Target = { name: "iris, 1-row JSON, c=8: toolkit / minimal", goal: ">= 0.8x", measured: "0.54x", result: "missed", why: "the HTTP thread is busy" };
+  const met: Target = { name: "MLP, 1-row JSON, c=8: toolkit / Python", goal: ">= 2x", measured: "2.95x", result: "met" };
+
+  test("each explained miss is listed under the targets table, before the model tables, and the CPU table follows the floor's stages", () => {
+    const markdown = formatMarkdown(results([met, missed], true));
+    const at = (text: string) => {
+      const index = markdown.indexOf(text);
+      assert.ok(index >= 0, `no ${JSON.stringify(text)}`);
+      return index;
+    };
+    assert.ok(at("### Targets") < at("- **iris, 1-row JSON, c=8: toolkit / minimal**: the HTTP thread is busy") && at("the HTTP thread is busy") < at("### iris"));
+    assert.ok(!markdown.includes("- **MLP, 1-row JSON, c=8: toolkit / Python**"));
+    assert.ok(at("### Where the floor's time goes") < at("### Where the CPU goes at c=8"));
+    assert.match(markdown, /each thread's CPU in "Where the CPU goes" below/);
+  });
+
+  test("without a why line there is no list, and without CPU readings no CPU table", () => {
+    const { why: _why, ...unexplained } = missed;
+    const markdown = formatMarkdown(results([met, unexplained], false));
+    assert.ok(!markdown.includes("Where the time goes in each missed target"));
+    assert.ok(!markdown.includes("### Where the CPU goes"));
   });
 });
