@@ -3,6 +3,7 @@
  * (the cores are never shared between two servers), and what each ran with.
  */
 import { existsSync, realpathSync } from "node:fs";
+import { allocatorEnvironment } from "../src/build/dockerfile.js";
 import { loadConfig } from "../src/config/server-config.js";
 import { baselineSessionOptions } from "./baseline.js";
 import { freePort, startNodeServer, type ChildServer } from "./processes.js";
@@ -102,8 +103,10 @@ export function toolkitContender(variant: ToolkitVariant, nodeArgs: readonly str
     async start(model, request) {
       const port = await freePort();
       const args = [...nodeArgs, "dist/cli.js", "serve", ...toolkitServeArgs(model, request), "--host", "127.0.0.1", "--port", String(port)];
-      const env = Object.entries(variant.env).map(([name, value]) => `${name}=${value} `);
-      return { server: await startNodeServer(args, port, variant.env), command: `${env.join("")}node ${args.join(" ")}` };
+      // As the generated image runs it: with its malloc setting (docs/memory.md).
+      const env = { ...allocatorEnvironment, ...variant.env };
+      const assignments = Object.entries(env).map(([name, value]) => `${name}=${value} `);
+      return { server: await startNodeServer(args, port, env), command: `${assignments.join("")}node ${args.join(" ")}` };
     },
     settings: describeToolkit(variant.env),
     javascriptWorkers: loadConfig({ ...process.env, ...variant.env }).workers,
@@ -159,7 +162,7 @@ export function toolkitServeArgs(model: BenchModel, request: RequestSpec): strin
  *
  * @example
  * ```ts
- * describeToolkit({}); // "1 worker thread; ONNX intra-op threads 2, inter-op default, sequential, graph all"
+ * describeToolkit({}); // "1 worker thread beside the HTTP thread; ONNX intra-op threads 2, ...; the generated image's MALLOC_MMAP_THRESHOLD_=131072"
  * ```
  */
 export function describeToolkit(env: Readonly<Record<string, string>>): string {
@@ -172,6 +175,7 @@ export function describeToolkit(env: Readonly<Record<string, string>>): string {
     `${config.workers} worker thread${config.workers === 1 ? "" : "s"} beside the HTTP thread`,
     `ONNX intra-op threads ${onnx.intraOpNumThreads ?? "default"}, inter-op ${onnx.interOpNumThreads ?? "default"}, ${onnx.executionMode}, graph ${onnx.graphOptimizationLevel}`,
     ...extra,
+    `the generated image's ${Object.entries(allocatorEnvironment).map(([name, value]) => `${name}=${value}`).join(" ")}`,
   ].join("; ");
 }
 
