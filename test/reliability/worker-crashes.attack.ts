@@ -12,6 +12,8 @@ const timeoutSeconds = 5;
 /** BYOC_WORKER_RECYCLE_SECONDS's default: how long the abandoned requests may linger before the worker is probed. */
 const recycleMs = 5_000;
 const pingLimitMs = 2_000;
+/** Longer than the server's log batching (src/logger.ts) takes to write a line, with room for a loaded machine. */
+const logLinesArriveMs = 2_000;
 
 interface Answer {
   readonly status: number;
@@ -74,6 +76,8 @@ export const attack: Attack = {
       running = false;
       await load;
       const ping = await pings.stop();
+      // The server writes its log lines in batches, up to 100 ms after the event: give the last ones time to arrive.
+      for (const ends = performance.now() + logLinesArriveMs; count("promise rejection unhandled") < droppedRejections && performance.now() < ends; ) await delay(50);
       const rssPeakBytes = server.rssPeakBytes();
 
       const threads = new Set(normal.map((answer) => answer.threadId).filter((threadId) => threadId !== undefined));
