@@ -27,6 +27,8 @@ export interface ThroughputPath {
   readonly url: string;
   readonly targets: MmeLoadOptions["targets"];
   readonly pids: MmeLoadOptions["pids"];
+  /** The container's `/metrics`, read before and after each run for its dynamic batching (requests per ONNX run). */
+  readonly metricsUrl: string;
 }
 
 /**
@@ -46,6 +48,8 @@ export interface PathThroughput {
   readonly errors: number;
   /** CPU time per answered request over all its rounds, by process, in microseconds. */
   readonly cpuUsPerRequest: Readonly<Record<string, number>>;
+  /** Requests per ONNX run on the workers over its rounds (dynamic batching merges the requests of one model waiting together). */
+  readonly requestsPerRun: number;
 }
 
 /**
@@ -61,6 +65,8 @@ export interface PairThroughput {
   readonly singleModel: PathThroughput;
   /** The median over the rounds of multi-model ÷ single-model requests per second. */
   readonly ratio: number;
+  /** Each round's ratio, in order. */
+  readonly roundRatios: readonly number[];
 }
 
 /**
@@ -104,7 +110,18 @@ function median(values: readonly number[]): number {
   return sorted.length % 2 === 1 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
 }
 
-function summarizePath(runs: readonly MmeLoadRun[], warmUpErrors: number): PathThroughput {
+/** Runs of batched models on the workers, and the requests they served, so far: the container's `byoc_batch_size_requests` histogram, all models together. */
+async function batchedRuns(metricsUrl: string): Promise<{ runs: number; requests: number }> {
+  const text = await (await fetch(metricsUrl)).text();
+  const total = (series: string): number =>
+    text
+      .split("\n")
+      .filter((line) => line.startsWith(`byoc_batch_size_requests_${series}`))
+      .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(" ") + 1)), 0);
+  return { runs: total("count"), requests: total("sum") };
+}
+
+function summarizePath(runs: readonly MmeLoadRun[], warmUpErrors: number, batched: { runs: number; requests: number }): PathThroughput {
   const requests = runs.reduce((sum, run) => sum + run.requests, 0);
   const cpuMs: Record<string, number> = {};
   for (const run of runs) for (const [name, ms] of Object.entries(run.cpuMs)) cpuMs[name] = (cpuMs[name] ?? 0) + ms;
@@ -113,6 +130,7 @@ function summarizePath(runs: readonly MmeLoadRun[], warmUpErrors: number): PathT
     requestsPerSecond: median(runs.map((run) => run.requestsPerSecond)),
     errors: warmUpErrors + runs.reduce((sum, run) => sum + run.errors, 0),
     cpuUsPerRequest: Object.fromEntries(Object.entries(cpuMs).map(([name, ms]) => [name, (ms * 1000) / Math.max(1, requests)])),
+    requestsPerRun: batched.requests / batched.runs,
   };
 }
 
@@ -126,15 +144,23 @@ function summarizePath(runs: readonly MmeLoadRun[], warmUpErrors: number): PathT
  */
 export async function measureThroughputPairs(pairs: readonly (readonly [ThroughputPath, ThroughputPath])[], options: ThroughputOptions): Promise<MeasuredThroughput> {
   const run = (path: ThroughputPath, seconds: number, warmUpSeconds: number): Promise<MmeLoadRun> => {
-    const load: MmeLoadOptions = { ...path, body: options.body, contentType: options.contentType, connections: options.connections, seconds, warmUpSeconds };
+    const load: MmeLoadOptions = { url: path.url, targets: path.targets, pids: path.pids, body: options.body, contentType: options.contentType, connections: options.connections, seconds, warmUpSeconds };
     return runNodeForJson<MmeLoadRun>(["--import", "tsx", "bench/mme-load.ts", JSON.stringify(load)]);
   };
   const warmUpErrors = new Map<ThroughputPath, number>();
   for (const pair of pairs) for (const path of pair) warmUpErrors.set(path, (await run(path, options.warmUpSeconds, 0)).errors);
   const runs = new Map<ThroughputPath, MmeLoadRun[]>(pairs.flatMap((pair) => pair.map((path) => [path, []] as const)));
+  const batched = new Map<ThroughputPath, { runs: number; requests: number }>(pairs.flatMap((pair) => pair.map((path) => [path, { runs: 0, requests: 0 }] as const)));
   for (let round = 0; round < options.rounds; round++) {
     for (const pair of pairs) {
-      for (const path of round % 2 === 0 ? pair : [pair[1], pair[0]]) runs.get(path)?.push(await run(path, options.seconds, runWarmUpSeconds));
+      for (const path of round % 2 === 0 ? pair : [pair[1], pair[0]]) {
+        const before = await batchedRuns(path.metricsUrl);
+        runs.get(path)?.push(await run(path, options.seconds, runWarmUpSeconds));
+        const after = await batchedRuns(path.metricsUrl);
+        const total = batched.get(path) as { runs: number; requests: number };
+        total.runs += after.runs - before.runs;
+        total.requests += after.requests - before.requests;
+      }
     }
   }
   const all = [...runs.values()].flat();
@@ -145,10 +171,12 @@ export async function measureThroughputPairs(pairs: readonly (readonly [Throughp
     pairs: pairs.map(([multi, single]) => {
       const multiRuns = runs.get(multi) ?? [];
       const singleRuns = runs.get(single) ?? [];
+      const roundRatios = multiRuns.map((measured, round) => measured.requestsPerSecond / (singleRuns[round]?.requestsPerSecond ?? Number.NaN));
       return {
-        multiModel: summarizePath(multiRuns, warmUpErrors.get(multi) ?? 0),
-        singleModel: summarizePath(singleRuns, warmUpErrors.get(single) ?? 0),
-        ratio: median(multiRuns.map((measured, round) => measured.requestsPerSecond / (singleRuns[round]?.requestsPerSecond ?? Number.NaN))),
+        multiModel: summarizePath(multiRuns, warmUpErrors.get(multi) ?? 0, batched.get(multi) ?? { runs: 0, requests: 0 }),
+        singleModel: summarizePath(singleRuns, warmUpErrors.get(single) ?? 0, batched.get(single) ?? { runs: 0, requests: 0 }),
+        ratio: median(roundRatios),
+        roundRatios,
       };
     }),
     machineShare: {

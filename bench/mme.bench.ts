@@ -5,8 +5,9 @@
  *
  * - S3: s3rver behind a SigV4 check (test/helpers/s3-server.ts), in this process, holding 200
  *   archives of the iris model under `s3://models/mme/`. Each carries a 256 KiB file besides the
- *   model: the container charges a model at least the size of its files, so each costs a known
- *   amount and the memory budget (`BYOC_MODEL_MEMORY_BUDGET_BYTES`) holds 20 of them.
+ *   model: the container charges a model's copy at least the size of its files, and a tiny model
+ *   has two (its worker's, and the HTTP thread's for its lone requests: docs/inline-lane.md), so
+ *   each costs a known amount and the memory budget (`BYOC_MODEL_MEMORY_BUDGET_BYTES`) holds 20.
  * - The container: `node dist/cli.js serve --multi-model` in its own process, its log in a file.
  * - The gateway: `startAsyncGateway` with the multi-model front end, in this process, its log kept
  *   in memory so each request is known to be a hit or a cold invoke (a "model loaded" line).
@@ -53,6 +54,8 @@ const modelCount = 200;
 const modelsInBudget = 20;
 const paddingBytes = 256 * 1024;
 const hotModels = 10;
+/** The iris model is tiny: a copy on its worker and one on the HTTP thread (docs/inline-lane.md). */
+const copiesPerModel = 2;
 const concurrency = 8;
 const zipfExponent = 1;
 const targets = { coldP50Ms: 50, warmThroughputRatio: 0.9 } as const;
@@ -139,7 +142,17 @@ const ms = (value: number): string => (Number.isFinite(value) ? value.toFixed(1)
 function cpuRow(name: string, path: PathThroughput): string {
   const perRequest = measuredProcesses.map((process) => path.cpuUsPerRequest[process] ?? 0);
   const together = perRequest.reduce((sum, us) => sum + us, 0);
-  return `| ${name} | ${path.requestsPerSecond.toFixed(0)} | ${[...perRequest, together].map((us) => us.toFixed(0)).join(" | ")} |`;
+  return `| ${name} | ${path.requestsPerSecond.toFixed(0)} | ${[...perRequest, together].map((us) => us.toFixed(0)).join(" | ")} | ${path.requestsPerRun.toFixed(2)} |`;
+}
+
+/** The pair's ratio, then each round's in brackets. */
+function ratioCell(pair: PairThroughput): string {
+  return `${pair.ratio.toFixed(2)} (${pair.roundRatios.map((ratio) => ratio.toFixed(2)).join(", ")})`;
+}
+
+/** Why a pair's multi-model path fell short, from its figures: the extra CPU per request by process, and the batching each worker managed. */
+function missedReason(pair: PairThroughput): string {
+  return `the multi-model runs cost ${cpuDifference(pair)}, and their worker ran ${pair.multiModel.requestsPerRun.toFixed(2)} requests per ONNX run against ${pair.singleModel.requestsPerRun.toFixed(2)} (dynamic batching merges only the waiting requests of one model, and ${concurrency} requests in flight over ${hotModels} models seldom share one)`;
 }
 
 /** What each process spent per request on the multi-model path beyond the single-model one, from the CPU table. */
@@ -170,7 +183,7 @@ async function main(): Promise<void> {
     await mkdir(modelsRoot);
     // Charged at least the size of its files (the archive's content), each model costs the same: room for 20, not 21.
     const charge = paddingBytes + (await readFile(join(irisModel, "iris.onnx"))).length;
-    const budget = Math.floor((modelsInBudget + 0.5) * charge);
+    const budget = Math.floor((modelsInBudget + 0.5) * copiesPerModel * charge);
 
     const mmePort = await freePort();
     const mmeLogPath = join(scratch, "mme-container.log");
@@ -234,12 +247,12 @@ async function main(): Promise<void> {
     const throughput = await measureThroughputPairs(
       [
         [
-          { url: gateway.url, targets: hot.map((target) => ({ path: "/endpoints/bench-mme/invocations", headers: { "x-amzn-sagemaker-target-model": target } })), pids: mmePids },
-          { url: singleGateway.url, targets: [{ path: "/endpoints/bench-single/invocations" }], pids: singlePids },
+          { url: gateway.url, targets: hot.map((target) => ({ path: "/endpoints/bench-mme/invocations", headers: { "x-amzn-sagemaker-target-model": target } })), pids: mmePids, metricsUrl: `${container.url}/metrics` },
+          { url: singleGateway.url, targets: [{ path: "/endpoints/bench-single/invocations" }], pids: singlePids, metricsUrl: `${single.url}/metrics` },
         ],
         [
-          { url: container.url, targets: hot.map((target) => ({ path: `/models/${nameOf.get(target) ?? ""}/invoke` })), pids: mmePids },
-          { url: single.url, targets: [{ path: "/invocations" }], pids: singlePids },
+          { url: container.url, targets: hot.map((target) => ({ path: `/models/${nameOf.get(target) ?? ""}/invoke` })), pids: mmePids, metricsUrl: `${container.url}/metrics` },
+          { url: single.url, targets: [{ path: "/invocations" }], pids: singlePids, metricsUrl: `${single.url}/metrics` },
         ],
       ],
       { rounds, seconds, warmUpSeconds, connections: concurrency, body, contentType: "application/json" },
@@ -249,7 +262,11 @@ async function main(): Promise<void> {
     // Where a cold invoke's time went: the gateway's load (S3 and POST /models) and the container's own load.
     const gatewayLoads = gatewayLog.lines.filter((line) => line.msg === "model loaded");
     const containerLines = await containerLog(mmeLogPath);
-    const registryLoads = containerLines.filter((line) => line.msg === "model loaded into the multi-model registry").map((line) => Number(line["loadMs"]));
+    const registryLines = containerLines.filter((line) => line.msg === "model loaded into the multi-model registry");
+    const registryLoads = registryLines.map((line) => Number(line["loadMs"]));
+    const inlineLoads = registryLines.filter((line) => line["inline"] === true).length;
+    const chargedMedian = summarize(registryLines.map((line) => Number(line["memoryBytes"]))).p50;
+    const inlineLoadMs = summarize(registryLines.map((line) => Number(line["inlineLoadMs"])));
     const evictions = containerLines.filter((line) => line.msg === "model unloaded").length;
     // Each model runs on one worker: how the hot models were spread decides the multi-model throughput.
     const workerOf = new Map<string, number>();
@@ -271,6 +288,10 @@ async function main(): Promise<void> {
     const ratioDirect = direct.ratio;
     const workers = Number(containerLines.find((line) => line.msg === "listening")?.["workers"]);
     const share = (fraction: number): string => `${(fraction * 100).toFixed(0)}%`;
+    const comparedPaths: readonly (readonly [string, PairThroughput])[] = [
+      ["through the gateway", throughGateway],
+      ["straight to the container", direct],
+    ];
     const verdict = (met: boolean): string => (met ? "**met**" : "**missed**");
     const loadAfter = loadavg()[0] as number;
     const cores = availableParallelism();
@@ -285,7 +306,7 @@ async function main(): Promise<void> {
       "",
       `Written by \`npm run bench:mme${quick ? " -- --quick" : ""}\` (bench/mme.bench.ts) on ${new Date().toISOString().slice(0, 10)}${quick ? ", quick mode (a development run, not the reference figures)" : ""}: ${cpus()[0]?.model.trim() ?? "unknown CPU"}, ${cores} cores, Node ${process.version}, linux ${release()}; 1-minute load average ${loadBefore.toFixed(1)} at the start and ${loadAfter.toFixed(1)} at the end${Math.max(loadBefore, loadAfter) > cores ? " (above the core count: other work competed for the CPU)" : ""}.`,
       "",
-      `${modelCount} iris models (each archive: the 1 kB model and a ${paddingBytes / 1024} KiB file, so each is charged ${charge} bytes), a container budget of ${budget} bytes that holds ${modelsInBudget}, the container (\`serve --multi-model\`, ${workers} worker${workers === 1 ? "" : "s"}, the default on ${cores} cores) in its own process, the gateway and S3 (s3rver) in the benchmark's. ${requestCount} requests drawn from a Zipf distribution (s = ${zipfExponent}, seeded), one at a time, through the gateway's InvokeEndpoint with a TargetModel.`,
+      `${modelCount} iris models (each archive: the 1 kB model and a ${paddingBytes / 1024} KiB file, so each copy of a model is charged ${charge} bytes, and a model has ${copiesPerModel}: its worker's and the HTTP thread's, docs/inline-lane.md; ${inlineLoads} of ${registryLines.length} loads opened one on the HTTP thread, and the median charge was ${chargedMedian} bytes), a container budget of ${budget} bytes that holds ${modelsInBudget} such models, the container (\`serve --multi-model\`, ${workers} worker${workers === 1 ? "" : "s"}, the default on ${cores} cores) in its own process, the gateway and S3 (s3rver) in the benchmark's. ${requestCount} requests drawn from a Zipf distribution (s = ${zipfExponent}, seeded), one at a time, through the gateway's InvokeEndpoint with a TargetModel.`,
       "",
       "| invocations | count | p50 ms | p99 ms | mean ms |",
       "| --- | --- | --- | --- | --- |",
@@ -296,17 +317,17 @@ async function main(): Promise<void> {
       "",
       `Hit ratio ${(hitRatio * 100).toFixed(1)}% (${warm.length} of ${served}); the container evicted ${evictions} models and held ${held} at the end; errors: ${totalErrors}.`,
       "",
-      `Warm throughput, ${concurrency} concurrent clients (${hotModels} loaded models in turn for the multi-model endpoint), requests per second. Both endpoints stay up and their runs alternate (bench/mme-throughput.ts): after an unmeasured ${warmUpSeconds} s run on each path, ${rounds} rounds of ${seconds} s per path, the multi-model run first in one round and second in the next; the figures are the medians of the rounds, the ratio the median of the rounds' ratios.`,
+      `Warm throughput, ${concurrency} concurrent clients (${hotModels} loaded models in turn for the multi-model endpoint), requests per second. Both endpoints stay up and their runs alternate (bench/mme-throughput.ts): after an unmeasured ${warmUpSeconds} s run on each path, ${rounds} rounds of ${seconds} s per path, the multi-model run first in one round and second in the next; the figures are the medians of the rounds, the ratio the median of the rounds' ratios (each round's in brackets).`,
       "",
       "| path | multi-model | single-model | ratio |",
       "| --- | --- | --- | --- |",
-      `| through the gateway (InvokeEndpoint) | ${throughGateway.multiModel.requestsPerSecond.toFixed(0)} | ${throughGateway.singleModel.requestsPerSecond.toFixed(0)} | ${ratioGateway.toFixed(2)} |`,
-      `| straight to the container (\`/models/{name}/invoke\`, \`/invocations\`) | ${direct.multiModel.requestsPerSecond.toFixed(0)} | ${direct.singleModel.requestsPerSecond.toFixed(0)} | ${ratioDirect.toFixed(2)} |`,
+      `| through the gateway (InvokeEndpoint) | ${throughGateway.multiModel.requestsPerSecond.toFixed(0)} | ${throughGateway.singleModel.requestsPerSecond.toFixed(0)} | ${ratioCell(throughGateway)} |`,
+      `| straight to the container (\`/models/{name}/invoke\`, \`/invocations\`) | ${direct.multiModel.requestsPerSecond.toFixed(0)} | ${direct.singleModel.requestsPerSecond.toFixed(0)} | ${ratioCell(direct)} |`,
       "",
-      `CPU per request (µs) by process in those runs: each process's CPU time over its rounds (user + system, all its threads, from \`/proc/<pid>/stat\`), divided by the requests answered. The load generator (bench/mme-load.ts) runs in a process of its own, the gateway in the benchmark's, with S3 (idle by then). During the runs these processes used ${share(throughput.machineShare.measured)} of the machine's CPU time, other work on the machine ${share(throughput.machineShare.others)} (from \`/proc/stat\`), and ${share(throughput.machineShare.idle)} was idle.`,
+      `CPU per request (µs) by process in those runs: each process's CPU time over its rounds (user + system, all its threads, from \`/proc/<pid>/stat\`), divided by the requests answered. The load generator (bench/mme-load.ts) runs in a process of its own, the gateway in the benchmark's, with S3 (idle by then). The last column is from the container's \`byoc_batch_size_requests\` (docs/metrics.md), read around each run: dynamic batching merges the requests of one model that wait together into one run. During the runs these processes used ${share(throughput.machineShare.measured)} of the machine's CPU time, other work on the machine ${share(throughput.machineShare.others)} (from \`/proc/stat\`), and ${share(throughput.machineShare.idle)} was idle.`,
       "",
-      "| path | req/s | container | gateway | load generator | together |",
-      "| --- | ---: | ---: | ---: | ---: | ---: |",
+      "| path | req/s | container | gateway | load generator | together | requests per ONNX run on the worker |",
+      "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
       cpuRow("multi-model, through the gateway", throughGateway.multiModel),
       cpuRow("single-model, through the gateway", throughGateway.singleModel),
       cpuRow("multi-model, straight to the container", direct.multiModel),
@@ -319,12 +340,15 @@ async function main(): Promise<void> {
       `- cold invoke within ${targets.coldP50Ms} ms p50: ${verdict(summaries.cold.p50 <= targets.coldP50Ms)} (${ms(summaries.cold.p50)} ms; ${ms(summaries.coldFromDisk.p50)} ms with the model on disk).`,
       `- warm throughput within 10% of single-model mode's: ${verdict(ratioGateway >= targets.warmThroughputRatio)} through the gateway (${(ratioGateway * 100).toFixed(0)}%), ${verdict(ratioDirect >= targets.warmThroughputRatio)} straight to the container (${(ratioDirect * 100).toFixed(0)}%).${
         Math.min(ratioGateway, ratioDirect) < targets.warmThroughputRatio
-          ? ` Per request, the multi-model runs cost through the gateway ${cpuDifference(throughGateway)}, and straight to the container ${cpuDifference(direct)}, against the single-model runs; other work on the machine took ${share(throughput.machineShare.others)} of its CPU time meanwhile.`
+          ? ` Against the single-model runs, per request: ${comparedPaths
+              .filter(([, pair]) => pair.ratio < targets.warmThroughputRatio)
+              .map(([path, pair]) => `${path}, ${missedReason(pair)}`)
+              .join("; ")}. Other work on the machine took ${share(throughput.machineShare.others)} of its CPU time meanwhile.`
           : ""
       }`,
       `- no errors: ${verdict(totalErrors === 0)} (${totalErrors}).`,
       "",
-      `Where a cold invoke's time goes (p50 / p99, ms): the gateway's load of a model on disk (\`POST /models\` and its answer) ${ms(gatewayLoadMs.p50)} / ${ms(gatewayLoadMs.p99)}, of which the container's own load (the worker's \`loadMs\`: handlers, ONNX session, warm-up, memory measurement) ${ms(registryLoadMs.p50)} / ${ms(registryLoadMs.p99)}; a fetch from S3 with extraction ${ms(fetchMs.p50)} / ${ms(fetchMs.p99)}; the first inference is the rest, about a warm invoke (${ms(summaries.warm.p50)}). The container's load beyond the worker's \`loadMs\` is its making room first (unloading the least recently used model: the budget is full in steady state), finding the handlers and sizing the files.`,
+      `Where a cold invoke's time goes (p50 / p99, ms): the gateway's load of a model on disk (\`POST /models\` and its answer) ${ms(gatewayLoadMs.p50)} / ${ms(gatewayLoadMs.p99)}, of which the container's own load (the worker's \`loadMs\`: handlers, ONNX session, warm-up, memory measurement) ${ms(registryLoadMs.p50)} / ${ms(registryLoadMs.p99)}; a fetch from S3 with extraction ${ms(fetchMs.p50)} / ${ms(fetchMs.p99)}; the first inference is the rest, about a warm invoke (${ms(summaries.warm.p50)}). The container's load beyond the worker's \`loadMs\` is its making room first (unloading the least recently used models: the budget is full in steady state), finding the handlers and sizing the files, and loading and timing the model's copy on the HTTP thread (${ms(inlineLoadMs.p50)} / ${ms(inlineLoadMs.p99)}).`,
       "",
       `Inside the worker's load, measured phase by phase in a fresh process (bench/mme-load-breakdown.ts, p50 / p99, ms): the two full garbage collections before the memory measurement ${phase(breakdown.garbageCollectionMs)}; the ONNX session's creation ${phase(breakdown.sessionMs)}; its warm-up run ${phase(breakdown.warmUpMs)}; its release at unload ${phase(breakdown.releaseMs)}.`,
     ];
