@@ -5,25 +5,30 @@
  *
  * - S3: s3rver behind a SigV4 check (test/helpers/s3-server.ts), in this process, holding 200
  *   archives of the iris model under `s3://models/mme/`. Each carries a 256 KiB file besides the
- *   model: the container charges a model at least the size of its files, so each costs a known
- *   amount and the memory budget (`BYOC_MODEL_MEMORY_BUDGET_BYTES`) holds 20 of them.
+ *   model: the container charges a model's copy at least the size of its files, and a tiny model
+ *   has two (its worker's, and the HTTP thread's for its lone requests: docs/inline-lane.md), so
+ *   each costs a known amount and the memory budget (`BYOC_MODEL_MEMORY_BUDGET_BYTES`) holds 20.
  * - The container: `node dist/cli.js serve --multi-model` in its own process, its log in a file.
  * - The gateway: `startAsyncGateway` with the multi-model front end, in this process, its log kept
  *   in memory so each request is known to be a hit or a cold invoke (a "model loaded" line).
  * - Traffic: Zipf-distributed (s = 1) over the 200 models, one request at a time, through the
  *   gateway's InvokeEndpoint with `X-Amzn-SageMaker-Target-Model`, as the SDKs send it.
  * - Warm throughput: 8 concurrent clients on 10 loaded models, through the gateway and straight
- *   to the container's `/models/{name}/invoke`; then the same against a single-model container
+ *   to the container's `/models/{name}/invoke`, against a single-model container
  *   (`serve --model-dir examples/iris/model`) through a single-model gateway and straight to its
- *   `/invocations`.
+ *   `/invocations`. Both endpoints stay up and their runs alternate, in rounds
+ *   (bench/mme-throughput.ts); the load generator runs in a process of its own
+ *   (bench/mme-load.ts) and reads the CPU time of the container, of this process (the gateway's)
+ *   and of itself over each run (bench/process-cpu.ts), for the table of CPU per request.
  *
  * Targets: a cold invoke within 50 ms p50; warm throughput within 10% of single-model mode's;
  * no errors. A missed target is reported with the figure and where the time went (the gateway's
- * and the container's load logs); the exit code is 1 only when a request failed.
+ * and the container's load logs, the CPU per request of each process); the exit code is 1 only
+ * when a request failed.
  *
- * Knobs: `--quick` (or `BENCH_QUICK=1`): 400 requests and 3-second throughput runs, instead of
- * 4,000 and 10 seconds; `BENCH_MME_REQUESTS`, `BENCH_MME_SECONDS` override either;
- * `BENCH_SKIP_BUILD=1` uses the `dist/` already built.
+ * Knobs: `--quick` (or `BENCH_QUICK=1`): 400 requests and 3 rounds of 2-second throughput runs,
+ * instead of 4,000 and 5 rounds of 5 seconds; `BENCH_MME_REQUESTS`, `BENCH_MME_ROUNDS`,
+ * `BENCH_MME_SECONDS` override them; `BENCH_SKIP_BUILD=1` uses the `dist/` already built.
  */
 import { spawnSync } from "node:child_process";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
@@ -37,6 +42,8 @@ import { HttpInvoker } from "../src/gateway/invoker.js";
 import { HttpModelHost } from "../src/gateway/multi-model/model-host.js";
 import { s3Credentials, startTestS3 } from "../test/helpers/s3-server.js";
 import type { LoadBreakdown } from "./mme-load-breakdown.js";
+import { loadGeneratorName } from "./mme-load.js";
+import { measureThroughputPairs, type PairThroughput, type PathThroughput } from "./mme-throughput.js";
 import { writeSection } from "./benchmarks-doc.js";
 import { freePort, repoRoot, runNodeForJson, startNodeServer, type ChildServer } from "./processes.js";
 import { summarize, type LatencySummary } from "./stats.js";
@@ -47,6 +54,8 @@ const modelCount = 200;
 const modelsInBudget = 20;
 const paddingBytes = 256 * 1024;
 const hotModels = 10;
+/** The iris model is tiny: a copy on its worker and one on the HTTP thread (docs/inline-lane.md). */
+const copiesPerModel = 2;
 const concurrency = 8;
 const zipfExponent = 1;
 const targets = { coldP50Ms: 50, warmThroughputRatio: 0.9 } as const;
@@ -58,15 +67,13 @@ interface LogLine {
   readonly [field: string]: unknown;
 }
 
-interface Throughput {
-  readonly requestsPerSecond: number;
-  readonly requests: number;
-  readonly errors: number;
-}
-
 const quick = process.argv.includes("--quick") || process.env["BENCH_QUICK"] === "1";
 const requestCount = positiveIntegerFromEnv("BENCH_MME_REQUESTS", quick ? 400 : 4_000);
-const seconds = positiveIntegerFromEnv("BENCH_MME_SECONDS", quick ? 3 : 10);
+const seconds = positiveIntegerFromEnv("BENCH_MME_SECONDS", quick ? 2 : 5);
+const rounds = positiveIntegerFromEnv("BENCH_MME_ROUNDS", quick ? 3 : 5);
+const warmUpSeconds = quick ? 3 : 5;
+/** The processes of the CPU table, in its order. */
+const measuredProcesses = ["container", "gateway", loadGeneratorName] as const;
 
 /** Draws model indexes 0..n-1 with P(k) proportional to 1 / (k + 1)^s. */
 function zipf(n: number, s: number, next: () => number): () => number {
@@ -90,28 +97,6 @@ async function post(url: string, headers: Record<string, string> = {}): Promise<
   const response = await fetch(url, { method: "POST", body, headers: { "content-type": "application/json", ...headers } });
   await response.arrayBuffer();
   return response.status;
-}
-
-/** `concurrency` clients sending as fast as they can for `seconds` (after one second of warm-up). */
-async function measureThroughput(send: (index: number) => Promise<number>): Promise<Throughput> {
-  const run = async (ms: number): Promise<Throughput> => {
-    const deadline = performance.now() + ms;
-    let requests = 0;
-    let errors = 0;
-    const started = performance.now();
-    await Promise.all(
-      Array.from({ length: concurrency }, async (_, client) => {
-        for (let index = client; performance.now() < deadline; index += concurrency) {
-          const status = await send(index).catch(() => 0);
-          if (status === 200) requests++;
-          else errors++;
-        }
-      }),
-    );
-    return { requestsPerSecond: requests / ((performance.now() - started) / 1000), requests, errors };
-  };
-  await run(1_000);
-  return run(seconds * 1_000);
 }
 
 function captureLines(): { lines: LogLine[]; log: Logger } {
@@ -153,6 +138,32 @@ async function containerLog(path: string): Promise<LogLine[]> {
 }
 
 const ms = (value: number): string => (Number.isFinite(value) ? value.toFixed(1) : "-");
+/** A path's CPU per request by process, and the three together (see the section's text). */
+function cpuRow(name: string, path: PathThroughput): string {
+  const perRequest = measuredProcesses.map((process) => path.cpuUsPerRequest[process] ?? 0);
+  const together = perRequest.reduce((sum, us) => sum + us, 0);
+  return `| ${name} | ${path.requestsPerSecond.toFixed(0)} | ${[...perRequest, together].map((us) => us.toFixed(0)).join(" | ")} | ${path.requestsPerRun.toFixed(2)} |`;
+}
+
+/** The pair's ratio, then each round's in brackets. */
+function ratioCell(pair: PairThroughput): string {
+  return `${pair.ratio.toFixed(2)} (${pair.roundRatios.map((ratio) => ratio.toFixed(2)).join(", ")})`;
+}
+
+/** Why a pair's multi-model path fell short, from its figures: the extra CPU per request by process, and the batching each worker managed. */
+function missedReason(pair: PairThroughput): string {
+  return `the multi-model runs cost ${cpuDifference(pair)}, and their worker ran ${pair.multiModel.requestsPerRun.toFixed(2)} requests per ONNX run against ${pair.singleModel.requestsPerRun.toFixed(2)} (dynamic batching merges only the waiting requests of one model, and ${concurrency} requests in flight over ${hotModels} models seldom share one)`;
+}
+
+/** What each process spent per request on the multi-model path beyond the single-model one, from the CPU table. */
+function cpuDifference(pair: PairThroughput): string {
+  const signed = (value: number, unit: string): string => `${value < 0 ? "−" : "+"}${Math.abs(value).toFixed(0)}${unit}`;
+  const extra = measuredProcesses.map((process) => (pair.multiModel.cpuUsPerRequest[process] ?? 0) - (pair.singleModel.cpuUsPerRequest[process] ?? 0));
+  const single = measuredProcesses.reduce((sum, process) => sum + (pair.singleModel.cpuUsPerRequest[process] ?? 0), 0);
+  const together = extra.reduce((sum, us) => sum + us, 0);
+  return `${measuredProcesses.map((process, index) => `${process} ${signed(extra[index] as number, " µs")}`).join(", ")}; together ${signed(together, " µs")} (${signed((together / single) * 100, "%")})`;
+}
+
 const row = (name: string, summary: LatencySummary): string => `| ${name} | ${summary.count} | ${ms(summary.p50)} | ${ms(summary.p99)} | ${ms(summary.mean)} |`;
 
 async function main(): Promise<void> {
@@ -172,7 +183,7 @@ async function main(): Promise<void> {
     await mkdir(modelsRoot);
     // Charged at least the size of its files (the archive's content), each model costs the same: room for 20, not 21.
     const charge = paddingBytes + (await readFile(join(irisModel, "iris.onnx"))).length;
-    const budget = Math.floor((modelsInBudget + 0.5) * charge);
+    const budget = Math.floor((modelsInBudget + 0.5) * copiesPerModel * charge);
 
     const mmePort = await freePort();
     const mmeLogPath = join(scratch, "mme-container.log");
@@ -218,18 +229,10 @@ async function main(): Promise<void> {
     }
     const held = ((await (await fetch(`${container.url}/models`)).json()) as { models: unknown[] }).models.length;
 
-    // Warm throughput on 10 loaded models.
+    // Warm throughput on 10 loaded models, against a single-model endpoint: both stay up, and their runs alternate.
     const hot = Array.from({ length: hotModels }, (_, index) => `m${index}.tar.gz`);
     for (const target of hot) await post(invokeUrl, { "x-amzn-sagemaker-target-model": target });
     const nameOf = new Map(gatewayLog.lines.filter((line) => line.msg === "model loaded").map((line) => [line["targetModel"] as string, line["model"] as string]));
-    const mmeGateway = await measureThroughput((index) => post(invokeUrl, { "x-amzn-sagemaker-target-model": hot[index % hotModels] as string }));
-    const mmeDirect = await measureThroughput((index) => post(`${container.url}/models/${nameOf.get(hot[index % hotModels] as string) ?? ""}/invoke`));
-    await gateway.close();
-    gateways.pop();
-    await container.stop();
-    children.pop();
-
-    // Single-model mode, same client, same concurrency.
     const singlePort = await freePort();
     const single = await startNodeServer(["dist/cli.js", "serve", "--model-dir", irisModel, "--port", String(singlePort), "--host", "127.0.0.1"], singlePort);
     children.push(single);
@@ -239,13 +242,31 @@ async function main(): Promise<void> {
       captureLines().log,
     );
     gateways.push(singleGateway);
-    const singleThroughGateway = await measureThroughput(() => post(`${singleGateway.url}/endpoints/bench-single/invocations`));
-    const singleDirect = await measureThroughput(() => post(`${single.url}/invocations`));
+    const mmePids = { container: container.pid, gateway: process.pid };
+    const singlePids = { container: single.pid, gateway: process.pid };
+    const throughput = await measureThroughputPairs(
+      [
+        [
+          { url: gateway.url, targets: hot.map((target) => ({ path: "/endpoints/bench-mme/invocations", headers: { "x-amzn-sagemaker-target-model": target } })), pids: mmePids, metricsUrl: `${container.url}/metrics` },
+          { url: singleGateway.url, targets: [{ path: "/endpoints/bench-single/invocations" }], pids: singlePids, metricsUrl: `${single.url}/metrics` },
+        ],
+        [
+          { url: container.url, targets: hot.map((target) => ({ path: `/models/${nameOf.get(target) ?? ""}/invoke` })), pids: mmePids, metricsUrl: `${container.url}/metrics` },
+          { url: single.url, targets: [{ path: "/invocations" }], pids: singlePids, metricsUrl: `${single.url}/metrics` },
+        ],
+      ],
+      { rounds, seconds, warmUpSeconds, connections: concurrency, body, contentType: "application/json" },
+    );
+    const [throughGateway, direct] = throughput.pairs as [PairThroughput, PairThroughput];
 
     // Where a cold invoke's time went: the gateway's load (S3 and POST /models) and the container's own load.
     const gatewayLoads = gatewayLog.lines.filter((line) => line.msg === "model loaded");
     const containerLines = await containerLog(mmeLogPath);
-    const registryLoads = containerLines.filter((line) => line.msg === "model loaded into the multi-model registry").map((line) => Number(line["loadMs"]));
+    const registryLines = containerLines.filter((line) => line.msg === "model loaded into the multi-model registry");
+    const registryLoads = registryLines.map((line) => Number(line["loadMs"]));
+    const inlineLoads = registryLines.filter((line) => line["inline"] === true).length;
+    const chargedMedian = summarize(registryLines.map((line) => Number(line["memoryBytes"]))).p50;
+    const inlineLoadMs = summarize(registryLines.map((line) => Number(line["inlineLoadMs"])));
     const evictions = containerLines.filter((line) => line.msg === "model unloaded").length;
     // Each model runs on one worker: how the hot models were spread decides the multi-model throughput.
     const workerOf = new Map<string, number>();
@@ -262,9 +283,15 @@ async function main(): Promise<void> {
     const summaries = { warm: summarize(warm), cold: summarize(cold), coldFromS3: summarize(coldFromS3), coldFromDisk: summarize(coldFromDisk) };
     const served = warm.length + cold.length;
     const hitRatio = warm.length / Math.max(1, served);
-    const totalErrors = errors + mmeGateway.errors + mmeDirect.errors + singleThroughGateway.errors + singleDirect.errors;
-    const ratioGateway = mmeGateway.requestsPerSecond / singleThroughGateway.requestsPerSecond;
-    const ratioDirect = mmeDirect.requestsPerSecond / singleDirect.requestsPerSecond;
+    const totalErrors = errors + throughput.pairs.reduce((sum, pair) => sum + pair.multiModel.errors + pair.singleModel.errors, 0);
+    const ratioGateway = throughGateway.ratio;
+    const ratioDirect = direct.ratio;
+    const workers = Number(containerLines.find((line) => line.msg === "listening")?.["workers"]);
+    const share = (fraction: number): string => `${(fraction * 100).toFixed(0)}%`;
+    const comparedPaths: readonly (readonly [string, PairThroughput])[] = [
+      ["through the gateway", throughGateway],
+      ["straight to the container", direct],
+    ];
     const verdict = (met: boolean): string => (met ? "**met**" : "**missed**");
     const loadAfter = loadavg()[0] as number;
     const cores = availableParallelism();
@@ -279,7 +306,7 @@ async function main(): Promise<void> {
       "",
       `Written by \`npm run bench:mme${quick ? " -- --quick" : ""}\` (bench/mme.bench.ts) on ${new Date().toISOString().slice(0, 10)}${quick ? ", quick mode (a development run, not the reference figures)" : ""}: ${cpus()[0]?.model.trim() ?? "unknown CPU"}, ${cores} cores, Node ${process.version}, linux ${release()}; 1-minute load average ${loadBefore.toFixed(1)} at the start and ${loadAfter.toFixed(1)} at the end${Math.max(loadBefore, loadAfter) > cores ? " (above the core count: other work competed for the CPU)" : ""}.`,
       "",
-      `${modelCount} iris models (each archive: the 1 kB model and a ${paddingBytes / 1024} KiB file, so each is charged ${charge} bytes), a container budget of ${budget} bytes that holds ${modelsInBudget}, the container (\`serve --multi-model\`, ${cores} workers) in its own process, the gateway and S3 (s3rver) in the benchmark's. ${requestCount} requests drawn from a Zipf distribution (s = ${zipfExponent}, seeded), one at a time, through the gateway's InvokeEndpoint with a TargetModel.`,
+      `${modelCount} iris models (each archive: the 1 kB model and a ${paddingBytes / 1024} KiB file, so each copy of a model is charged ${charge} bytes, and a model has ${copiesPerModel}: its worker's and the HTTP thread's, docs/inline-lane.md; ${inlineLoads} of ${registryLines.length} loads opened one on the HTTP thread, and the median charge was ${chargedMedian} bytes), a container budget of ${budget} bytes that holds ${modelsInBudget} such models, the container (\`serve --multi-model\`, ${workers} worker${workers === 1 ? "" : "s"}, the default on ${cores} cores) in its own process, the gateway and S3 (s3rver) in the benchmark's. ${requestCount} requests drawn from a Zipf distribution (s = ${zipfExponent}, seeded), one at a time, through the gateway's InvokeEndpoint with a TargetModel.`,
       "",
       "| invocations | count | p50 ms | p99 ms | mean ms |",
       "| --- | --- | --- | --- | --- |",
@@ -290,22 +317,38 @@ async function main(): Promise<void> {
       "",
       `Hit ratio ${(hitRatio * 100).toFixed(1)}% (${warm.length} of ${served}); the container evicted ${evictions} models and held ${held} at the end; errors: ${totalErrors}.`,
       "",
-      `Warm throughput, ${concurrency} concurrent clients for ${seconds} s (${hotModels} loaded models in turn for the multi-model endpoint), requests per second:`,
+      `Warm throughput, ${concurrency} concurrent clients (${hotModels} loaded models in turn for the multi-model endpoint), requests per second. Both endpoints stay up and their runs alternate (bench/mme-throughput.ts): after an unmeasured ${warmUpSeconds} s run on each path, ${rounds} rounds of ${seconds} s per path, the multi-model run first in one round and second in the next; the figures are the medians of the rounds, the ratio the median of the rounds' ratios (each round's in brackets).`,
       "",
       "| path | multi-model | single-model | ratio |",
       "| --- | --- | --- | --- |",
-      `| through the gateway (InvokeEndpoint) | ${mmeGateway.requestsPerSecond.toFixed(0)} | ${singleThroughGateway.requestsPerSecond.toFixed(0)} | ${ratioGateway.toFixed(2)} |`,
-      `| straight to the container (\`/models/{name}/invoke\`, \`/invocations\`) | ${mmeDirect.requestsPerSecond.toFixed(0)} | ${singleDirect.requestsPerSecond.toFixed(0)} | ${ratioDirect.toFixed(2)} |`,
+      `| through the gateway (InvokeEndpoint) | ${throughGateway.multiModel.requestsPerSecond.toFixed(0)} | ${throughGateway.singleModel.requestsPerSecond.toFixed(0)} | ${ratioCell(throughGateway)} |`,
+      `| straight to the container (\`/models/{name}/invoke\`, \`/invocations\`) | ${direct.multiModel.requestsPerSecond.toFixed(0)} | ${direct.singleModel.requestsPerSecond.toFixed(0)} | ${ratioCell(direct)} |`,
+      "",
+      `CPU per request (µs) by process in those runs: each process's CPU time over its rounds (user + system, all its threads, from \`/proc/<pid>/stat\`), divided by the requests answered. The load generator (bench/mme-load.ts) runs in a process of its own, the gateway in the benchmark's, with S3 (idle by then). The last column is from the container's \`byoc_batch_size_requests\` (docs/metrics.md), read around each run: dynamic batching merges the requests of one model that wait together into one run. During the runs these processes used ${share(throughput.machineShare.measured)} of the machine's CPU time, other work on the machine ${share(throughput.machineShare.others)} (from \`/proc/stat\`), and ${share(throughput.machineShare.idle)} was idle.`,
+      "",
+      "| path | req/s | container | gateway | load generator | together | requests per ONNX run on the worker |",
+      "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+      cpuRow("multi-model, through the gateway", throughGateway.multiModel),
+      cpuRow("single-model, through the gateway", throughGateway.singleModel),
+      cpuRow("multi-model, straight to the container", direct.multiModel),
+      cpuRow("single-model, straight to the container", direct.singleModel),
       "",
       `A multi-model endpoint loads each model on one worker (docs/multi-model.md); the ${hotModels} models of the throughput runs sat ${spreadText}. A single-model endpoint loads its model on every worker.`,
       "",
       "Targets:",
       "",
       `- cold invoke within ${targets.coldP50Ms} ms p50: ${verdict(summaries.cold.p50 <= targets.coldP50Ms)} (${ms(summaries.cold.p50)} ms; ${ms(summaries.coldFromDisk.p50)} ms with the model on disk).`,
-      `- warm throughput within 10% of single-model mode's: ${verdict(ratioGateway >= targets.warmThroughputRatio)} through the gateway (${(ratioGateway * 100).toFixed(0)}%), ${verdict(ratioDirect >= targets.warmThroughputRatio)} straight to the container (${(ratioDirect * 100).toFixed(0)}%).`,
+      `- warm throughput within 10% of single-model mode's: ${verdict(ratioGateway >= targets.warmThroughputRatio)} through the gateway (${(ratioGateway * 100).toFixed(0)}%), ${verdict(ratioDirect >= targets.warmThroughputRatio)} straight to the container (${(ratioDirect * 100).toFixed(0)}%).${
+        Math.min(ratioGateway, ratioDirect) < targets.warmThroughputRatio
+          ? ` Against the single-model runs, per request: ${comparedPaths
+              .filter(([, pair]) => pair.ratio < targets.warmThroughputRatio)
+              .map(([path, pair]) => `${path}, ${missedReason(pair)}`)
+              .join("; ")}. Other work on the machine took ${share(throughput.machineShare.others)} of its CPU time meanwhile.`
+          : ""
+      }`,
       `- no errors: ${verdict(totalErrors === 0)} (${totalErrors}).`,
       "",
-      `Where a cold invoke's time goes (p50 / p99, ms): the gateway's load of a model on disk (\`POST /models\` and its answer) ${ms(gatewayLoadMs.p50)} / ${ms(gatewayLoadMs.p99)}, of which the container's own load (the worker's \`loadMs\`: handlers, ONNX session, warm-up, memory measurement) ${ms(registryLoadMs.p50)} / ${ms(registryLoadMs.p99)}; a fetch from S3 with extraction ${ms(fetchMs.p50)} / ${ms(fetchMs.p99)}; the first inference is the rest, about a warm invoke (${ms(summaries.warm.p50)}). The container's load beyond the worker's \`loadMs\` is its making room first (unloading the least recently used model: the budget is full in steady state), finding the handlers and sizing the files.`,
+      `Where a cold invoke's time goes (p50 / p99, ms): the gateway's load of a model on disk (\`POST /models\` and its answer) ${ms(gatewayLoadMs.p50)} / ${ms(gatewayLoadMs.p99)}, of which the container's own load (the worker's \`loadMs\`: handlers, ONNX session, warm-up, memory measurement) ${ms(registryLoadMs.p50)} / ${ms(registryLoadMs.p99)}; a fetch from S3 with extraction ${ms(fetchMs.p50)} / ${ms(fetchMs.p99)}; the first inference is the rest, about a warm invoke (${ms(summaries.warm.p50)}). The container's load beyond the worker's \`loadMs\` is its making room first (unloading the least recently used models: the budget is full in steady state), finding the handlers and sizing the files, and loading and timing the model's copy on the HTTP thread (${ms(inlineLoadMs.p50)} / ${ms(inlineLoadMs.p99)}).`,
       "",
       `Inside the worker's load, measured phase by phase in a fresh process (bench/mme-load-breakdown.ts, p50 / p99, ms): the two full garbage collections before the memory measurement ${phase(breakdown.garbageCollectionMs)}; the ONNX session's creation ${phase(breakdown.sessionMs)}; its warm-up run ${phase(breakdown.warmUpMs)}; its release at unload ${phase(breakdown.releaseMs)}.`,
     ];

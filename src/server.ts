@@ -99,6 +99,7 @@ export async function startServer(overrides: ConfigOverrides = {}, env: NodeJS.P
         log,
         now: Date.now,
         onModelLoad,
+        ...(config.inlineTinyModels ? { inlineLane: inlineLaneFactory(pool, runtimeConfig, log) } : {}),
       })
     : undefined;
   const plane: DataPlane = (single ?? registry) as DataPlane;
@@ -170,6 +171,7 @@ export async function startServer(overrides: ConfigOverrides = {}, env: NodeJS.P
       await Promise.all([connections.drain(config.shutdownTimeoutMs), loaded, metricsListener?.close()]);
       await pool.close(1_000);
       await single?.close();
+      await registry?.close();
       log.info("stopped");
       await flushLog(log);
     })();

@@ -4,9 +4,11 @@ import { isAbsolute, join, relative, resolve, sep } from "node:path";
 import type { Logger } from "pino";
 import { BadRequestError, InsufficientMemoryError, ModelAlreadyLoadedError, ModelNotFoundError } from "../errors.js";
 import type { ArchiveLimits } from "../models/artifacts/model-archive.js";
-import { resolveModelSource } from "../models/model-source.js";
+import { resolveModelSource, type ModelSource } from "../models/model-source.js";
 import type { InvocationRequest, InvocationResult } from "../pipeline/inference-pipeline.js";
 import type { DataPlane, ModelStatus } from "./data-plane.js";
+import type { InlineLane } from "./inline-lane.js";
+import type { InlineLaneFactory } from "./single-model.js";
 import type { Readiness } from "./readiness.js";
 import type { InvokeOptions, WorkerPool } from "./worker-pool.js";
 import type { LoadReport } from "./worker-protocol.js";
@@ -36,6 +38,10 @@ interface Entry {
   memoryBytes: number;
   loadMs: number;
   lastUsed: number;
+  /** Its inline lane, open, when the model is tiny enough for the HTTP thread (docs/inline-lane.md). */
+  lane: InlineLane | undefined;
+  /** Requests its inline lane is running: such a model is never unloaded to make room either. */
+  inlineRequests: number;
 }
 
 /**
@@ -64,6 +70,8 @@ export interface ModelRegistryOptions {
   readonly now: () => number;
   /** Told of every load's outcome (the metrics count loads). */
   readonly onModelLoad?: (name: string, outcome: "success" | "failure") => void;
+  /** Gives a tiny model an inline lane, as a single-model endpoint's gets (docs/inline-lane.md); none when unset. */
+  readonly inlineLane?: InlineLaneFactory | undefined;
 }
 
 /** Entries listed from a model directory to estimate its size before it loads; the estimate only decides what to unload ahead. */
@@ -73,7 +81,9 @@ const maxPageSize = 1000;
 
 /**
  * The models of a multi-model endpoint (docs/multi-model.md): loads them on demand, one copy each
- * on one worker, within a memory budget, and unloads them when asked or when room is needed.
+ * on one worker, within a memory budget, and unloads them when asked or when room is needed. A
+ * tiny model also gets a copy on the HTTP thread, which runs its requests that arrive alone
+ * (docs/inline-lane.md); that copy is charged to the budget as much as the worker's.
  *
  * - A `url` outside the models root is refused before anything is read.
  * - Two loads of one model at once share one load.
@@ -160,7 +170,7 @@ export class ModelRegistry implements DataPlane {
       this.#loading = queued.catch(() => undefined);
       await queued;
     })();
-    const entry: Entry = { name, url, state: "loading", loaded: run, memoryBytes: 0, loadMs: 0, lastUsed: this.#options.now() };
+    const entry: Entry = { name, url, state: "loading", loaded: run, memoryBytes: 0, loadMs: 0, lastUsed: this.#options.now(), lane: undefined, inlineRequests: 0 };
     entry.loaded.catch(() => undefined);
     this.#entries.set(name, entry);
     try {
@@ -210,12 +220,40 @@ export class ModelRegistry implements DataPlane {
   }
 
   /** Runs a request on a loaded model (waiting for one that is loading); 404 when it is not loaded. */
-  async invoke(name: string, request: InvocationRequest, signal: AbortSignal, options?: InvokeOptions): Promise<InvocationResult> {
+  invoke(name: string, request: InvocationRequest, signal: AbortSignal, options?: InvokeOptions): Promise<InvocationResult> {
     const entry = this.#entries.get(name);
-    if (entry === undefined || entry.state === "unloading") throw new ModelNotFoundError(`Model ${name} is not loaded`);
-    if (entry.state === "loading") await entry.loaded;
+    if (entry === undefined || entry.state === "unloading") return Promise.reject(new ModelNotFoundError(`Model ${name} is not loaded`));
+    if (entry.state === "loading") return entry.loaded.then(() => this.#invokeLoaded(entry, request, signal, options));
+    return this.#invokeLoaded(entry, request, signal, options);
+  }
+
+  /** True while the model's small requests run on the HTTP thread when they arrive alone (docs/inline-lane.md). */
+  runsInline(name: string): boolean {
+    return this.#entries.get(name)?.lane?.open === true;
+  }
+
+  /** Releases the models' copies on the HTTP thread (the server is stopping); the pool releases the rest. */
+  async close(): Promise<void> {
+    await Promise.all([...this.#entries.values()].map((entry) => entry.lane?.close() ?? Promise.resolve()));
+  }
+
+  /** Called on every request: no `await` of its own, so a request costs the HTTP thread no more promises than the pool's. */
+  #invokeLoaded(entry: Entry, request: InvocationRequest, signal: AbortSignal, options: InvokeOptions | undefined): Promise<InvocationResult> {
     entry.lastUsed = this.#options.now();
-    return this.#options.pool.invoke(name, request, signal, options);
+    const lane = entry.lane;
+    // Only requests the HTTP layer admitted and counted: the async worker's go to the workers.
+    const inFlight = options?.requestsInFlight;
+    if (lane !== undefined && inFlight !== undefined && lane.takes(request, inFlight)) return this.#invokeInline(entry, lane, request, signal);
+    return this.#options.pool.invoke(entry.name, request, signal, options);
+  }
+
+  async #invokeInline(entry: Entry, lane: InlineLane, request: InvocationRequest, signal: AbortSignal): Promise<InvocationResult> {
+    entry.inlineRequests++;
+    try {
+      return await lane.invoke(request, signal);
+    } finally {
+      entry.inlineRequests--;
+    }
   }
 
   async #load(name: string, url: string, dir: string): Promise<void> {
@@ -235,22 +273,45 @@ export class ModelRegistry implements DataPlane {
     const report = await pool.load(withFallback, 1);
     const entry = this.#entries.get(name);
     if (entry === undefined) return;
+    const laneStarted = performance.now();
+    entry.lane = await this.#openLane(withFallback, report);
+    const inlineLoadMs = performance.now() - laneStarted;
     // Resident-memory growth misses what the allocator reuses (memory a model unloaded before left
-    // behind), so the model's own files set a floor: its weights are in memory once loaded.
-    entry.memoryBytes = Math.max(report.memoryBytes, estimate);
+    // behind), so the model's own files set a floor: its weights are in memory once loaded. The
+    // copy on the HTTP thread, loaded with the same settings, is charged as much again.
+    entry.memoryBytes = (entry.lane === undefined ? 1 : 2) * Math.max(report.memoryBytes, estimate);
     entry.loadMs = report.loadMs;
     if (this.usedBytes > memoryBudgetBytes) await this.#makeRoom(0, name, "the model just loaded needs more memory than estimated");
     if (this.usedBytes > memoryBudgetBytes) {
       await pool.unload(name, 0);
+      await entry.lane?.close();
       throw new InsufficientMemoryError(
         `Model ${name} needs ${entry.memoryBytes} bytes; with every idle model unloaded, ${this.usedBytes - entry.memoryBytes} of the budget of ${memoryBudgetBytes} bytes are still in use`,
       );
     }
     entry.state = "loaded";
     log.info(
-      { model: name, url, loadMs: Math.round(report.loadMs), memoryBytes: entry.memoryBytes, measuredBytes: report.memoryBytes, usedBytes: this.usedBytes, budgetBytes: memoryBudgetBytes },
+      {
+        model: name,
+        url,
+        loadMs: Math.round(report.loadMs),
+        memoryBytes: entry.memoryBytes,
+        measuredBytes: report.memoryBytes,
+        inline: entry.lane !== undefined,
+        inlineLoadMs: Math.round(inlineLoadMs * 10) / 10,
+        usedBytes: this.usedBytes,
+        budgetBytes: memoryBudgetBytes,
+      },
       "model loaded into the multi-model registry",
     );
+  }
+
+  /** The model's inline lane once open, or `undefined` when it has none or its runs are too long for the HTTP thread. */
+  async #openLane(source: ModelSource, report: LoadReport): Promise<InlineLane | undefined> {
+    const lane = this.#options.inlineLane?.(source, report);
+    if (lane === undefined) return undefined;
+    await lane.start();
+    return lane.open ? lane : undefined;
   }
 
   /** Unloads idle models, least recently used first, until `needed` more bytes fit in the budget. */
@@ -261,7 +322,7 @@ export class ModelRegistry implements DataPlane {
       .sort((a, b) => a.lastUsed - b.lastUsed);
     for (const entry of idle) {
       if (this.usedBytes + needed <= memoryBudgetBytes) return;
-      if (pool.pendingFor(entry.name) > 0) continue;
+      if (pool.pendingFor(entry.name) > 0 || entry.inlineRequests > 0) continue;
       await this.#unload(entry, `evicted (least recently used) ${why}: ${loading}`);
     }
     if (this.usedBytes + needed > memoryBudgetBytes && needed > 0) {
@@ -275,6 +336,7 @@ export class ModelRegistry implements DataPlane {
     entry.state = "unloading";
     try {
       await this.#options.pool.unload(entry.name, this.#options.drainMs);
+      await entry.lane?.close();
     } finally {
       this.#entries.delete(entry.name);
     }

@@ -205,6 +205,7 @@ export class WorkerPool {
   readonly #options: WorkerPoolOptions;
   readonly #slots = new Map<number, Slot>();
   readonly #models = new Map<string, HostedModel>();
+  /** Requests waiting for a worker, by model, oldest first: only models with requests waiting have one. */
   readonly #queues = new Map<string, Queued[]>();
   #nextId = 1;
   #nextWorkerId = 0;
@@ -450,20 +451,49 @@ export class WorkerPool {
     });
   }
 
+  /** Sends `model`'s waiting requests to the least busy workers hosting it, while they have room. */
   #dispatch(model: string): void {
+    while (this.#dispatchNext(model));
+  }
+
+  /**
+   * Sends the first waiting request of `model` to the least busy worker hosting it. False when none
+   * waits, or when no such worker has room (its stalls are then watched). A queue is dropped once
+   * empty.
+   */
+  #dispatchNext(model: string): boolean {
     const queue = this.#queues.get(model);
-    while (queue !== undefined && queue.length > 0) {
-      const slot = this.#leastBusySlot(model, (queue[0] as Queued).pending.bodyBytes);
-      if (slot === undefined) {
-        this.#watchForStalls(model);
-        return;
+    const queued = queue?.[0];
+    if (queue === undefined || queued === undefined) return false;
+    const slot = this.#leastBusySlot(model, queued.pending.bodyBytes);
+    if (slot === undefined) {
+      this.#watchForStalls(model);
+      return false;
+    }
+    queue.shift();
+    if (queue.length === 0) this.#queues.delete(model);
+    queued.pending.dispatchedAt = performance.now();
+    slot.inFlight.set(queued.id, queued.pending);
+    slot.recentLoad = decayedLoad(slot, queued.pending.enqueuedAt) + 1;
+    slot.recentLoadAt = queued.pending.enqueuedAt;
+    slot.worker.postMessage(queued.message, [...queued.transfer]);
+    return true;
+  }
+
+  /**
+   * A request on `slot` ended and freed a place: the requests waiting for any model it hosts take
+   * it, the one that has waited longest first. Offered to the finished request's model alone, the
+   * place went to that model's later requests while a multi-model worker's other models waited for
+   * the stall probe, a second or more.
+   */
+  #dispatchFreed(slot: Slot): void {
+    for (;;) {
+      let oldest: Queued | undefined;
+      for (const [model, queue] of this.#queues) {
+        const head = queue[0];
+        if (head !== undefined && slot.models.has(model) && (oldest === undefined || head.pending.enqueuedAt < oldest.pending.enqueuedAt)) oldest = head;
       }
-      const queued = queue.shift() as Queued;
-      queued.pending.dispatchedAt = performance.now();
-      slot.inFlight.set(queued.id, queued.pending);
-      slot.recentLoad = decayedLoad(slot, queued.pending.enqueuedAt) + 1;
-      slot.recentLoadAt = queued.pending.enqueuedAt;
-      slot.worker.postMessage(queued.message, [...queued.transfer]);
+      if (oldest === undefined || !this.#dispatchNext(oldest.pending.model)) return;
     }
   }
 
@@ -500,6 +530,7 @@ export class WorkerPool {
     const index = queue?.indexOf(queued) ?? -1;
     if (queue !== undefined && index >= 0) {
       queue.splice(index, 1);
+      if (queue.length === 0) this.#queues.delete(queued.pending.model);
       queued.pending.reject(reason);
       return;
     }
@@ -629,7 +660,7 @@ export class WorkerPool {
     if (pending === undefined) return;
     if (pending.stream !== undefined) {
       // A failure after the stream began: the answer's headers are out, so the stream fails.
-      this.#finishStream(slot, message.id, pending);
+      this.#finishStream(slot, message.id);
       if (message.type === "error") pending.stream.fail(deserializeError(message.error));
       return;
     }
@@ -653,7 +684,7 @@ export class WorkerPool {
         pending.reject(deserializeError(message.error));
       }
     }
-    this.#dispatch(pending.model);
+    this.#dispatchFreed(slot);
   }
 
   /**
@@ -704,18 +735,18 @@ export class WorkerPool {
     } else if (message.type === "stream-chunk") {
       pending.stream?.push(message.chunk);
     } else {
-      this.#finishStream(slot, message.id, pending);
+      this.#finishStream(slot, message.id);
       pending.stream?.end();
     }
   }
 
-  #finishStream(slot: Slot, id: number, pending: Pending): void {
+  #finishStream(slot: Slot, id: number): void {
     slot.inFlight.delete(id);
     if (![...slot.inFlight.values()].some((other) => other.abandoned) && slot.recycleTimer !== undefined) {
       clearTimeout(slot.recycleTimer);
       slot.recycleTimer = undefined;
     }
-    this.#dispatch(pending.model);
+    this.#dispatchFreed(slot);
   }
 
   /** The reader left a stream early (client gone, time limit): stop the handler's iterator, and supervise the worker as for any abandoned request. */

@@ -29,6 +29,8 @@ export interface ModelHost {
   invoke(modelName: string, request: InvocationRequest, signal: AbortSignal): Promise<InvocationResult>;
 }
 
+const maxCachedUrls = 10_000;
+
 /**
  * A multi-model container over HTTP, beside the gateway (`sagemaker-byoc gateway`, docker-compose):
  * its `/models` API at `baseUrl`.
@@ -41,6 +43,8 @@ export interface ModelHost {
 export class HttpModelHost implements ModelHost {
   readonly target: string;
   readonly #base: URL;
+  /** Each model's `/models/{name}/invoke` URL, parsed once: a URL parsed per request was the largest cost of the multi-model route in the gateway. */
+  readonly #invokeUrls = new Map<string, URL>();
 
   constructor(baseUrl: string) {
     this.#base = new URL("/", baseUrl);
@@ -53,11 +57,19 @@ export class HttpModelHost implements ModelHost {
   }
 
   async unload(modelName: string, signal: AbortSignal): Promise<void> {
+    this.#invokeUrls.delete(modelName);
     await this.#call("DELETE", `models/${encodeURIComponent(modelName)}`, signal);
   }
 
   invoke(modelName: string, request: InvocationRequest, signal: AbortSignal): Promise<InvocationResult> {
-    return postInvocation(new URL(`models/${encodeURIComponent(modelName)}/invoke`, this.#base), request, signal);
+    let url = this.#invokeUrls.get(modelName);
+    if (url === undefined) {
+      url = new URL(`models/${encodeURIComponent(modelName)}/invoke`, this.#base);
+      // Names the gateway no longer uses (a container that unloaded models by itself) must not pile up.
+      if (this.#invokeUrls.size >= maxCachedUrls) this.#invokeUrls.clear();
+      this.#invokeUrls.set(modelName, url);
+    }
+    return postInvocation(url, request, signal);
   }
 
   async #call(method: string, path: string, signal: AbortSignal, body?: string, headers: Record<string, string> = {}): Promise<void> {

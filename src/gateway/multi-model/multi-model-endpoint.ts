@@ -104,7 +104,8 @@ export class MultiModelEndpoint {
   async invoke(request: InvocationRequest & { readonly targetModel: string }, signal: AbortSignal): Promise<InvocationResult> {
     const name = this.modelNameFor(request.targetModel);
     for (let attempt = 1; ; attempt++) {
-      await this.#ready(name, request.targetModel, signal);
+      // A loaded model, the usual case, goes on without a wait's promise and timer.
+      if (!this.#loaded.has(name)) await this.#ready(name, request.targetModel, signal);
       const model = this.#loaded.get(name);
       if (model !== undefined) {
         model.lastUsed = this.#options.now();
@@ -125,7 +126,6 @@ export class MultiModelEndpoint {
 
   /** Waits for the model to be loaded, starting its load unless one is under way; up to the load wait. */
   async #ready(name: string, targetModel: string, signal: AbortSignal): Promise<void> {
-    if (this.#loaded.has(name)) return;
     let loading = this.#loading.get(name);
     if (loading === undefined) {
       loading = this.#load(name, targetModel).finally(() => this.#loading.delete(name));

@@ -272,6 +272,8 @@ function logBatchJob(options: AppOptions): void {
 
 /** A model name from its URL segment: percent-decoded, or as written when the escapes are broken. */
 function decodeModelName(segment: string): string {
+  // Most names have no escapes (the local gateway's are hex digits): skip the decoder, measurable per request.
+  if (!segment.includes("%")) return segment;
   try {
     return decodeURIComponent(segment);
   } catch {
