@@ -142,7 +142,12 @@ const ms = (value: number): string => (Number.isFinite(value) ? value.toFixed(1)
 function cpuRow(name: string, path: PathThroughput): string {
   const perRequest = measuredProcesses.map((process) => path.cpuUsPerRequest[process] ?? 0);
   const together = perRequest.reduce((sum, us) => sum + us, 0);
-  return `| ${name} | ${path.requestsPerSecond.toFixed(0)} | ${[...perRequest, together].map((us) => us.toFixed(0)).join(" | ")} | ${path.requestsPerRun.toFixed(2)} |`;
+  return `| ${name} | ${path.requestsPerSecond.toFixed(0)} | ${[...perRequest, together].map((us) => us.toFixed(0)).join(" | ")} | ${perRun(path)} |`;
+}
+
+/** Requests per ONNX run on the worker, or "-" when nothing ran batched (batching off, or every request inline). */
+function perRun(path: PathThroughput): string {
+  return Number.isFinite(path.requestsPerRun) ? path.requestsPerRun.toFixed(2) : "-";
 }
 
 /** The pair's ratio, then each round's in brackets. */
@@ -152,7 +157,12 @@ function ratioCell(pair: PairThroughput): string {
 
 /** Why a pair's multi-model path fell short, from its figures: the extra CPU per request by process, and the batching each worker managed. */
 function missedReason(pair: PairThroughput): string {
-  return `the multi-model runs cost ${cpuDifference(pair)}, and their worker ran ${pair.multiModel.requestsPerRun.toFixed(2)} requests per ONNX run against ${pair.singleModel.requestsPerRun.toFixed(2)} (dynamic batching merges only the waiting requests of one model, and ${concurrency} requests in flight over ${hotModels} models seldom share one)`;
+  const batching = Number.isFinite(pair.multiModel.requestsPerRun) && Number.isFinite(pair.singleModel.requestsPerRun);
+  return `the multi-model runs cost ${cpuDifference(pair)}${
+    batching
+      ? `, and their worker ran ${perRun(pair.multiModel)} requests per ONNX run against ${perRun(pair.singleModel)} (dynamic batching merges only the waiting requests of one model, and ${concurrency} requests in flight over ${hotModels} models seldom share one)`
+      : ""
+  }`;
 }
 
 /** What each process spent per request on the multi-model path beyond the single-model one, from the CPU table. */
