@@ -20,8 +20,8 @@ export type NumericJsonDType = "float32" | "float64";
 /**
  * Bodies from this size on have their numbers counted before they are read, so the values go
  * into one array of the right size instead of arrays that double as they fill (which for a
- * multi-megabyte body leave several times its size behind as garbage). Below it, counting costs
- * more than it saves.
+ * multi-megabyte body leave several times its size behind as garbage). Below it that garbage is
+ * small, and counting would add a pass over the body to every small request.
  */
 const countFromBytes = 64 * 1024;
 
