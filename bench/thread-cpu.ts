@@ -275,7 +275,7 @@ export function threadRole(thread: Pick<ThreadCpu, "tid" | "name">, all: readonl
 
 /**
  * A server's CPU in a window: its threads by role when it is one Node.js process
- * (`javascriptWorkers` given), and in all.
+ * (`javascriptWorkers` given) on a Node that names its threads, and in all.
  *
  * @example
  * ```ts
@@ -289,7 +289,9 @@ export function splitCpu(
   const sum = (threads: readonly ThreadCpu[]) => threads.reduce((total, thread) => total + thread.cpuMs, 0);
   const { javascriptWorkers } = options;
   let byRole: Record<ThreadRole, number> | undefined;
-  if (javascriptWorkers !== undefined) {
+  const main = window.server.find((thread) => thread.tid === options.mainPid);
+  // Node names its threads from version 24; before that every thread is "node" and roles cannot be told apart.
+  if (javascriptWorkers !== undefined && main?.name === mainThreadName) {
     byRole = { http: 0, worker: 0, onnx: 0, other: 0 };
     for (const thread of window.server) byRole[threadRole(thread, window.server, options.mainPid, javascriptWorkers)] += thread.cpuMs;
   }
@@ -328,6 +330,7 @@ export const roleLabels: Readonly<Record<ThreadRole, string>> = {
 };
 
 const workerThreadName = "WorkerThread";
+const mainThreadName = "MainThread";
 
 /** Threads Node.js and its add-ons name themselves. */
 const otherThreads: Readonly<Record<string, string>> = {

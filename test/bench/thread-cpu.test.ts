@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { once } from "node:events";
 import { join } from "node:path";
 import { describe, test } from "node:test";
@@ -10,6 +10,10 @@ import { cpuBetween, describeThread, processTree, readCpu, splitCpu, threadRole,
 import { irisModelDir } from "../helpers/server.js";
 
 const linuxOnly = { skip: existsSync("/proc/self/task") ? false : "reads /proc (Linux)" };
+/** Node 24 names its threads (MainThread, WorkerThread); older ones leave every thread named "node". */
+const namedThreads = {
+  skip: linuxOnly.skip || (readFileSync("/proc/thread-self/comm", "utf8").trim() === "MainThread" ? false : "this Node does not name its threads"),
+};
 const mainPid = 1000;
 const thread = (tid: number, name: string, started: number, cpuMs = 0): ThreadCpu => ({ pid: mainPid, tid, name, started, cpuMs });
 
@@ -76,6 +80,13 @@ describe("CPU over a window", () => {
     assert.deepEqual(split, { connections: 8, cores: 2, serverMs: 789, loadGeneratorMs: 120, byRole: { http: 400, worker: 300, onnx: 57, other: 32 }, machineBusyShare: 0.8 });
     assert.equal(splitCpu(window, { connections: 8, cores: 2, mainPid, javascriptWorkers: undefined }).byRole, undefined);
   });
+
+  test("a server on a Node that leaves its threads unnamed is counted only in all", () => {
+    const unnamed = { server: threads.map((candidate) => ({ ...candidate, name: "node" })), loadGenerator: [], machineBusyShare: 0.8 };
+    const split = splitCpu(unnamed, { connections: 8, cores: 2, mainPid, javascriptWorkers: 1 });
+    assert.equal(split.serverMs, 789);
+    assert.equal(split.byRole, undefined);
+  });
 });
 
 describe("reading /proc", () => {
@@ -106,14 +117,20 @@ describe("reading /proc", () => {
     }
   });
 
-  test("ONNX Runtime's threads take the name of the thread that loads the session, and the worker that loads one is told from them by start order", linuxOnly, async () => {
+  test("ONNX Runtime's threads take the name of the thread that loads the session, and the worker that loads one is told from them by start order", namedThreads, async () => {
     const model = join(irisModelDir, "iris.onnx");
     const existing = new Set(threadTimes(process.pid).map((candidate) => candidate.tid));
     const workersBefore = threadTimes(process.pid).filter((candidate) => candidate.name === "WorkerThread").length;
     const session = await InferenceSession.create(model, { intraOpNumThreads: 2 });
     const worker = new Worker(
+      // The worker holds its session and stays alive until terminated: a worker with nothing left to do
+      // exits, and its threads would vanish before they are read.
       `const { parentPort, workerData } = require("node:worker_threads");
-       require("onnxruntime-node").InferenceSession.create(workerData, { intraOpNumThreads: 2 }).then(() => parentPort.postMessage("loaded"));`,
+       require("onnxruntime-node").InferenceSession.create(workerData, { intraOpNumThreads: 2 }).then((session) => {
+         globalThis.session = session;
+         setInterval(() => {}, 1 << 30);
+         parentPort.postMessage("loaded");
+       });`,
       { eval: true, workerData: model },
     );
     try {
