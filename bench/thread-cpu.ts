@@ -290,7 +290,7 @@ export function splitCpu(
   const { javascriptWorkers } = options;
   let byRole: Record<ThreadRole, number> | undefined;
   const main = window.server.find((thread) => thread.tid === options.mainPid);
-  // Node names its threads from version 24; before that every thread is "node" and roles cannot be told apart.
+  // Node 24 names its threads; Node 22 leaves every one named "node", and roles cannot be told apart.
   if (javascriptWorkers !== undefined && main?.name === mainThreadName) {
     byRole = { http: 0, worker: 0, onnx: 0, other: 0 };
     for (const thread of window.server) byRole[threadRole(thread, window.server, options.mainPid, javascriptWorkers)] += thread.cpuMs;

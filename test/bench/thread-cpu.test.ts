@@ -10,7 +10,7 @@ import { cpuBetween, describeThread, processTree, readCpu, splitCpu, threadRole,
 import { irisModelDir } from "../helpers/server.js";
 
 const linuxOnly = { skip: existsSync("/proc/self/task") ? false : "reads /proc (Linux)" };
-/** Node 24 names its threads (MainThread, WorkerThread); older ones leave every thread named "node". */
+/** Node 24 names its threads (MainThread, WorkerThread); Node 22 leaves every one named "node". */
 const namedThreads = {
   skip: linuxOnly.skip || (readFileSync("/proc/thread-self/comm", "utf8").trim() === "MainThread" ? false : "this Node does not name its threads"),
 };
