@@ -64,3 +64,18 @@ export function pythonStackVersions(): string {
   const nginxVersion = /nginx\/([\d.]+)/.exec(nginx.stderr)?.[1] ?? "?";
   return `${python.stdout.trim()}, nginx ${nginxVersion}`;
 }
+
+/**
+ * The machine's 1-minute load average at the start and end of a run, and what the start says.
+ * The end counts the run's own processes, so only a start above half the cores means other work
+ * was using the CPU and the figures are noisy.
+ *
+ * @example
+ * ```ts
+ * describeLoadAverage(0.1, 2.4, 2); // "1-minute load average 0.1 at the start, 2.4 at the end (the run's own processes count in it)"
+ * ```
+ */
+export function describeLoadAverage(start: number, end: number, cores: number): string {
+  const figures = `1-minute load average ${start.toFixed(1)} at the start, ${end.toFixed(1)} at the end (the run's own processes count in it)`;
+  return start > cores / 2 ? `${figures}: **other work was using the CPU, so these figures are noisy**` : figures;
+}

@@ -21,6 +21,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { availableParallelism, cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import { ServerMetrics } from "../src/protocols/metrics/server-metrics.js";
+import { describeLoadAverage } from "./machine.js";
 import { prepareAssets } from "./assets.js";
 import type { LoadOptions, LoadRun } from "./load.js";
 import { freePort, repoRoot, runNodeForJson, startNodeServer } from "./processes.js";
@@ -180,7 +181,7 @@ async function main(): Promise<number> {
     `\`/metrics\` scraped every ${scrapeIntervalMs / 1000} s while on. The change in throughput with metrics on: median ${percent(median(ratios))} ` +
     `(rounds from ${percent(Math.min(...ratios))} to ${percent(Math.max(...ratios))}); median ${round(median(off))} req/s off ` +
     `(${round(Math.min(...off))}-${round(Math.max(...off))}), ${round(median(on))} req/s on (${round(Math.min(...on))}-${round(Math.max(...on))}). ` +
-    `The machine is shared with other work (1-minute load average ${loadBefore.toFixed(1)} at the start, ${loadAfter.toFixed(1)} at the end, on ${availableParallelism()} cores), ` +
+    `${describeLoadAverage(loadBefore, loadAfter, availableParallelism())}. Other work may share a machine at any moment, ` +
     "so each round pairs an off run with an on run and the figure is the median of the rounds' ratios" +
     (spread > 0.06 ? `; on this run the rounds spread over ${(spread * 100).toFixed(0)} points, more than the effect sought, so the throughput figure is inconclusive. ` : ". ") +
     `On its own, what the request path adds per request (its route count and latency, and four stage timings) took ${observationNs.toFixed(0)} ns, timed in process.`;

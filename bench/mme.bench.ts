@@ -41,6 +41,7 @@ import { startAsyncGateway, type RunningAsyncGateway } from "../src/gateway/inde
 import { HttpInvoker } from "../src/gateway/invoker.js";
 import { HttpModelHost } from "../src/gateway/multi-model/model-host.js";
 import { s3Credentials, startTestS3 } from "../test/helpers/s3-server.js";
+import { describeLoadAverage } from "./machine.js";
 import type { LoadBreakdown } from "./mme-load-breakdown.js";
 import { loadGeneratorName } from "./mme-load.js";
 import { measureThroughputPairs, type PairThroughput, type PathThroughput } from "./mme-throughput.js";
@@ -314,7 +315,7 @@ async function main(): Promise<void> {
     const lines = [
       "## Multi-model endpoints",
       "",
-      `Written by \`npm run bench:mme${quick ? " -- --quick" : ""}\` (bench/mme.bench.ts) on ${new Date().toISOString().slice(0, 10)}${quick ? ", quick mode (a development run, not the reference figures)" : ""}: ${cpus()[0]?.model.trim() ?? "unknown CPU"}, ${cores} cores, Node ${process.version}, linux ${release()}; 1-minute load average ${loadBefore.toFixed(1)} at the start and ${loadAfter.toFixed(1)} at the end${Math.max(loadBefore, loadAfter) > cores ? " (above the core count: other work competed for the CPU)" : ""}.`,
+      `Written by \`npm run bench:mme${quick ? " -- --quick" : ""}\` (bench/mme.bench.ts) on ${new Date().toISOString().slice(0, 10)}${quick ? ", quick mode (a development run, not the reference figures)" : ""}: ${cpus()[0]?.model.trim() ?? "unknown CPU"}, ${cores} cores, Node ${process.version}, linux ${release()}; ${describeLoadAverage(loadBefore, loadAfter, cores)}.`,
       "",
       `${modelCount} iris models (each archive: the 1 kB model and a ${paddingBytes / 1024} KiB file, so each copy of a model is charged ${charge} bytes, and a model has ${copiesPerModel}: its worker's and the HTTP thread's, docs/inline-lane.md; ${inlineLoads} of ${registryLines.length} loads opened one on the HTTP thread, and the median charge was ${chargedMedian} bytes), a container budget of ${budget} bytes that holds ${modelsInBudget} such models, the container (\`serve --multi-model\`, ${workers} worker${workers === 1 ? "" : "s"}, the default on ${cores} cores) in its own process, the gateway and S3 (s3rver) in the benchmark's. ${requestCount} requests drawn from a Zipf distribution (s = ${zipfExponent}, seeded), one at a time, through the gateway's InvokeEndpoint with a TargetModel.`,
       "",

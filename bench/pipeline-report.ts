@@ -5,7 +5,7 @@
  */
 import type { LatencySummary } from "./stats.js";
 import { writeSection } from "./benchmarks-doc.js";
-import type { Machine } from "./machine.js";
+import { describeLoadAverage, type Machine } from "./machine.js";
 
 /**
  * One route measured with two body sizes.
@@ -93,8 +93,7 @@ export function renderPipelineSection(results: PipelineBenchResults): string {
     "## Multi-container pipelines and the OCR example",
     "",
     `Written by \`npm run bench:pipeline\` (bench/pipeline.bench.ts) on ${results.date}: ${machine.cpu}, ${machine.cores} cores, ` +
-      `Node ${machine.node}, onnxruntime-node ${machine.onnxruntimeNode}, ${machine.os}; 1-minute load average ${results.loadAverage.start.toFixed(1)} ` +
-      `at the start and ${results.loadAverage.end.toFixed(1)} at the end (above the core count, other work competed for the CPU). ` +
+      `Node ${machine.node}, onnxruntime-node ${machine.onnxruntimeNode}, ${machine.os}; ${describeLoadAverage(results.loadAverage.start, results.loadAverage.end, machine.cores)}. ` +
       "Every server runs in its own process; requests are sequential (c=1) over one keep-alive connection; times in ms.",
     "",
     "### What a hop costs",

@@ -4,7 +4,7 @@
  */
 import type { FloorResult } from "./floor.js";
 import { numbersIn, sameNumbers, type Failures, type LoadRun, type PingRun } from "./load.js";
-import type { Machine } from "./machine.js";
+import { describeLoadAverage, type Machine } from "./machine.js";
 import { cpuTable } from "./cpu-report.js";
 import { integer, ms, rate, row, signed } from "./markdown.js";
 import { pingConcurrency, type CellSizes, type Memory, type ServerCell } from "./measure.js";
@@ -323,8 +323,7 @@ export function formatMarkdown(results: ServingResults): string {
       `${results.mode === "quick" ? "**quick mode**: fewer cells, short windows" : "the full matrix"}, which took ${minutes.toFixed(1)} minutes.`,
     "",
     `- Machine: ${machine.cpu}, ${machine.cores} cores, ${machine.os}. ` +
-      `1-minute load average ${results.loadAverage.before.toFixed(1)} before the run, ${results.loadAverage.after.toFixed(1)} at its end` +
-      (results.loadAverage.before > machine.cores / 2 ? ": **other work was using the CPU, so these figures are noisy**." : "."),
+      `${describeLoadAverage(results.loadAverage.before, results.loadAverage.after, machine.cores)}.`,
     `- Software: Node ${machine.node}, onnxruntime-node ${machine.onnxruntimeNode}; ${results.python}.`,
     `- Client: bench/load.ts in its own process on the same machine, keep-alive connections in a closed loop (each sends again as soon as ` +
       `its answer arrives); each concurrency ${sizes.warmUpSeconds} s of warm-up, then ${sizes.seconds} s measured. ` +
