@@ -99,7 +99,7 @@ export function whyBelowMinimal(comparison: Comparison, cell: RequestResults): s
   const { cores } = toolkit;
   return [
     `CPU per request at c=${toolkit.connections}: the toolkit ${describeThreads(toolkit)}; ` +
-      `the minimal server ${micros(minimal.byRole?.http ?? Number.NaN)} µs on its one thread, ${micros(minimal.server)} µs in all.`,
+      `the minimal server ${minimal.byRole === undefined ? "" : `${micros(minimal.byRole.http)} µs on its one thread, `}${micros(minimal.server)} µs in all.`,
     `With the load generator (${micros(toolkit.loadGenerator)} and ${micros(minimal.loadGenerator)} µs), the machine spent ` +
       `${micros(toolkit.total)} vs ${micros(minimal.total)} µs per request: ${cores} cores at that cost allow ` +
       `${integer((cores * 1e6) / toolkit.total)} vs ${integer((cores * 1e6) / minimal.total)} req/s; ` +

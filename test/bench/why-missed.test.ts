@@ -80,6 +80,16 @@ describe("why a target was missed", () => {
     );
   });
 
+  test("against the minimal server, threads not told apart by role (a Node that leaves them unnamed): each server's CPU in all", () => {
+    const unnamed = (server: ServerCell): ServerCell => {
+      const { byRole: _byRole, ...cpu } = server.cpu as NonNullable<ServerCell["cpu"]>;
+      return { ...server, cpu };
+    };
+    const cells = [cell("iris", "json-1", [unnamed(irisMinimal), unnamed(irisToolkit)])];
+    const target = byName(explainMisses(evaluateTargets(cells, batching), cells, batching), "iris, 1-row JSON, c=8");
+    assert.match(target.why ?? "", /^CPU per request at c=8: the toolkit 56\.0 µs; the minimal server 30\.0 µs in all\. /);
+  });
+
   test("batching: the goal in req/s beside the minimal server and the floor, and what it would cost the HTTP thread and the load generator", () => {
     const target = byName(targets, "MLP, 1-row JSON, c=64");
     assert.equal(target.result, "missed");
