@@ -73,7 +73,7 @@ export interface Failures {
  *
  * @example
  * ```ts
- * const run: LoadRun = { connections: 8, seconds: 10, responses: 120000, requestsPerSecond: 12000, failures, inexact: 0, latency, answer, clientCpuMs: 9100, windowUs };
+ * const run: LoadRun = { connections: 8, seconds: 10, responses: 120000, requestsPerSecond: 12000, failures, inexact: 0, latency, answer, windowUs };
  * ```
  */
 export interface LoadRun {
@@ -88,8 +88,6 @@ export interface LoadRun {
   readonly latency: LatencySummary;
   /** The first answer, base64, with its content type. */
   readonly answer: { readonly body: string; readonly contentType: string };
-  /** CPU time this load generator spent in the measured window (user + system), in ms. */
-  readonly clientCpuMs: number;
   /** The measured window on the monotonic clock (`process.hrtime`, which V8's profiles use too), in µs. */
   readonly windowUs: { readonly from: number; readonly until: number };
   /** With `cpuOf`: the CPU each thread of those processes, and of this one, used in the measured window. */
@@ -220,7 +218,6 @@ async function closedLoop(options: Extract<LoadOptions, { mode: "closed-loop" }>
   const samples: number[] = [];
   let measureFrom = Number.POSITIVE_INFINITY;
   let measureUntil = Number.POSITIVE_INFINITY;
-  let cpuAtStart = process.cpuUsage();
   let hrtimeFrom = 0n;
   const { cpuOf } = options;
   let cpuBefore: CpuReading | undefined;
@@ -229,7 +226,6 @@ async function closedLoop(options: Extract<LoadOptions, { mode: "closed-loop" }>
     if (cpuOf !== undefined) cpuBefore = readCpu(cpuOf);
     measureFrom = performance.now();
     hrtimeFrom = process.hrtime.bigint();
-    cpuAtStart = process.cpuUsage();
   };
   let stretched = false;
   // At the timer that ends the window, or at the first answer after it when the timer runs late.
@@ -276,7 +272,6 @@ async function closedLoop(options: Extract<LoadOptions, { mode: "closed-loop" }>
   await Promise.all(connections.map(loop));
   clearTimeout(timer);
   clearTimeout(endTimer);
-  const cpu = process.cpuUsage(cpuAtStart);
   const hrtimeUntil = hrtimeFrom + BigInt(Math.round((measureUntil - measureFrom) * 1e6));
   connections.forEach((connection) => connection.close());
   const seconds = (measureUntil - measureFrom) / 1000;
@@ -289,7 +284,6 @@ async function closedLoop(options: Extract<LoadOptions, { mode: "closed-loop" }>
     inexact: failures.inexact,
     latency: summarize(samples),
     answer: { body: expected.body.toString("base64"), contentType: expected.contentType },
-    clientCpuMs: (cpu.user + cpu.system) / 1000,
     windowUs: { from: Number(hrtimeFrom / 1000n), until: Number(hrtimeUntil / 1000n) },
     ...(cpuBefore === undefined || cpuAfter === undefined ? {} : { cpu: cpuBetween(cpuBefore, cpuAfter) }),
   };

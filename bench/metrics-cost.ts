@@ -25,6 +25,7 @@ import { describeLoadAverage } from "./machine.js";
 import { prepareAssets } from "./assets.js";
 import type { LoadOptions, LoadRun } from "./load.js";
 import { freePort, repoRoot, runNodeForJson, startNodeServer } from "./processes.js";
+import { median } from "./stats.js";
 import { benchModel, benchRequest, requestBodyPath } from "./workloads.js";
 import { positiveIntegerFromEnv } from "./env-knobs.js";
 
@@ -118,12 +119,6 @@ function observationCostNs(): number {
     best = Math.min(best, Number(process.hrtime.bigint() - started) / iterations);
   }
   return best;
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
 }
 
 function percent(ratio: number): string {

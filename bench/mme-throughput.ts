@@ -13,6 +13,7 @@
  */
 import { availableParallelism } from "node:os";
 import { runNodeForJson } from "./processes.js";
+import { median } from "./stats.js";
 import type { MmeLoadOptions, MmeLoadRun } from "./mme-load.js";
 
 /**
@@ -103,12 +104,6 @@ export interface ThroughputOptions {
 
 /** The run's own warm-up, inside each load generator, before its measured seconds. */
 const runWarmUpSeconds = 1;
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
-}
 
 /** Runs of batched models on the workers, and the requests they served, so far: the container's `byoc_batch_size_requests` histogram, all models together. */
 async function batchedRuns(metricsUrl: string): Promise<{ runs: number; requests: number }> {

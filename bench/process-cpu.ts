@@ -9,6 +9,7 @@
  * puts that well under a microsecond per request.
  */
 import { readFileSync } from "node:fs";
+import { machineTicks, statFields } from "./thread-cpu.js";
 
 /** `sysconf(_SC_CLK_TCK)`: the unit of `/proc/<pid>/stat`'s times and of `/proc/stat`. */
 const ticksPerSecond = 100;
@@ -26,10 +27,8 @@ const msPerTick = 1000 / ticksPerSecond;
  * ```
  */
 export function processCpuMs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  // Counted after the parenthesised command name, which may hold spaces and parentheses: field 3
-  // (the state) comes first, so utime (field 14) is the 12th and stime (15) the 13th.
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  // utime (field 14) is the 12th after the command name and stime (15) the 13th.
+  const fields = statFields(readFileSync(`/proc/${pid}/stat`, "utf8"));
   return (Number(fields[11]) + Number(fields[12])) * msPerTick;
 }
 
@@ -46,9 +45,9 @@ export function processCpuMs(pid: number): number {
  * ```
  */
 export function machineBusyMs(): number {
-  const line = readFileSync("/proc/stat", "utf8").split("\n", 1)[0] ?? "";
-  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = line.trim().split(/\s+/).slice(1).map(Number);
-  return (user + nice + system + irq + softirq + steal) * msPerTick;
+  const ticks = machineTicks();
+  if (ticks === undefined) throw new Error("/proc/stat cannot be read (Linux only)");
+  return ticks.busy * msPerTick;
 }
 
 /**

@@ -132,8 +132,8 @@ export interface BatchingPair {
   readonly batched: string;
   readonly unbatched: string;
 }
-/** How the Python stack's row name starts. */
-export const pythonPrefix = "Python";
+/** The Python stack's row names, which start with "Python". */
+export const pythonRow = /^Python/;
 /** The minimal server's row name. */
 export const minimalName = "minimal node:http";
 const pingLimitMs = 50;
@@ -183,6 +183,31 @@ export function findProblems(cells: readonly RequestResults[]): string[] {
 }
 
 /**
+ * The row of `cell` named `contender`; a RegExp matches a family of names (the Python stack's).
+ *
+ * @example
+ * ```ts
+ * serverIn(cell, pythonRow)?.contender; // "Python: nginx → gunicorn → Flask + numpy"
+ * ```
+ */
+export function serverIn(cell: RequestResults, contender: string | RegExp): ServerCell | undefined {
+  return cell.servers.find((server) => (typeof contender === "string" ? server.contender === contender : contender.test(server.contender)));
+}
+
+/**
+ * `server`'s run at `connections`, when it got answers: a run without has no latency (JSON wrote
+ * its NaNs as null), nothing to judge.
+ *
+ * @example
+ * ```ts
+ * answeredRun(serverIn(cell, "toolkit"), 8)?.requestsPerSecond;
+ * ```
+ */
+export function answeredRun(server: ServerCell | undefined, connections: number): LoadRun | undefined {
+  return server?.runs.find((run) => run.connections === connections && run.responses > 0);
+}
+
+/**
  * Judges each target of issue #11 on the cells measured; `batching` names the rows the
  * batching target compares.
  *
@@ -192,14 +217,12 @@ export function findProblems(cells: readonly RequestResults[]): string[] {
  * ```
  */
 export function evaluateTargets(cells: readonly RequestResults[], batching: BatchingPair): Target[] {
-  const at = (model: ModelId, request: RequestKind, contender: string | RegExp, connections: number): LoadRun | undefined =>
-    cells
-      .find((cell) => cell.model === model && cell.request === request)
-      ?.servers.find((server) => (typeof contender === "string" ? server.contender === contender : contender.test(server.contender)))
-      // A run without answers has no latency (JSON wrote its NaNs as null): nothing to judge.
-      ?.runs.find((run) => run.connections === connections && run.responses > 0);
+  const at = (model: ModelId, request: RequestKind, contender: string | RegExp, connections: number): LoadRun | undefined => {
+    const cell = cells.find((candidate) => candidate.model === model && candidate.request === request);
+    return cell === undefined ? undefined : answeredRun(serverIn(cell, contender), connections);
+  };
   const baselines: Record<Exclude<Comparison["baseline"], "unbatched">, { readonly row: RegExp | string; readonly name: string }> = {
-    python: { row: new RegExp(`^${pythonPrefix}`), name: "Python" },
+    python: { row: pythonRow, name: "Python" },
     minimal: { row: minimalName, name: "minimal" },
   };
   const ratio = (name: string, goal: number, model: ModelId, request: RequestKind, baseline: keyof typeof baselines): Target => {
@@ -316,6 +339,7 @@ export function evaluateTargets(cells: readonly RequestResults[], batching: Batc
 export function formatMarkdown(results: ServingResults): string {
   const { machine, sizes } = results;
   const minutes = results.durationSeconds / 60;
+  const cpuLines = cpuTable(results.cells);
   const lines = [
     "## Serving: `POST /invocations` (`npm run bench`)",
     "",
@@ -343,7 +367,7 @@ export function formatMarkdown(results: ServingResults): string {
     row(["---", "---", "---", "---"]),
     ...results.targets.map((target) => row([target.name, target.goal, target.measured, target.result === "missed" ? "**missed**" : target.result])),
     "",
-    ...whyLines(results.targets, cpuTable(results.cells).length > 0),
+    ...whyLines(results.targets, cpuLines.length > 0),
   ];
   if (results.problems.length > 0) lines.push("Problems in this run:", "", ...results.problems.map((problem) => `- ${problem}`), "");
   for (const model of results.models) {
@@ -367,7 +391,7 @@ export function formatMarkdown(results: ServingResults): string {
         : row([cell.model, cell.label, ms(cell.floor.decode.p50), `${ms(cell.floor.run.p50)} (${cell.floor.runs})`, ms(cell.floor.encode.p50), ms(cell.floor.total.p50)]),
     ),
     "",
-    ...cpuTable(results.cells),
+    ...cpuLines,
   );
   lines.push(...memoryTable(results));
   return lines.join("\n").trimEnd();

@@ -35,3 +35,17 @@ export function summarize(samples: ArrayLike<number>): LatencySummary {
   return { count, mean: total / count, p50: at(0.5), p90: at(0.9), p99: at(0.99), max: sorted[count - 1] as number };
 }
 
+
+/**
+ * The middle value of `values`, or the mean of the two middle ones when their count is even.
+ *
+ * @example
+ * ```ts
+ * median([0.93, 1.03, 0.87]); // 0.93
+ * ```
+ */
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+}

@@ -342,6 +342,15 @@ const otherThreads: Readonly<Record<string, string>> = {
 };
 
 /** The fields of a /proc stat line after the parenthesised name (which may hold spaces): state is [0]. */
-function statFields(stat: string): string[] {
+/**
+ * The fields of a `/proc/<pid>/stat` or `/proc/<pid>/task/<tid>/stat` line after the
+ * parenthesised command name, which may hold spaces and parentheses: the state (field 3) first.
+ *
+ * @example
+ * ```ts
+ * statFields(readFileSync("/proc/self/stat", "utf8"))[11]; // utime (field 14), in clock ticks
+ * ```
+ */
+export function statFields(stat: string): string[] {
   return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
 }

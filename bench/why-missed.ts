@@ -4,10 +4,8 @@
  * server's threads and the load generator spent per request (bench/cpu-report.ts).
  */
 import { coreShare, cpuPerRequest, type CpuPerRequest } from "./cpu-report.js";
-import type { LoadRun } from "./load.js";
 import { integer, micros, ms, percent } from "./markdown.js";
-import type { ServerCell } from "./measure.js";
-import { minimalName, pythonPrefix, type BatchingPair, type Comparison, type RequestResults, type Target } from "./report.js";
+import { answeredRun, minimalName, pythonRow, serverIn, type BatchingPair, type Comparison, type RequestResults, type Target } from "./report.js";
 
 /**
  * At least this share of the cores busy, or of one core for one thread, counts as saturated.
@@ -51,11 +49,11 @@ export function explainMisses(targets: readonly Target[], cells: readonly Reques
  * ```
  */
 export function whyBelowPython(comparison: Comparison, cell: RequestResults): string | undefined {
-  const python = runOf(cell, pythonPrefix, comparison.connections, "prefix");
+  const python = answeredRun(serverIn(cell, pythonRow), comparison.connections);
   if (python === undefined) return undefined;
   const goalRate = comparison.factor * python.requestsPerSecond;
   const sentences = [`${comparison.factor}x Python's ${integer(python.requestsPerSecond)} req/s is ${integer(goalRate)} req/s.`];
-  const minimal = runOf(cell, minimalName, comparison.connections);
+  const minimal = answeredRun(serverIn(cell, minimalName), comparison.connections);
   if (minimal !== undefined) {
     const ratio = minimal.requestsPerSecond / python.requestsPerSecond;
     sentences.push(
@@ -119,15 +117,15 @@ export function whyBelowMinimal(comparison: Comparison, cell: RequestResults): s
  * ```
  */
 export function whyBatchingFallsShort(comparison: Comparison, cell: RequestResults, batching: BatchingPair): string | undefined {
-  const batched = runOf(cell, batching.batched, comparison.connections);
-  const unbatched = runOf(cell, batching.unbatched, comparison.connections);
+  const batched = answeredRun(serverIn(cell, batching.batched), comparison.connections);
+  const unbatched = answeredRun(serverIn(cell, batching.unbatched), comparison.connections);
   if (batched === undefined || unbatched === undefined) return undefined;
   if (batched.requestsPerSecond >= comparison.factor * unbatched.requestsPerSecond) {
     return `The speed-up is there; the batched p99, ${ms(batched.latency.p99)} ms, is above the unbatched ${ms(unbatched.latency.p99)} ms.`;
   }
   const goalRate = comparison.factor * unbatched.requestsPerSecond;
   const sentences = [`${comparison.factor}x the unbatched ${integer(unbatched.requestsPerSecond)} req/s is ${integer(goalRate)} req/s.`];
-  const minimal = runOf(cell, minimalName, comparison.connections);
+  const minimal = answeredRun(serverIn(cell, minimalName), comparison.connections);
   const floor = "error" in cell.floor ? undefined : cell.floor;
   if (minimal !== undefined || floor !== undefined) {
     const parts = [
@@ -186,15 +184,7 @@ function describeThreads(cost: CpuPerRequest): string {
   );
 }
 
-function serverOf(cell: RequestResults, name: string, match: "exact" | "prefix" = "exact"): ServerCell | undefined {
-  return cell.servers.find((server) => (match === "prefix" ? server.contender.startsWith(name) : server.contender === name));
-}
-
-function runOf(cell: RequestResults, name: string, connections: number, match: "exact" | "prefix" = "exact"): LoadRun | undefined {
-  return serverOf(cell, name, match)?.runs.find((run) => run.connections === connections && run.responses > 0);
-}
-
 function costOf(cell: RequestResults, name: string): CpuPerRequest | undefined {
-  const server = serverOf(cell, name);
+  const server = serverIn(cell, name);
   return server === undefined ? undefined : cpuPerRequest(server);
 }

@@ -307,6 +307,7 @@ function writeArray(out: TextSink, array: NDArray): void {
   };
   write(0, 0);
 }
+
 function formatterOf(array: NDArray): (value: number) => string {
   return array.dtype === "float32" ? float32Text : array.dtype === "float64" ? float64Text : String;
 }

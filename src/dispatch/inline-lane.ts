@@ -121,11 +121,13 @@ export class InlineLane {
   /**
    * True when `request` runs here now: the lane is open, the body small, and the request alone
    * (`requestsInFlight`, as the HTTP layer counts them, is 1 and the workers have none of the model).
+   * A request the HTTP layer did not count (`undefined`: the async worker's) goes to the workers.
    */
-  takes(request: InvocationRequest, requestsInFlight: number): boolean {
+  takes(request: InvocationRequest, requestsInFlight: number | undefined): boolean {
     return (
       this.#state === "open" &&
       !this.#busy &&
+      requestsInFlight !== undefined &&
       requestsInFlight <= 1 &&
       request.body.byteLength <= inlineThresholds.maxBodyBytes &&
       this.#options.workersIdle()

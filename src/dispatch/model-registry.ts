@@ -241,9 +241,7 @@ export class ModelRegistry implements DataPlane {
   #invokeLoaded(entry: Entry, request: InvocationRequest, signal: AbortSignal, options: InvokeOptions | undefined): Promise<InvocationResult> {
     entry.lastUsed = this.#options.now();
     const lane = entry.lane;
-    // Only requests the HTTP layer admitted and counted: the async worker's go to the workers.
-    const inFlight = options?.requestsInFlight;
-    if (lane !== undefined && inFlight !== undefined && lane.takes(request, inFlight)) return this.#invokeInline(entry, lane, request, signal);
+    if (lane?.takes(request, options?.requestsInFlight) === true) return this.#invokeInline(entry, lane, request, signal);
     return this.#options.pool.invoke(entry.name, request, signal, options);
   }
 

@@ -101,9 +101,7 @@ export class SingleModel implements DataPlane {
   invoke(name: string, request: InvocationRequest, signal: AbortSignal, options?: InvokeOptions): Promise<InvocationResult> {
     if (!this.#pool.serves(name)) return Promise.reject(notReadyError(this.readiness));
     const lane = this.#lane;
-    // Only requests the HTTP layer admitted and counted: the async worker's go to the workers.
-    const inFlight = options?.requestsInFlight;
-    if (inFlight !== undefined && lane?.takes(request, inFlight) === true) return lane.invoke(request, signal);
+    if (lane?.takes(request, options?.requestsInFlight) === true) return lane.invoke(request, signal);
     return this.#pool.invoke(name, request, signal, options);
   }
 
